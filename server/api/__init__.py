@@ -1,0 +1,1 @@
+"""The HTTP API: routes that parse, call one service function, and answer."""

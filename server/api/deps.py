@@ -1,0 +1,51 @@
+"""FastAPI dependencies, as ``Annotated`` aliases that routes put in their signatures."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from server.api.problems import Unauthenticated
+from server.domain.model import Actor
+from server.service import access
+from server.store.db import Database
+from server.store.repository import Identity
+
+__all__ = ["CurrentIdentity", "CurrentOperator", "DatabaseDep"]
+
+_bearer = HTTPBearer(auto_error=False, description="An operator's token: `hl_…`.")
+
+
+def _database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+DatabaseDep = Annotated[Database, Depends(_database)]
+"""The application's database."""
+
+
+async def _identity(
+    db: DatabaseDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Identity:
+    if credentials is None:
+        raise Unauthenticated
+    identity = await access.authenticate(db, credentials.credentials)
+    if identity is None:
+        raise Unauthenticated
+    return identity
+
+
+CurrentIdentity = Annotated[Identity, Depends(_identity)]
+"""The authenticated operator, with display names."""
+
+
+async def _actor(identity: CurrentIdentity) -> Actor:
+    return identity.actor
+
+
+CurrentOperator = Annotated[Actor, Depends(_actor)]
+"""The authenticated operator as the domain sees it: party, operator id and role."""

@@ -1,0 +1,160 @@
+"""Every error the API returns, as RFC 9457 problem details, decided in this one place.
+
+A refusal from the domain, a request that does not parse, a missing token, an unknown
+route: each becomes ``application/problem+json`` with a stable ``code`` (also the last
+part of ``type``) that clients can switch on. The table of codes is in
+docs/reference/errors.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from client.protocol import schemas
+from server.domain import errors
+from server.domain.model import Notice
+
+__all__ = ["PROBLEM_JSON", "STATUS", "Unauthenticated", "install", "problem", "responses"]
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger(__name__)
+
+STATUS: dict[type[errors.Refusal], int] = {
+    errors.NotFound: 404,
+    errors.Forbidden: 403,
+    errors.Conflict: 409,
+    errors.Invalid: 422,
+}
+"""HTTP status of each kind of refusal; subclasses take their parent's."""
+
+
+class Unauthenticated(Exception):
+    """No bearer token, or one that is unknown or revoked."""
+
+
+_HTTP_CODES = {413: "content-too-large"}  # RFC 9110's name, newer than Python 3.11's
+
+
+def _type_uri(code: str) -> str:
+    return f"urn:hotline:problem:{code}"
+
+
+def problem(
+    status: int, code: str, detail: str, *, instance: str | None = None, **extensions: Any
+) -> JSONResponse:
+    """A problem-details response."""
+    body = {
+        "type": _type_uri(code),
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "code": code,
+        **{key: value for key, value in extensions.items() if value is not None},
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _status_of(refusal: errors.Refusal) -> int:
+    for kind in type(refusal).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]
+    return 400
+
+
+def _first_decision(notice: Notice) -> dict[str, Any]:
+    assert notice.decision is not None
+    assert notice.decided_at is not None
+    return schemas.DecisionRecord(
+        decision=notice.decision,
+        reason=notice.reason,
+        at=notice.decided_at,
+        operator=notice.decided_by or "",
+    ).model_dump(mode="json")
+
+
+async def _on_refusal(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.Refusal)
+    extensions: dict[str, Any] = {}
+    if isinstance(exc, errors.AlreadyDecided):
+        extensions["decision"] = _first_decision(exc.notice)
+    if isinstance(exc, errors.Invalid):
+        extensions["errors"] = [{"field": exc.field, "message": exc.message}]
+    return problem(_status_of(exc), exc.code, exc.message, instance=request.url.path, **extensions)
+
+
+async def _on_invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # The offending input is not echoed back: it may be large, or something secret.
+    found = [
+        {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
+        for error in exc.errors()
+    ]
+    return problem(
+        422,
+        "invalid-request",
+        "the request does not match the API's schema",
+        instance=request.url.path,
+        errors=found,
+    )
+
+
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code) or HTTPStatus(exc.status_code).phrase.lower().replace(
+        " ", "-"
+    )
+    response = problem(exc.status_code, code, str(exc.detail), instance=request.url.path)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _on_unauthenticated(request: Request, exc: Exception) -> JSONResponse:
+    response = problem(
+        401, "unauthenticated", "a valid bearer token is required", instance=request.url.path
+    )
+    response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+async def _on_crash(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error")
+    return problem(
+        500, "internal-error", "the server failed; nothing was changed", instance=request.url.path
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Register the problem handlers on ``app``."""
+    app.add_exception_handler(errors.Refusal, _on_refusal)
+    app.add_exception_handler(RequestValidationError, _on_invalid_request)
+    app.add_exception_handler(HTTPException, _on_http_error)
+    app.add_exception_handler(Unauthenticated, _on_unauthenticated)
+    app.add_exception_handler(Exception, _on_crash)
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` for the problem statuses a route can return."""
+    described = {
+        401: "No valid bearer token.",
+        403: "The caller's role or party may not do this.",
+        404: "Not found, or not visible to the caller's party.",
+        409: "Conflicts with what the log already holds.",
+        422: "The request is malformed or breaks the channel policy.",
+    }
+    return {
+        status: {
+            "description": described[status],
+            "model": schemas.Problem,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in (401, *statuses)
+    }

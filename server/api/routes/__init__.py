@@ -1,0 +1,1 @@
+"""One router per concept; ``server.app`` mounts them under ``/api/v1``."""

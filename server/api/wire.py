@@ -1,0 +1,80 @@
+"""Between the wire and the domain: request bodies to commands, notices to responses."""
+
+from __future__ import annotations
+
+from client.protocol import schemas
+from server.domain.model import ActivityWindow, Notice, NoticeContent
+from server.store.repository import Identity
+
+__all__ = ["content", "me", "notice_out"]
+
+
+def content(draft: schemas.NoticeDraft) -> NoticeContent:
+    """The domain's notice content from a send request (the domain validates it again)."""
+    activity = None
+    if draft.activity is not None:
+        activity = ActivityWindow(draft.activity.starts_at, draft.activity.ends_at)
+    return NoticeContent(
+        subject=draft.subject,
+        body=draft.body,
+        priority=draft.priority,
+        activity=activity,
+        area=draft.area,
+        ack_required=draft.ack_required,
+        refers_to=draft.refers_to,
+    )
+
+
+def notice_out(notice: Notice, seq: int) -> schemas.NoticeOut:
+    """A notice as the API serves it."""
+    c = notice.content
+    receipt = decision = cancellation = None
+    if notice.received_at is not None:
+        receipt = schemas.Receipt(at=notice.received_at, operator=notice.received_by or "")
+    if notice.decision is not None and notice.decided_at is not None:
+        decision = schemas.DecisionRecord(
+            decision=notice.decision,
+            reason=notice.reason,
+            at=notice.decided_at,
+            operator=notice.decided_by or "",
+        )
+    if notice.cancelled_at is not None:
+        cancellation = schemas.Cancellation(
+            at=notice.cancelled_at, operator=notice.cancelled_by or "", reason=notice.cancel_reason
+        )
+    activity = None
+    if c.activity is not None:
+        activity = schemas.ActivityWindow(
+            starts_at=c.activity.starts_at, ends_at=c.activity.ends_at
+        )
+    return schemas.NoticeOut(
+        id=notice.id,
+        channel=notice.channel,
+        sender=schemas.Actor(party=notice.sender_party, operator=notice.sender_operator),
+        subject=c.subject,
+        body=c.body,
+        priority=c.priority,
+        activity=activity,
+        area=c.area,
+        ack_required=c.ack_required,
+        refers_to=c.refers_to,
+        status=notice.status,
+        seq=seq,
+        sent_at=notice.sent_at,
+        client_time=notice.client_time,
+        ack_due_at=notice.ack_due_at,
+        receipt=receipt,
+        decision=decision,
+        cancellation=cancellation,
+        overdue_at=notice.overdue_at,
+    )
+
+
+def me(identity: Identity) -> schemas.Me:
+    """The caller, as ``GET /api/v1/me`` shows it."""
+    actor = identity.actor
+    return schemas.Me(
+        operator=schemas.NamedRef(id=actor.operator, name=identity.operator_name),
+        role=actor.role,
+        party=schemas.NamedRef(id=actor.party, name=identity.party_name),
+    )

@@ -1,0 +1,87 @@
+"""The application factory: ``create_app(settings)`` builds everything; importing builds nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from server.api import problems
+from server.api.middleware import RequestContext
+from server.api.routes import channels, health, notices
+from server.config import Settings
+from server.service import commands
+from server.store.db import Database
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Two organisations give each other notice of what they plan to do; the other side's
+operators acknowledge or object; deadlines are watched; every change of state is an event
+in the channel's ordered, append-only log.
+
+Authenticate with an operator's bearer token: `Authorization: Bearer hl_…`.
+Errors are RFC 9457 problem details (`application/problem+json`).
+"""
+
+
+async def _watch_deadlines(db: Database, every: float) -> None:
+    """Log ``notice.overdue`` for missed deadlines, every ``every`` seconds, until cancelled."""
+    while True:
+        try:
+            await commands.mark_overdue(db)
+        except Exception:  # a failed sweep is retried on the next tick; the server stays up
+            log.exception("deadline sweep failed")
+        await asyncio.sleep(every)
+
+
+def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
+    """Build the API.
+
+    Args:
+        settings: configuration; read from the environment when omitted.
+        db: a database to use instead of one made from ``settings.database_url``
+            (the caller then owns it and its schema).
+
+    Returns:
+        The FastAPI application. Its lifespan runs the deadline watcher and closes the
+        database it made.
+    """
+    settings = settings or Settings()
+    database = db or Database(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        watcher = asyncio.create_task(
+            _watch_deadlines(database, settings.deadline_check_seconds), name="deadlines"
+        )
+        try:
+            yield
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            if db is None:
+                await database.dispose()
+
+    app = FastAPI(
+        title="Hotline",
+        version="1",
+        summary="An auditable two-party notification channel.",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.db = database
+    app.state.settings = settings
+    problems.install(app)
+    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
+    app.include_router(health.router)
+    app.include_router(channels.router, prefix="/api/v1")
+    app.include_router(notices.router, prefix="/api/v1")
+    return app

@@ -1,0 +1,226 @@
+"""The ``hotline`` command line: serve, run the demo, and administer parties and tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from client.protocol.vocabulary import Role
+from server.config import Settings
+from server.domain.errors import Refusal
+from server.serve import serve as run_server
+from server.service import access, admin, demo
+from server.store.db import Database
+from server.store.migrate import upgrade
+
+__all__ = ["app", "main"]
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="Hotline: an auditable two-party notification channel.", no_args_is_help=True
+)
+admin_app = typer.Typer(
+    help="Manage parties, operators, channels and tokens.", no_args_is_help=True
+)
+party_app = typer.Typer(help="Parties: the organisations at the ends of channels.")
+operator_app = typer.Typer(help="Operators: people or programs acting for a party.")
+channel_app = typer.Typer(help="Channels: two parties and their log.")
+token_app = typer.Typer(help="Bearer tokens: shown once, stored as hashes, revocable.")
+app.add_typer(admin_app, name="admin")
+for name, sub in (
+    ("party", party_app),
+    ("operator", operator_app),
+    ("channel", channel_app),
+    ("token", token_app),
+):
+    admin_app.add_typer(sub, name=name)
+
+out = Console()
+err = Console(stderr=True)
+
+HostOpt = Annotated[str | None, typer.Option(help="Address to listen on [env HOTLINE_HOST].")]
+PortOpt = Annotated[int | None, typer.Option(help="Port; 0 picks a free one [env HOTLINE_PORT].")]
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url", help="sqlite:///file.db or postgresql://… [env HOTLINE_DATABASE_URL]."
+    ),
+]
+LogOpt = Annotated[
+    str | None, typer.Option("--log-format", help="text or json [env HOTLINE_LOG_FORMAT].")
+]
+
+
+def _settings(**flags: Any) -> Settings:
+    # Flags that were given override the environment; the rest come from HOTLINE_*.
+    return Settings(**{key: value for key, value in flags.items() if value is not None})
+
+
+def _run(work: Callable[[Database], Awaitable[T]], database_url: str | None) -> T:
+    """Run ``work`` against a migrated database, turning a refusal into a clear exit."""
+
+    async def go() -> T:
+        db = Database(_settings(database_url=database_url).database_url)
+        try:
+            await upgrade(db)
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(go())
+    except Refusal as refusal:
+        err.print(f"[red]error:[/red] {refusal.message}")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def serve(
+    host: HostOpt = None,
+    port: PortOpt = None,
+    database_url: DbOpt = None,
+    log_format: LogOpt = None,
+) -> None:
+    """Run the server: apply migrations, then serve the API until stopped."""
+    settings = _settings(host=host, port=port, database_url=database_url, log_format=log_format)
+    asyncio.run(run_server(settings))
+
+
+@app.command("demo")
+def demo_command(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object, for scripts.")
+    ] = False,
+    host: HostOpt = None,
+    port: PortOpt = None,
+    database_url: DbOpt = None,
+    log_format: LogOpt = None,
+) -> None:
+    """Create the water-and-roads demo (idempotently), start the server and print its tokens."""
+    settings = _settings(host=host, port=port, database_url=database_url, log_format=log_format)
+    issued: list[demo.DemoOperator] = []
+
+    async def prepare(db: Database) -> None:
+        issued.extend(await demo.seed(db))
+
+    def announce(url: str) -> None:
+        if as_json:
+            summary = {
+                "url": url,
+                "channel": demo.CHANNEL,
+                "database_url": settings.database_url,
+                "operators": [
+                    {"id": o.id, "party": o.party, "name": o.name, "token": o.token} for o in issued
+                ],
+            }
+            print(json.dumps(summary), flush=True)
+            return
+        table = Table(title=f"Hotline demo on {url}  (channel {demo.CHANNEL})")
+        for column in ("party", "operator", "name", "token"):
+            table.add_column(column)
+        for o in issued:
+            table.add_row(demo.PARTIES[o.party], o.id, o.name, o.token)
+        out.print(table)
+        out.print(f"API docs: {url}/docs    Stop with Ctrl+C.")
+
+    asyncio.run(run_server(settings, prepare=prepare, on_listening=announce))
+
+
+@party_app.command("create")
+def party_create(
+    party_id: str,
+    name: Annotated[str, typer.Option(help="Display name.")],
+    database_url: DbOpt = None,
+) -> None:
+    """Add a party."""
+    _run(lambda db: admin.create_party(db, party_id, name=name), database_url)
+    out.print(f"party {party_id} created")
+
+
+@operator_app.command("create")
+def operator_create(
+    operator_id: str,
+    party: Annotated[str, typer.Option(help="The party it acts for.")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    role: Annotated[Role, typer.Option(help="operator, observer or admin.")] = Role.OPERATOR,
+    database_url: DbOpt = None,
+) -> None:
+    """Add an operator to a party."""
+    _run(
+        lambda db: admin.create_operator(db, operator_id, party=party, name=name, role=role),
+        database_url,
+    )
+    out.print(f"operator {operator_id} ({role}) created in party {party}")
+
+
+@channel_app.command("create")
+def channel_create(
+    channel_id: str,
+    parties: Annotated[list[str], typer.Option("--party", help="Give exactly two.")],
+    database_url: DbOpt = None,
+) -> None:
+    """Add a channel between two parties, with the default policy."""
+    if len(parties) != 2:
+        err.print("[red]error:[/red] a channel joins exactly two parties: --party A --party B")
+        raise typer.Exit(2)
+    _run(
+        lambda db: admin.create_channel(db, channel_id, parties=(parties[0], parties[1])),
+        database_url,
+    )
+    out.print(f"channel {channel_id} created between {parties[0]} and {parties[1]}")
+
+
+@token_app.command("create")
+def token_create(
+    operator_id: str,
+    label: Annotated[str, typer.Option(help="A note to recognise it by.")] = "",
+    database_url: DbOpt = None,
+) -> None:
+    """Issue a token for an operator. It is printed once and cannot be shown again."""
+    token_id, token = _run(
+        lambda db: access.issue_token(db, operator_id, label=label), database_url
+    )
+    err.print(f"token {token_id} for {operator_id} (store it now; it is not kept):")
+    print(token)
+
+
+@token_app.command("list")
+def token_list(
+    operator: Annotated[str | None, typer.Option(help="Only this operator's.")] = None,
+    database_url: DbOpt = None,
+) -> None:
+    """List tokens (ids and labels; the secrets are not kept)."""
+    tokens = _run(lambda db: access.list_tokens(db, operator), database_url)
+    table = Table("id", "operator", "label", "created", "revoked")
+    for t in tokens:
+        table.add_row(
+            str(t.id),
+            t.operator,
+            t.label,
+            t.created_at.isoformat(timespec="seconds"),
+            "" if t.revoked_at is None else t.revoked_at.isoformat(timespec="seconds"),
+        )
+    out.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: uuid.UUID, database_url: DbOpt = None) -> None:
+    """Revoke a token by its id; requests with it are refused from now on."""
+    count = _run(lambda db: access.revoke(db, token_id=token_id), database_url)
+    if not count:
+        err.print(f"[red]error:[/red] no live token {token_id}")
+        raise typer.Exit(1)
+    out.print(f"token {token_id} revoked")
+
+
+def main() -> None:
+    """Entry point of the ``hotline`` console script."""
+    app()

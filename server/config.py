@@ -1,0 +1,33 @@
+"""Settings, from ``HOTLINE_*`` environment variables or command-line flags."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Everything the server can be told; flags override the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///hotline.db",
+        description="sqlite:///path/to/file.db or postgresql://user@host/db",
+    )
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(8000, ge=0, le=65535, description="Port to listen on; 0 picks a free one.")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = Field(
+        "text", description="`json` writes one JSON object a line."
+    )
+    max_body_bytes: int = Field(
+        65_536, ge=1024, description="Largest request body accepted (413 beyond)."
+    )
+    deadline_check_seconds: float = Field(
+        5.0, gt=0, description="How often the deadline watcher looks for missed deadlines."
+    )

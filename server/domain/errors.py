@@ -1,0 +1,94 @@
+"""Why the domain refuses a command.
+
+Every refusal is a :class:`Refusal`; the API maps each class to an HTTP status and a
+problem type in one place (``server/api/problems.py``)::
+
+    Refusal
+    ├── NotFound              the notice or channel does not exist for this caller
+    ├── Forbidden             the caller's role or party may not do this
+    ├── Conflict
+    │   ├── IdempotencyConflict   a notice id reused with other content
+    │   ├── AlreadyDecided        a second acknowledgement or objection
+    │   └── NoticeClosed          acting on a notice that is cancelled or decided
+    └── Invalid               the command itself is malformed or breaks the policy
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+if TYPE_CHECKING:
+    from server.domain.model import Notice
+
+__all__ = [
+    "AlreadyDecided",
+    "Conflict",
+    "Forbidden",
+    "IdempotencyConflict",
+    "Invalid",
+    "NotFound",
+    "NoticeClosed",
+    "Refusal",
+]
+
+
+class Refusal(Exception):
+    """The root of every refusal; ``code`` is a stable, machine-readable slug."""
+
+    code = "refused"
+
+    def __init__(self, message: str, *, notice_id: UUID | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.notice_id = notice_id
+
+
+class NotFound(Refusal):
+    """The thing does not exist, or belongs to a channel the caller cannot see."""
+
+    code = "not-found"
+
+
+class Forbidden(Refusal):
+    """The caller is known but its role or party may not do this."""
+
+    code = "forbidden"
+
+
+class Conflict(Refusal):
+    """The command clashes with what the log already holds."""
+
+    code = "conflict"
+
+
+class IdempotencyConflict(Conflict):
+    """A notice id was sent before with other content (ids are unique for ever)."""
+
+    code = "notice-id-conflict"
+
+
+class AlreadyDecided(Conflict):
+    """The notice was already acknowledged or objected to; the first decision stands."""
+
+    code = "already-decided"
+
+    def __init__(self, message: str, *, notice: Notice) -> None:
+        super().__init__(message, notice_id=notice.id)
+        self.notice = notice
+
+
+class NoticeClosed(Conflict):
+    """The notice is cancelled (or decided) and can no longer change this way."""
+
+    code = "notice-closed"
+
+
+class Invalid(Refusal):
+    """The command is malformed or breaks the channel policy."""
+
+    code = "invalid"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field

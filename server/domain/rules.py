@@ -1,0 +1,272 @@
+"""The channel's rules: given a command and the state it meets, the events it produces.
+
+Every function here is pure. It is handed the channel, the acting operator, the notice as
+it stands (or ``None``) and the server's clock reading, and it either returns the events
+the command causes (possibly none, for a harmless repeat) or raises a
+:class:`~server.domain.errors.Refusal` that says why not. The store persists what comes
+back; nothing here can reach a database or a socket.
+
+The table of who may do what, in which state, is in docs/explanation/life-of-a-notice.md
+and is tested row by row in tests/unit/test_rules.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from client.protocol.vocabulary import Decision, Role, Status
+from server.domain.errors import (
+    AlreadyDecided,
+    Forbidden,
+    IdempotencyConflict,
+    Invalid,
+    NotFound,
+    NoticeClosed,
+)
+from server.domain.events import (
+    Event,
+    NoticeCancelled,
+    NoticeDecided,
+    NoticeOverdue,
+    NoticeReceived,
+    NoticeSent,
+)
+from server.domain.model import MAX_REASON, Actor, Channel, Notice, NoticeContent
+
+__all__ = [
+    "Cancel",
+    "Command",
+    "Decide",
+    "MarkOverdue",
+    "RecordReceipt",
+    "SendNotice",
+    "decide",
+]
+
+AWAITING_DECISION = frozenset({Status.SENT, Status.DELIVERED, Status.OVERDUE})
+
+
+@dataclass(frozen=True, slots=True)
+class SendNotice:
+    """Send ``content`` under the client-chosen id ``notice_id``."""
+
+    notice_id: UUID
+    content: NoticeContent
+    client_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordReceipt:
+    """A client of the receiving party confirms that it has the notice."""
+
+    notice_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class Decide:
+    """Acknowledge the notice, or object to it with a reason."""
+
+    notice_id: UUID
+    decision: Decision
+    reason: str | None = None
+    client_time: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.decision is Decision.OBJECTED and not (self.reason or "").strip():
+            raise Invalid("an objection needs a reason", field="reason")
+        if self.reason is not None and len(self.reason) > MAX_REASON:
+            raise Invalid(f"reason must be at most {MAX_REASON} characters", field="reason")
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """The sending party withdraws the notice."""
+
+    notice_id: UUID
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.reason is not None and len(self.reason) > MAX_REASON:
+            raise Invalid(f"reason must be at most {MAX_REASON} characters", field="reason")
+
+
+@dataclass(frozen=True, slots=True)
+class MarkOverdue:
+    """The server's deadline watcher: the notice's acknowledgement deadline has passed."""
+
+    notice_id: UUID
+
+
+Command = SendNotice | RecordReceipt | Decide | Cancel | MarkOverdue
+"""Any command the rules accept."""
+
+
+def decide(
+    command: Command,
+    *,
+    channel: Channel,
+    actor: Actor | None,
+    notice: Notice | None,
+    now: datetime,
+    referenced: Notice | None = None,
+) -> list[Event]:
+    """Return the events ``command`` causes, or raise why it is refused.
+
+    Args:
+        command: what is asked.
+        channel: the channel the command is addressed to; the caller already checked
+            that the actor's party is one of its two.
+        actor: the operator asking, or ``None`` for the server itself (deadlines).
+        notice: the notice with the command's id as it stands now, or ``None``.
+        now: the server's clock, stamped on every event.
+        referenced: for a ``SendNotice`` that refers to an earlier notice, that notice.
+
+    Returns:
+        The new events in log order; empty when the command repeats one already applied.
+
+    Raises:
+        Refusal: a subclass saying why the command cannot be carried out.
+    """
+    if isinstance(command, MarkOverdue):
+        return _mark_overdue(notice, now)
+    if actor is None:
+        raise Forbidden("only the server itself may act without an operator")
+    match command:
+        case SendNotice():
+            return _send(command, channel, actor, notice, now, referenced)
+        case RecordReceipt():
+            found = _found(notice, channel, command.notice_id)
+            return _receive(found, channel, actor, now)
+        case Decide():
+            found = _found(notice, channel, command.notice_id)
+            return _decide(command, found, channel, actor, now)
+        case Cancel():
+            found = _found(notice, channel, command.notice_id)
+            return _cancel(command, found, actor, now)
+    raise TypeError(f"unknown command {command!r}")  # pragma: no cover - the union is closed
+
+
+def _found(notice: Notice | None, channel: Channel, notice_id: UUID) -> Notice:
+    # A notice of another channel is as invisible as one that does not exist.
+    if notice is None or notice.channel != channel.id:
+        raise NotFound(f"no notice {notice_id} in channel {channel.id}", notice_id=notice_id)
+    return notice
+
+
+def _require_operator(actor: Actor, doing: str) -> None:
+    if actor.role is not Role.OPERATOR:
+        raise Forbidden(f"an operator with the {actor.role} role may not {doing}")
+
+
+def _send(
+    command: SendNotice,
+    channel: Channel,
+    actor: Actor,
+    existing: Notice | None,
+    now: datetime,
+    referenced: Notice | None,
+) -> list[Event]:
+    _require_operator(actor, "send notices")
+    if existing is not None:
+        same = (
+            existing.channel == channel.id
+            and existing.sender_party == actor.party
+            and existing.content == command.content
+        )
+        if same:
+            return []  # a retry of a send that already happened: answer with the original
+        raise IdempotencyConflict(
+            f"notice id {command.notice_id} was already used for other content",
+            notice_id=command.notice_id,
+        )
+    content = command.content
+    if content.refers_to is not None and (referenced is None or referenced.channel != channel.id):
+        raise Invalid(f"refers_to names no notice of channel {channel.id}", field="refers_to")
+    if content.activity is not None:
+        advance = channel.policy.min_advance_notice[content.priority]
+        if content.activity.starts_at - now < advance:
+            raise Invalid(
+                f"{content.priority} notices must be sent at least {advance} before the "
+                "activity starts",
+                field="activity",
+            )
+    due = now + channel.policy.ack_deadlines[content.priority] if content.ack_required else None
+    notice = Notice(
+        id=command.notice_id,
+        channel=channel.id,
+        sender_party=actor.party,
+        sender_operator=actor.operator,
+        content=content,
+        status=Status.SENT,
+        sent_at=now,
+        ack_due_at=due,
+        client_time=command.client_time,
+    )
+    return [NoticeSent(notice)]
+
+
+def _receive(notice: Notice, channel: Channel, actor: Actor, now: datetime) -> list[Event]:
+    if actor.party == notice.sender_party:
+        raise Forbidden("only the receiving party confirms receipt of a notice")
+    if notice.received_at is not None:
+        return []  # received once; later confirmations change nothing and log nothing
+    return [NoticeReceived(notice.id, now, actor.party, actor.operator)]
+
+
+def _decide(
+    command: Decide, notice: Notice, channel: Channel, actor: Actor, now: datetime
+) -> list[Event]:
+    _require_operator(actor, "acknowledge or object")
+    if actor.party == notice.sender_party:
+        raise Forbidden("a party cannot acknowledge or object to its own notice")
+    if notice.decision is not None:
+        raise AlreadyDecided(
+            f"notice {notice.id} was already {notice.decision} by {notice.decided_by}",
+            notice=notice,
+        )
+    if notice.status is Status.CANCELLED:
+        raise NoticeClosed(f"notice {notice.id} was cancelled", notice_id=notice.id)
+    events: list[Event] = []
+    if notice.received_at is None:
+        # Deciding from the inbox implies the party has the notice.
+        events.append(NoticeReceived(notice.id, now, actor.party, actor.operator))
+    events.append(
+        NoticeDecided(
+            notice.id,
+            now,
+            actor.party,
+            actor.operator,
+            command.decision,
+            reason=command.reason,
+            client_time=command.client_time,
+        )
+    )
+    return events
+
+
+def _cancel(command: Cancel, notice: Notice, actor: Actor, now: datetime) -> list[Event]:
+    _require_operator(actor, "cancel notices")
+    if actor.party != notice.sender_party:
+        raise Forbidden("only the sending party can cancel a notice")
+    if notice.status is Status.CANCELLED:
+        return []  # a retried cancellation: already done
+    if notice.status not in AWAITING_DECISION:
+        raise NoticeClosed(
+            f"notice {notice.id} was already {notice.status}; send a new notice that "
+            "refers to it instead",
+            notice_id=notice.id,
+        )
+    return [NoticeCancelled(notice.id, now, actor.party, actor.operator, command.reason)]
+
+
+def _mark_overdue(notice: Notice | None, now: datetime) -> list[Event]:
+    if (
+        notice is None
+        or notice.ack_due_at is None
+        or notice.ack_due_at > now
+        or notice.status not in {Status.SENT, Status.DELIVERED}
+    ):
+        return []  # decided, cancelled or already overdue meanwhile: nothing to say
+    return [NoticeOverdue(notice.id, now, notice.ack_due_at)]

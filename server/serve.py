@@ -1,0 +1,69 @@
+"""Running the server: migrate, bind, announce, serve until a signal says stop."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+
+import uvicorn
+
+from server.app import create_app
+from server.config import Settings
+from server.logs import configure
+from server.store.db import Database
+from server.store.migrate import upgrade
+
+__all__ = ["serve"]
+
+log = logging.getLogger(__name__)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(address)
+    # Listening before the server runs means a client told the URL can connect at once:
+    # the kernel queues it until uvicorn accepts.
+    sock.listen(2048)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    """The ``http://`` URL a listening socket answers on."""
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+async def serve(
+    settings: Settings,
+    *,
+    prepare: Callable[[Database], Awaitable[None]] | None = None,
+    on_listening: Callable[[str], None] | None = None,
+) -> None:
+    """Apply migrations, run ``prepare``, listen, call ``on_listening(url)``, and serve.
+
+    Returns when the server has shut down (SIGINT or SIGTERM finish in-flight requests).
+    """
+    configure(level=settings.log_level, fmt=settings.log_format)
+    db = Database(settings.database_url)
+    try:
+        await upgrade(db)
+        if prepare is not None:
+            await prepare(db)
+        sock = _listen(settings.host, settings.port)
+        url = url_of(sock)
+        config = uvicorn.Config(
+            create_app(settings, db=db),
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=10,
+        )
+        log.info("serving", extra={"url": url, "database": db.url.render_as_string()})
+        if on_listening is not None:
+            on_listening(url)
+        await uvicorn.Server(config).serve(sockets=[sock])
+    finally:
+        await db.dispose()

@@ -1,0 +1,74 @@
+"""Bearer tokens: made at random, shown once, kept only as a hash, revocable.
+
+A token is 256 random bits. Because it is that long and random, a plain SHA-256 of it is
+enough to store: there is nothing to guess, so the slow password hashes (which exist to
+protect short, human-chosen secrets) would only slow every request down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+
+from client.protocol.times import utc_now
+from server.domain.errors import NotFound
+from server.store.db import Database
+from server.store.directory import Directory, TokenInfo
+from server.store.repository import Identity, Repository
+
+__all__ = ["TOKEN_PREFIX", "authenticate", "hash_token", "issue_token", "list_tokens", "revoke"]
+
+TOKEN_PREFIX = "hl_"  # noqa: S105 - a public prefix that lets secret scanners spot leaked tokens
+
+
+def hash_token(token: str) -> str:
+    """The hex SHA-256 of a token, as stored."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def authenticate(db: Database, token: str) -> Identity | None:
+    """The operator a live token belongs to, or ``None``."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    async with db.session() as session:
+        return await Repository(session).identity_for_token(hash_token(token))
+
+
+async def issue_token(db: Database, operator_id: str, *, label: str = "") -> tuple[uuid.UUID, str]:
+    """Make a new token for an operator.
+
+    Returns:
+        The token's id and the token itself, which is not stored and cannot be shown again.
+
+    Raises:
+        NotFound: no such operator.
+    """
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    async with db.session() as session:
+        directory = Directory(session)
+        if await directory.operator_party(operator_id) is None:
+            raise NotFound(f"no operator {operator_id}")
+        token_id = directory.add_token(
+            operator=operator_id, token_hash=hash_token(token), label=label, now=utc_now()
+        )
+        await session.commit()
+    return token_id, token
+
+
+async def revoke(
+    db: Database, *, token_id: uuid.UUID | None = None, label: str | None = None
+) -> int:
+    """Revoke a token by id, or all live tokens with a label; returns how many."""
+    async with db.session() as session:
+        count = await Directory(session).revoke_tokens(
+            now=utc_now(), token_id=token_id, label=label
+        )
+        await session.commit()
+    return count
+
+
+async def list_tokens(db: Database, operator_id: str | None = None) -> list[TokenInfo]:
+    """Tokens (never their secrets), newest first."""
+    async with db.session() as session:
+        return await Directory(session).tokens(operator_id)

@@ -1,0 +1,179 @@
+"""The tables, as SQLAlchemy 2.0 declarative models.
+
+The ``events`` table is the channel log: its primary key ``(channel_id, seq)`` makes a
+duplicate sequence number impossible, and ``channels.head_seq`` (bumped in the same
+transaction) makes a gap impossible. ``notices`` holds each notice's current state, which
+is always the fold of its events; it exists so that the inbox is one indexed query.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    Uuid,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Base",
+    "ChannelRow",
+    "EventRow",
+    "NoticeRow",
+    "OperatorRow",
+    "PartyRow",
+    "TokenRow",
+    "UTCDateTime",
+]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always time-zone aware UTC in Python.
+
+    PostgreSQL keeps the zone (``timestamptz``); SQLite has no time type and hands back
+    naive values, so they are marked UTC on the way out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("refusing to store a naive datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Explicit constraint names, so that migrations can refer to them on every database.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Every table's base: constraint names and the UTC time type."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), str: String(200)}
+
+
+class PartyRow(Base):
+    """An organisation at one end of a channel."""
+
+    __tablename__ = "parties"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str]
+    created_at: Mapped[datetime]
+
+
+class OperatorRow(Base):
+    """A person or program acting for a party."""
+
+    __tablename__ = "operators"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    party_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    name: Mapped[str]
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+class TokenRow(Base):
+    """A bearer token, stored only as its SHA-256 hash."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    operator_id: Mapped[str] = mapped_column(ForeignKey("operators.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str]
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class ChannelRow(Base):
+    """Two parties, a policy, and the head of their log."""
+
+    __tablename__ = "channels"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    party_a: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    party_b: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    policy: Mapped[str] = mapped_column(Text)
+    head_seq: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+
+
+class NoticeRow(Base):
+    """A notice's current state: the fold of its events."""
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        Index("ix_notices_channel_seq", "channel_id", "sent_seq"),
+        Index("ix_notices_status_due", "status", "ack_due_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id"))
+    sent_seq: Mapped[int]
+    sender_party: Mapped[str] = mapped_column(String(64))
+    sender_operator: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str]
+    body: Mapped[str] = mapped_column(Text)
+    priority: Mapped[str] = mapped_column(String(16))
+    starts_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None]
+    area: Mapped[str | None]
+    ack_required: Mapped[bool]
+    refers_to: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    status: Mapped[str] = mapped_column(String(16))
+    sent_at: Mapped[datetime]
+    ack_due_at: Mapped[datetime | None]
+    client_time: Mapped[datetime | None]
+    received_at: Mapped[datetime | None]
+    received_by: Mapped[str | None] = mapped_column(String(64))
+    decision: Mapped[str | None] = mapped_column(String(16))
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    cancelled_at: Mapped[datetime | None]
+    cancelled_by: Mapped[str | None] = mapped_column(String(64))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    overdue_at: Mapped[datetime | None]
+
+
+class EventRow(Base):
+    """One entry of a channel's log."""
+
+    __tablename__ = "events"
+
+    channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    type: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    actor_party: Mapped[str | None] = mapped_column(String(64))
+    actor_operator: Mapped[str | None] = mapped_column(String(64))
+    notice_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    data: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,349 @@
+"""Every query Hotline makes, behind one small class per session.
+
+Services call these methods; nothing outside ``server/store`` writes SQL. Rows become
+domain values (``server.domain.model``) or wire events on the way out.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from client.protocol import schemas
+from client.protocol.vocabulary import Decision, EventType, Priority, Role, Status
+from server.domain.events import Event
+from server.domain.model import (
+    ActivityWindow,
+    Actor,
+    Channel,
+    Notice,
+    NoticeContent,
+    Policy,
+)
+from server.store.models import ChannelRow, EventRow, NoticeRow, OperatorRow, PartyRow, TokenRow
+
+__all__ = ["Identity", "NoticeFilter", "Repository", "policy_from_json", "policy_to_json"]
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """An authenticated operator with the names a person reads."""
+
+    actor: Actor
+    operator_name: str
+    party_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeFilter:
+    """Which notices a listing returns."""
+
+    status: Status | None = None
+    priority: Priority | None = None
+    sent_by: str | None = None
+    """Only notices sent by this party."""
+    awaiting_decision: bool = False
+    """Only notices that still need an acknowledgement or objection."""
+
+
+def policy_to_json(policy: Policy) -> str:
+    """Serialise a policy as seconds per priority."""
+    return json.dumps(
+        {
+            "ack_deadline_seconds": {
+                p.value: int(d.total_seconds()) for p, d in policy.ack_deadlines.items()
+            },
+            "min_advance_notice_seconds": {
+                p.value: int(d.total_seconds()) for p, d in policy.min_advance_notice.items()
+            },
+        },
+        sort_keys=True,
+    )
+
+
+def policy_from_json(text: str) -> Policy:
+    """Read a policy written by :func:`policy_to_json`."""
+    raw = json.loads(text)
+    return Policy(
+        ack_deadlines={
+            Priority(p): timedelta(seconds=s) for p, s in raw["ack_deadline_seconds"].items()
+        },
+        min_advance_notice={
+            Priority(p): timedelta(seconds=s) for p, s in raw["min_advance_notice_seconds"].items()
+        },
+    )
+
+
+def _channel(row: ChannelRow) -> Channel:
+    return Channel(
+        id=row.id, parties=(row.party_a, row.party_b), policy=policy_from_json(row.policy)
+    )
+
+
+def _notice(row: NoticeRow) -> Notice:
+    activity = None
+    if row.starts_at is not None and row.ends_at is not None:
+        activity = ActivityWindow(row.starts_at, row.ends_at)
+    content = NoticeContent(
+        subject=row.subject,
+        body=row.body,
+        priority=Priority(row.priority),
+        activity=activity,
+        area=row.area,
+        ack_required=row.ack_required,
+        refers_to=row.refers_to,
+    )
+    return Notice(
+        id=row.id,
+        channel=row.channel_id,
+        sender_party=row.sender_party,
+        sender_operator=row.sender_operator,
+        content=content,
+        status=Status(row.status),
+        sent_at=row.sent_at,
+        ack_due_at=row.ack_due_at,
+        client_time=row.client_time,
+        received_at=row.received_at,
+        received_by=row.received_by,
+        decision=None if row.decision is None else Decision(row.decision),
+        decided_at=row.decided_at,
+        decided_by=row.decided_by,
+        reason=row.reason,
+        cancelled_at=row.cancelled_at,
+        cancelled_by=row.cancelled_by,
+        cancel_reason=row.cancel_reason,
+        overdue_at=row.overdue_at,
+    )
+
+
+def _notice_columns(notice: Notice) -> dict[str, Any]:
+    c = notice.content
+    return {
+        "channel_id": notice.channel,
+        "sender_party": notice.sender_party,
+        "sender_operator": notice.sender_operator,
+        "subject": c.subject,
+        "body": c.body,
+        "priority": c.priority.value,
+        "starts_at": None if c.activity is None else c.activity.starts_at,
+        "ends_at": None if c.activity is None else c.activity.ends_at,
+        "area": c.area,
+        "ack_required": c.ack_required,
+        "refers_to": c.refers_to,
+        "status": notice.status.value,
+        "sent_at": notice.sent_at,
+        "ack_due_at": notice.ack_due_at,
+        "client_time": notice.client_time,
+        "received_at": notice.received_at,
+        "received_by": notice.received_by,
+        "decision": None if notice.decision is None else notice.decision.value,
+        "decided_at": notice.decided_at,
+        "decided_by": notice.decided_by,
+        "reason": notice.reason,
+        "cancelled_at": notice.cancelled_at,
+        "cancelled_by": notice.cancelled_by,
+        "cancel_reason": notice.cancel_reason,
+        "overdue_at": notice.overdue_at,
+    }
+
+
+def wire_event(row: EventRow) -> schemas.Event:
+    """The stored log entry as the API serves it."""
+    actor = None
+    if row.actor_party is not None and row.actor_operator is not None:
+        actor = schemas.Actor(party=row.actor_party, operator=row.actor_operator)
+    return schemas.Event(
+        channel=row.channel_id,
+        seq=row.seq,
+        type=EventType(row.type),
+        at=row.at,
+        actor=actor,
+        data=json.loads(row.data),
+    )
+
+
+class Repository:
+    """Reads and writes for one session; the caller owns the transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # -- the write path: lock the channel, read, append, save ---------------------------
+
+    async def lock_channel(
+        self, channel_id: str, *, party: str | None
+    ) -> tuple[Channel, int] | None:
+        """Take the channel's write lock and return it with its log head.
+
+        The first statement of every command is this ``UPDATE``: on PostgreSQL it locks
+        the channel's row until commit, on SQLite it takes the database write lock. Either
+        way commands on one channel run one after the other, so sequence numbers are
+        handed out without gaps or duplicates and every read that follows sees the latest
+        committed state.
+
+        Args:
+            channel_id: the channel.
+            party: only find it if this party is one of its two; ``None`` for the server.
+
+        Returns:
+            The channel and its head sequence number, or ``None`` if not found or not
+            visible to ``party``.
+        """
+        stmt = update(ChannelRow).where(ChannelRow.id == channel_id)
+        if party is not None:
+            stmt = stmt.where(or_(ChannelRow.party_a == party, ChannelRow.party_b == party))
+        stmt = stmt.values(head_seq=ChannelRow.head_seq).returning(ChannelRow)
+        row = (await self.session.execute(stmt)).scalar_one_or_none()
+        return None if row is None else (_channel(row), row.head_seq)
+
+    async def append(
+        self, channel_id: str, head: int, events: Sequence[Event]
+    ) -> list[schemas.Event]:
+        """Write ``events`` to the log after ``head`` and move the head past them."""
+        rows = [
+            EventRow(
+                channel_id=channel_id,
+                seq=head + offset,
+                type=event.type.value,
+                at=event.at,
+                actor_party=event.party,
+                actor_operator=event.operator,
+                notice_id=event.notice_id,
+                data=json.dumps(event.data(), sort_keys=True, ensure_ascii=False),
+            )
+            for offset, event in enumerate(events, start=1)
+        ]
+        self.session.add_all(rows)
+        await self.session.execute(
+            update(ChannelRow).where(ChannelRow.id == channel_id).values(head_seq=head + len(rows))
+        )
+        return [wire_event(row) for row in rows]
+
+    async def notice(self, notice_id: uuid.UUID) -> tuple[Notice, int] | None:
+        """The notice with this id, in any channel, with its ``notice.sent`` sequence number."""
+        row = await self.session.get(NoticeRow, notice_id)
+        return None if row is None else (_notice(row), row.sent_seq)
+
+    async def insert_notice(self, notice: Notice, *, sent_seq: int) -> None:
+        """Store a new notice."""
+        self.session.add(NoticeRow(id=notice.id, sent_seq=sent_seq, **_notice_columns(notice)))
+
+    async def update_notice(self, notice: Notice) -> None:
+        """Store a notice's new state."""
+        await self.session.execute(
+            update(NoticeRow).where(NoticeRow.id == notice.id).values(**_notice_columns(notice))
+        )
+
+    # -- reads ---------------------------------------------------------------------------
+
+    async def identity_for_token(self, token_hash: str) -> Identity | None:
+        """The operator whose unrevoked token has this hash."""
+        stmt = (
+            select(OperatorRow, PartyRow)
+            .join(TokenRow, TokenRow.operator_id == OperatorRow.id)
+            .join(PartyRow, PartyRow.id == OperatorRow.party_id)
+            .where(TokenRow.token_hash == token_hash, TokenRow.revoked_at.is_(None))
+        )
+        found = (await self.session.execute(stmt)).one_or_none()
+        if found is None:
+            return None
+        operator, party = found
+        return Identity(
+            actor=Actor(party=party.id, operator=operator.id, role=Role(operator.role)),
+            operator_name=operator.name,
+            party_name=party.name,
+        )
+
+    async def channels_of(self, party: str, channel_id: str | None = None) -> list[schemas.Channel]:
+        """The channels ``party`` is one end of (or just ``channel_id``, if it is)."""
+        stmt = select(ChannelRow).where(
+            or_(ChannelRow.party_a == party, ChannelRow.party_b == party)
+        )
+        if channel_id is not None:
+            stmt = stmt.where(ChannelRow.id == channel_id)
+        rows = (await self.session.scalars(stmt.order_by(ChannelRow.id))).all()
+        party_ids = {p for row in rows for p in (row.party_a, row.party_b)}
+        found = await self.session.execute(
+            select(PartyRow.id, PartyRow.name).where(PartyRow.id.in_(party_ids))
+        )
+        names = {party_id: name for party_id, name in found.tuples()}
+        return [
+            schemas.Channel(
+                id=row.id,
+                parties=[schemas.NamedRef(id=p, name=names[p]) for p in (row.party_a, row.party_b)],
+                policy=schemas.PolicyOut.model_validate_json(row.policy),
+                head=row.head_seq,
+            )
+            for row in rows
+        ]
+
+    async def visible_head(self, party: str, channel_id: str) -> int | None:
+        """The log head of a channel if ``party`` is one of its two, else ``None``."""
+        stmt = select(ChannelRow.head_seq).where(
+            ChannelRow.id == channel_id,
+            or_(ChannelRow.party_a == party, ChannelRow.party_b == party),
+        )
+        head: int | None = (await self.session.execute(stmt)).scalar_one_or_none()
+        return head
+
+    async def notices(
+        self, channel_id: str, filters: NoticeFilter, *, before_seq: int | None, limit: int
+    ) -> list[tuple[Notice, int]]:
+        """Notices of a channel, newest first, each with its ``notice.sent`` sequence number."""
+        stmt = select(NoticeRow).where(NoticeRow.channel_id == channel_id)
+        if before_seq is not None:
+            stmt = stmt.where(NoticeRow.sent_seq < before_seq)
+        if filters.status is not None:
+            stmt = stmt.where(NoticeRow.status == filters.status.value)
+        if filters.priority is not None:
+            stmt = stmt.where(NoticeRow.priority == filters.priority.value)
+        if filters.sent_by is not None:
+            stmt = stmt.where(NoticeRow.sender_party == filters.sent_by)
+        if filters.awaiting_decision:
+            stmt = stmt.where(
+                NoticeRow.ack_required.is_(True),
+                NoticeRow.status.in_([Status.SENT, Status.DELIVERED, Status.OVERDUE]),
+            )
+        rows = (
+            await self.session.scalars(stmt.order_by(NoticeRow.sent_seq.desc()).limit(limit))
+        ).all()
+        return [(_notice(row), row.sent_seq) for row in rows]
+
+    async def events_of_notice(self, channel_id: str, notice_id: uuid.UUID) -> list[schemas.Event]:
+        """A notice's own events, in log order."""
+        stmt = (
+            select(EventRow)
+            .where(EventRow.channel_id == channel_id, EventRow.notice_id == notice_id)
+            .order_by(EventRow.seq)
+        )
+        return [wire_event(row) for row in (await self.session.scalars(stmt)).all()]
+
+    async def log(self, channel_id: str, *, after: int, limit: int) -> list[schemas.Event]:
+        """Events of a channel with ``seq > after``, in order."""
+        stmt = (
+            select(EventRow)
+            .where(EventRow.channel_id == channel_id, EventRow.seq > after)
+            .order_by(EventRow.seq)
+            .limit(limit)
+        )
+        return [wire_event(row) for row in (await self.session.scalars(stmt)).all()]
+
+    async def overdue_candidates(self, now: datetime, *, limit: int) -> list[tuple[str, uuid.UUID]]:
+        """``(channel, notice)`` pairs whose acknowledgement deadline has passed undecided."""
+        stmt = (
+            select(NoticeRow.channel_id, NoticeRow.id)
+            .where(
+                NoticeRow.status.in_([Status.SENT, Status.DELIVERED]),
+                NoticeRow.ack_due_at <= now,
+            )
+            .order_by(NoticeRow.ack_due_at)
+            .limit(limit)
+        )
+        return list((await self.session.execute(stmt)).tuples())
