@@ -33,7 +33,12 @@ def utc_now() -> datetime:
 def format_time(moment: datetime) -> str:
     """Spell ``moment`` the one way the protocol does: ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
     moment = to_millisecond(moment)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # f-string fields rather than strftime, whose %Y does not pad years before 1000.
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}."
+        f"{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def parse_time(text: str) -> datetime:

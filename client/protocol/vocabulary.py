@@ -17,7 +17,7 @@ class Role(StrEnum):
     OPERATOR = "operator"
     """Sends, confirms receipt, acknowledges, objects and cancels."""
     OBSERVER = "observer"
-    """Reads and verifies only."""
+    """Reads and verifies; its client may confirm receipt, but it decides nothing."""
     ADMIN = "admin"
     """Manages parties, operators and policy; does not speak for the party on a channel."""
 

@@ -93,6 +93,8 @@ class ActivityWindow:
     ends_at: datetime
 
     def __post_init__(self) -> None:
+        if self.starts_at.tzinfo is None or self.ends_at.tzinfo is None:
+            raise Invalid("activity times must carry a time zone", field="activity")
         if self.ends_at <= self.starts_at:
             raise Invalid("the activity window must end after it starts", field="activity")
 
@@ -114,7 +116,7 @@ class NoticeContent:
             raise Invalid(f"subject must be 1 to {MAX_SUBJECT} characters", field="subject")
         if len(self.body) > MAX_BODY:
             raise Invalid(f"body must be at most {MAX_BODY} characters", field="body")
-        if self.area is not None and not 1 <= len(self.area) <= MAX_AREA:
+        if self.area is not None and (not self.area.strip() or len(self.area) > MAX_AREA):
             raise Invalid(f"area must be 1 to {MAX_AREA} characters", field="area")
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from client.protocol.times import to_millisecond
 from client.protocol.vocabulary import Decision, Role, Status
 from server.domain.errors import (
     AlreadyDecided,
@@ -129,8 +130,11 @@ def decide(
     Raises:
         Refusal: a subclass saying why the command cannot be carried out.
     """
+    now = to_millisecond(now)  # the wire spells times to the millisecond; so does the state
     if isinstance(command, MarkOverdue):
-        return _mark_overdue(notice, now)
+        if actor is not None:
+            raise Forbidden("only the server itself marks a notice overdue")
+        return _mark_overdue(notice, channel, now)
     if actor is None:
         raise Forbidden("only the server itself may act without an operator")
     match command:
@@ -138,7 +142,7 @@ def decide(
             return _send(command, channel, actor, notice, now, referenced)
         case RecordReceipt():
             found = _found(notice, channel, command.notice_id)
-            return _receive(found, channel, actor, now)
+            return _receive(found, actor, now)
         case Decide():
             found = _found(notice, channel, command.notice_id)
             return _decide(command, found, channel, actor, now)
@@ -186,7 +190,8 @@ def _send(
         raise Invalid(f"refers_to names no notice of channel {channel.id}", field="refers_to")
     if content.activity is not None:
         advance = channel.policy.min_advance_notice[content.priority]
-        if content.activity.starts_at - now < advance:
+        # With no minimum (urgent works), even works already under way may be announced.
+        if advance and content.activity.starts_at - now < advance:
             raise Invalid(
                 f"{content.priority} notices must be sent at least {advance} before the "
                 "activity starts",
@@ -207,7 +212,9 @@ def _send(
     return [NoticeSent(notice)]
 
 
-def _receive(notice: Notice, channel: Channel, actor: Actor, now: datetime) -> list[Event]:
+def _receive(notice: Notice, actor: Actor, now: datetime) -> list[Event]:
+    # Any role will do: a receipt records that the party's client has the notice, which
+    # is as true of an observer's console as of an operator's.
     if actor.party == notice.sender_party:
         raise Forbidden("only the receiving party confirms receipt of a notice")
     if notice.received_at is not None:
@@ -261,9 +268,10 @@ def _cancel(command: Cancel, notice: Notice, actor: Actor, now: datetime) -> lis
     return [NoticeCancelled(notice.id, now, actor.party, actor.operator, command.reason)]
 
 
-def _mark_overdue(notice: Notice | None, now: datetime) -> list[Event]:
+def _mark_overdue(notice: Notice | None, channel: Channel, now: datetime) -> list[Event]:
     if (
         notice is None
+        or notice.channel != channel.id
         or notice.ack_due_at is None
         or notice.ack_due_at > now
         or notice.status not in {Status.SENT, Status.DELIVERED}
