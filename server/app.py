@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -84,4 +85,13 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(health.router)
     app.include_router(channels.router, prefix="/api/v1")
     app.include_router(notices.router, prefix="/api/v1")
+
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems.document_problems(build_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

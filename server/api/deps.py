@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from server.api.problems import Unauthenticated
@@ -13,7 +14,13 @@ from server.service import access
 from server.store.db import Database
 from server.store.repository import Identity
 
-__all__ = ["CurrentIdentity", "CurrentOperator", "DatabaseDep"]
+__all__ = ["ChannelId", "CurrentIdentity", "CurrentOperator", "DatabaseDep", "NoticeId"]
+
+ChannelId = Annotated[str, Path(description="The channel's id, such as `water-roads`.")]
+"""A channel id taken from the path."""
+
+NoticeId = Annotated[uuid.UUID, Path(description="The notice's id, chosen by its sender.")]
+"""A notice id taken from the path."""
 
 _bearer = HTTPBearer(auto_error=False, description="An operator's token: `hl_…`.")
 

@@ -21,7 +21,15 @@ from client.protocol import schemas
 from server.domain import errors
 from server.domain.model import Notice
 
-__all__ = ["PROBLEM_JSON", "STATUS", "Unauthenticated", "install", "problem", "responses"]
+__all__ = [
+    "PROBLEM_JSON",
+    "STATUS",
+    "Unauthenticated",
+    "document_problems",
+    "install",
+    "problem",
+    "responses",
+]
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -158,3 +166,21 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in (401, *statuses)
     }
+
+
+def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Say in the OpenAPI document that errors are ``application/problem+json`` only.
+
+    FastAPI lists every declared response as ``application/json`` too, and adds its own
+    validation-error schema; neither is what the API sends. Changes ``openapi`` in place.
+    """
+    for operations in openapi.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status.startswith(("4", "5")) and PROBLEM_JSON in content:
+                    content.pop("application/json", None)
+    schemas_ = openapi.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas_.pop(unused, None)
+    return openapi

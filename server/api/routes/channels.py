@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from client.protocol import schemas
 from server.api import wire
-from server.api.deps import CurrentIdentity, CurrentOperator, DatabaseDep
+from server.api.deps import ChannelId, CurrentIdentity, CurrentOperator, DatabaseDep
 from server.api.problems import responses
 from server.service import queries
 
@@ -29,8 +29,10 @@ async def list_channels(db: DatabaseDep, actor: CurrentOperator) -> list[schemas
     return await queries.channels(db, actor)
 
 
-@router.get("/channels/{channel_id}", summary="One channel", responses=responses(404))
-async def get_channel(db: DatabaseDep, actor: CurrentOperator, channel_id: str) -> schemas.Channel:
+@router.get("/channels/{channel_id}", summary="One channel", responses=responses(404, 422))
+async def get_channel(
+    db: DatabaseDep, actor: CurrentOperator, channel_id: ChannelId
+) -> schemas.Channel:
     """A channel of the caller's party, with its policy and the head of its log."""
     return await queries.channel(db, actor, channel_id)
 
@@ -43,7 +45,7 @@ async def get_channel(db: DatabaseDep, actor: CurrentOperator, channel_id: str) 
 async def read_log(
     db: DatabaseDep,
     actor: CurrentOperator,
-    channel_id: str,
+    channel_id: ChannelId,
     after: Annotated[
         int, Query(ge=0, description="Return events with a sequence number above this.")
     ] = 0,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response, status
@@ -10,7 +9,7 @@ from fastapi import APIRouter, Body, Query, Response, status
 from client.protocol import schemas
 from client.protocol.vocabulary import Priority, Status
 from server.api import wire
-from server.api.deps import CurrentOperator, DatabaseDep
+from server.api.deps import ChannelId, CurrentOperator, DatabaseDep, NoticeId
 from server.api.problems import responses
 from server.domain import rules
 from server.service import commands, queries
@@ -33,7 +32,7 @@ router = APIRouter(prefix="/channels/{channel_id}/notices", tags=["notices"])
 async def send_notice(
     db: DatabaseDep,
     actor: CurrentOperator,
-    channel_id: str,
+    channel_id: ChannelId,
     draft: schemas.NoticeDraft,
     response: Response,
 ) -> schemas.NoticeOut:
@@ -54,7 +53,7 @@ async def send_notice(
 async def list_notices(
     db: DatabaseDep,
     actor: CurrentOperator,
-    channel_id: str,
+    channel_id: ChannelId,
     status_: Annotated[
         Status | None, Query(alias="status", description="Only notices in this state.")
     ] = None,
@@ -79,7 +78,7 @@ async def list_notices(
 
 @router.get("/{notice_id}", summary="One notice with its history", responses=responses(404, 422))
 async def get_notice(
-    db: DatabaseDep, actor: CurrentOperator, channel_id: str, notice_id: uuid.UUID
+    db: DatabaseDep, actor: CurrentOperator, channel_id: ChannelId, notice_id: NoticeId
 ) -> schemas.NoticeDetail:
     """A notice, its receipt, its decision, and all its events from the log."""
     found = await queries.notice(db, actor, channel_id, notice_id)
@@ -93,7 +92,7 @@ async def get_notice(
     responses=responses(403, 404, 422),
 )
 async def record_receipt(
-    db: DatabaseDep, actor: CurrentOperator, channel_id: str, notice_id: uuid.UUID
+    db: DatabaseDep, actor: CurrentOperator, channel_id: ChannelId, notice_id: NoticeId
 ) -> schemas.NoticeOut:
     """Say that the receiving party's client has the notice.
 
@@ -112,8 +111,8 @@ async def record_receipt(
 async def decide(
     db: DatabaseDep,
     actor: CurrentOperator,
-    channel_id: str,
-    notice_id: uuid.UUID,
+    channel_id: ChannelId,
+    notice_id: NoticeId,
     request: Annotated[schemas.DecisionRequest, Body()],
 ) -> schemas.NoticeOut:
     """Acknowledge the notice, or object with a reason, for the receiving party.
@@ -136,8 +135,8 @@ async def decide(
 async def cancel(
     db: DatabaseDep,
     actor: CurrentOperator,
-    channel_id: str,
-    notice_id: uuid.UUID,
+    channel_id: ChannelId,
+    notice_id: NoticeId,
     request: Annotated[schemas.CancelRequest | None, Body()] = None,
 ) -> schemas.NoticeOut:
     """Withdraw a notice the caller's party sent, while it still awaits a decision."""
