@@ -11,10 +11,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from server.api import problems
+from server.api import problems, websocket
 from server.api.middleware import RequestContext
 from server.api.routes import channels, health, notices
 from server.config import Settings
+from server.fanout import Fanout, LocalFanout
 from server.service import commands
 from server.store.db import Database
 
@@ -32,11 +33,11 @@ Errors are RFC 9457 problem details (`application/problem+json`).
 """
 
 
-async def _watch_deadlines(db: Database, every: float) -> None:
+async def _watch_deadlines(db: Database, fanout: Fanout, every: float) -> None:
     """Log ``notice.overdue`` for missed deadlines, every ``every`` seconds, until cancelled."""
     while True:
         try:
-            await commands.mark_overdue(db)
+            await commands.mark_overdue(db, fanout=fanout)
         except Exception:  # a failed sweep is retried on the next tick; the server stays up
             log.exception("deadline sweep failed")
         await asyncio.sleep(every)
@@ -56,11 +57,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     """
     settings = settings or Settings()
     database = db or Database(settings.database_url)
+    fanout = LocalFanout()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         watcher = asyncio.create_task(
-            _watch_deadlines(database, settings.deadline_check_seconds), name="deadlines"
+            _watch_deadlines(database, fanout, settings.deadline_check_seconds), name="deadlines"
         )
         try:
             yield
@@ -80,11 +82,13 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     )
     app.state.db = database
     app.state.settings = settings
+    app.state.fanout = fanout
     problems.install(app)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     app.include_router(health.router)
     app.include_router(channels.router, prefix="/api/v1")
     app.include_router(notices.router, prefix="/api/v1")
+    app.include_router(websocket.router, prefix="/api/v1")
 
     build_openapi = app.openapi
 

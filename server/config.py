@@ -28,6 +28,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         65_536, ge=1024, description="Largest request body accepted (413 beyond)."
     )
+    ws_queue_size: int = Field(
+        1000, ge=1, description="Messages a socket may fall behind before it is closed (4429)."
+    )
+    ws_hello_timeout: float = Field(
+        10.0, gt=0, description="Seconds a new socket has to send its `hello`."
+    )
+    ws_ping_interval: float = Field(
+        20.0, gt=0, description="Seconds between WebSocket pings; a peer that misses one is gone."
+    )
+    ws_max_message_bytes: int = Field(
+        65_536, ge=1024, description="Largest WebSocket message accepted (typed error beyond)."
+    )
     deadline_check_seconds: float = Field(
         5.0, gt=0, description="How often the deadline watcher looks for missed deadlines."
     )

@@ -60,6 +60,12 @@ async def serve(
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=10,
+            ws="websockets-sansio",
+            ws_ping_interval=settings.ws_ping_interval,
+            ws_ping_timeout=settings.ws_ping_interval,
+            # Larger than the protocol's limit, so that an oversized message gets a typed
+            # error from the endpoint rather than a bare close from the protocol layer.
+            ws_max_size=16 * settings.ws_max_message_bytes,
         )
         log.info("serving", extra={"url": url, "database": db.url.render_as_string()})
         if on_listening is not None:

@@ -10,11 +10,19 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from server.api.problems import Unauthenticated
 from server.domain.model import Actor
+from server.fanout import Fanout
 from server.service import access
 from server.store.db import Database
 from server.store.repository import Identity
 
-__all__ = ["ChannelId", "CurrentIdentity", "CurrentOperator", "DatabaseDep", "NoticeId"]
+__all__ = [
+    "ChannelId",
+    "CurrentIdentity",
+    "CurrentOperator",
+    "DatabaseDep",
+    "FanoutDep",
+    "NoticeId",
+]
 
 ChannelId = Annotated[str, Path(description="The channel's id, such as `water-roads`.")]
 """A channel id taken from the path."""
@@ -32,6 +40,15 @@ def _database(request: Request) -> Database:
 
 DatabaseDep = Annotated[Database, Depends(_database)]
 """The application's database."""
+
+
+def _fanout(request: Request) -> Fanout:
+    fanout: Fanout = request.app.state.fanout
+    return fanout
+
+
+FanoutDep = Annotated[Fanout, Depends(_fanout)]
+"""Where committed events are published."""
 
 
 async def _identity(

@@ -28,6 +28,8 @@ __all__ = [
     "document_problems",
     "install",
     "problem",
+    "refusal_extensions",
+    "refusal_status",
     "responses",
 ]
 
@@ -70,11 +72,22 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
-def _status_of(refusal: errors.Refusal) -> int:
+def refusal_status(refusal: errors.Refusal) -> int:
+    """The HTTP status of a refusal (the WebSocket's error messages carry it too)."""
     for kind in type(refusal).__mro__:
         if kind in STATUS:
             return STATUS[kind]
     return 400
+
+
+def refusal_extensions(refusal: errors.Refusal) -> dict[str, Any]:
+    """The problem's extra members for a refusal: field errors, or the first decision."""
+    extensions: dict[str, Any] = {}
+    if isinstance(refusal, errors.AlreadyDecided):
+        extensions["decision"] = _first_decision(refusal.notice)
+    if isinstance(refusal, errors.Invalid):
+        extensions["errors"] = [{"field": refusal.field, "message": refusal.message}]
+    return extensions
 
 
 def _first_decision(notice: Notice) -> dict[str, Any]:
@@ -90,12 +103,13 @@ def _first_decision(notice: Notice) -> dict[str, Any]:
 
 async def _on_refusal(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.Refusal)
-    extensions: dict[str, Any] = {}
-    if isinstance(exc, errors.AlreadyDecided):
-        extensions["decision"] = _first_decision(exc.notice)
-    if isinstance(exc, errors.Invalid):
-        extensions["errors"] = [{"field": exc.field, "message": exc.message}]
-    return problem(_status_of(exc), exc.code, exc.message, instance=request.url.path, **extensions)
+    return problem(
+        refusal_status(exc),
+        exc.code,
+        exc.message,
+        instance=request.url.path,
+        **refusal_extensions(exc),
+    )
 
 
 async def _on_invalid_request(request: Request, exc: Exception) -> JSONResponse:

@@ -14,6 +14,7 @@ from server.domain import rules
 from server.domain.errors import NotFound
 from server.domain.events import evolve
 from server.domain.model import Actor, Notice
+from server.fanout import Fanout
 from server.store.db import Database
 from server.store.repository import Repository
 
@@ -39,15 +40,21 @@ class Outcome:
 
 
 async def execute(
-    db: Database, command: rules.Command, *, channel_id: str, actor: Actor | None
+    db: Database,
+    command: rules.Command,
+    *,
+    channel_id: str,
+    actor: Actor | None,
+    fanout: Fanout | None = None,
 ) -> Outcome:
-    """Carry out ``command`` on a channel in one transaction.
+    """Carry out ``command`` on a channel in one transaction, then publish its events.
 
     Args:
         db: the database.
         command: what is asked.
         channel_id: the channel it is addressed to.
         actor: the operator asking, or ``None`` for the server itself.
+        fanout: where to publish the events once they are committed.
 
     Returns:
         The notice as it stands after the command, and the events it appended.
@@ -56,11 +63,14 @@ async def execute(
         Refusal: the channel is not the actor's, or the domain refused the command.
     """
     try:
-        return await _execute_once(db, command, channel_id=channel_id, actor=actor)
+        outcome = await _execute_once(db, command, channel_id=channel_id, actor=actor)
     except IntegrityError:
         # Two channels' transactions inserted the same new notice id at once (PostgreSQL
         # locks per channel). Run again: this time the rules see the winner's notice.
-        return await _execute_once(db, command, channel_id=channel_id, actor=actor)
+        outcome = await _execute_once(db, command, channel_id=channel_id, actor=actor)
+    if fanout is not None and outcome.events:
+        await fanout.publish(outcome.events)  # only now: nothing is pushed uncommitted
+    return outcome
 
 
 async def _execute_once(
@@ -99,7 +109,9 @@ async def _execute_once(
     return Outcome(notice=state, seq=seq, events=appended)
 
 
-async def mark_overdue(db: Database, *, limit: int = 100) -> list[schemas.Event]:
+async def mark_overdue(
+    db: Database, *, fanout: Fanout | None = None, limit: int = 100
+) -> list[schemas.Event]:
     """Log ``notice.overdue`` for every notice whose deadline passed undecided.
 
     Each notice is its own command and transaction, like any other; a notice decided in

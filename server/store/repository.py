@@ -273,7 +273,7 @@ class Repository:
         found = await self.session.execute(
             select(PartyRow.id, PartyRow.name).where(PartyRow.id.in_(party_ids))
         )
-        names = {party_id: name for party_id, name in found.tuples()}
+        names = {party_id: name for party_id, name in found}
         return [
             schemas.Channel(
                 id=row.id,
@@ -346,4 +346,6 @@ class Repository:
             .order_by(NoticeRow.ack_due_at)
             .limit(limit)
         )
-        return list((await self.session.execute(stmt)).tuples())
+        return [
+            (channel_id, notice_id) for channel_id, notice_id in await self.session.execute(stmt)
+        ]

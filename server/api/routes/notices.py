@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query, Response, status
 from client.protocol import schemas
 from client.protocol.vocabulary import Priority, Status
 from server.api import wire
-from server.api.deps import ChannelId, CurrentOperator, DatabaseDep, NoticeId
+from server.api.deps import ChannelId, CurrentOperator, DatabaseDep, FanoutDep, NoticeId
 from server.api.problems import responses
 from server.domain import rules
 from server.service import commands, queries
@@ -31,6 +31,7 @@ router = APIRouter(prefix="/channels/{channel_id}/notices", tags=["notices"])
 )
 async def send_notice(
     db: DatabaseDep,
+    fanout: FanoutDep,
     actor: CurrentOperator,
     channel_id: ChannelId,
     draft: schemas.NoticeDraft,
@@ -43,7 +44,7 @@ async def send_notice(
     other content is a conflict (409).
     """
     command = rules.SendNotice(draft.id, wire.content(draft), client_time=draft.client_time)
-    outcome = await commands.execute(db, command, channel_id=channel_id, actor=actor)
+    outcome = await commands.execute(db, command, channel_id=channel_id, actor=actor, fanout=fanout)
     if not outcome.changed:
         response.status_code = status.HTTP_200_OK
     return wire.notice_out(outcome.notice, outcome.seq)
@@ -92,14 +93,18 @@ async def get_notice(
     responses=responses(403, 404, 422),
 )
 async def record_receipt(
-    db: DatabaseDep, actor: CurrentOperator, channel_id: ChannelId, notice_id: NoticeId
+    db: DatabaseDep,
+    fanout: FanoutDep,
+    actor: CurrentOperator,
+    channel_id: ChannelId,
+    notice_id: NoticeId,
 ) -> schemas.NoticeOut:
     """Say that the receiving party's client has the notice.
 
     The first confirmation logs `notice.received`; later ones change nothing.
     """
     command = rules.RecordReceipt(notice_id)
-    outcome = await commands.execute(db, command, channel_id=channel_id, actor=actor)
+    outcome = await commands.execute(db, command, channel_id=channel_id, actor=actor, fanout=fanout)
     return wire.notice_out(outcome.notice, outcome.seq)
 
 
@@ -110,6 +115,7 @@ async def record_receipt(
 )
 async def decide(
     db: DatabaseDep,
+    fanout: FanoutDep,
     actor: CurrentOperator,
     channel_id: ChannelId,
     notice_id: NoticeId,
@@ -123,7 +129,7 @@ async def decide(
     command = rules.Decide(
         notice_id, request.decision, reason=request.reason, client_time=request.client_time
     )
-    outcome = await commands.execute(db, command, channel_id=channel_id, actor=actor)
+    outcome = await commands.execute(db, command, channel_id=channel_id, actor=actor, fanout=fanout)
     return wire.notice_out(outcome.notice, outcome.seq)
 
 
@@ -134,6 +140,7 @@ async def decide(
 )
 async def cancel(
     db: DatabaseDep,
+    fanout: FanoutDep,
     actor: CurrentOperator,
     channel_id: ChannelId,
     notice_id: NoticeId,
@@ -142,6 +149,10 @@ async def cancel(
     """Withdraw a notice the caller's party sent, while it still awaits a decision."""
     reason = None if request is None else request.reason
     outcome = await commands.execute(
-        db, rules.Cancel(notice_id, reason=reason), channel_id=channel_id, actor=actor
+        db,
+        rules.Cancel(notice_id, reason=reason),
+        channel_id=channel_id,
+        actor=actor,
+        fanout=fanout,
     )
     return wire.notice_out(outcome.notice, outcome.seq)

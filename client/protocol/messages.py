@@ -1,0 +1,227 @@
+"""The WebSocket protocol: every message is one JSON object with a ``type``.
+
+A session, message by message (docs/explanation/websocket-session.md walks through one)::
+
+    client                                   server
+    hello {token}                      ──►
+                                       ◄──   welcome {operator, party, role}
+    subscribe {channel, after: 41}     ──►
+                                       ◄──   subscribed {channel, head: 44}
+                                       ◄──   event {event: seq 42} … seq 44, then live ones
+    receipt {ref, channel, notice}     ──►
+                                       ◄──   result {ref, notice}   (or error {ref, …})
+                                       ◄──   presence {channel, online}   whenever it changes
+
+The token travels in the first message, never in the URL (URLs end up in logs) and never
+in a header (a browser cannot set one on a WebSocket handshake). Commands carry a
+client-chosen ``ref`` that the ``result`` or ``error`` answering them repeats.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from client.protocol.schemas import (
+    DecisionRequest,
+    Event,
+    NamedRef,
+    NoticeDraft,
+    NoticeOut,
+)
+from client.protocol.vocabulary import Role
+
+__all__ = [
+    "CancelMessage",
+    "ClientMessage",
+    "CloseCode",
+    "DecideMessage",
+    "ErrorMessage",
+    "EventMessage",
+    "HelloMessage",
+    "PresenceMessage",
+    "ReceiptMessage",
+    "ResultMessage",
+    "SendMessage",
+    "ServerMessage",
+    "SubscribeMessage",
+    "SubscribedMessage",
+    "WelcomeMessage",
+    "parse_client_message",
+    "parse_server_message",
+]
+
+
+class CloseCode(IntEnum):
+    """Why the server closed a socket (4000-4999 are the application's own codes)."""
+
+    NORMAL = 1000
+    """The client said goodbye."""
+    GOING_AWAY = 1001
+    """The server is shutting down: reconnect and resume."""
+    MESSAGE_TOO_BIG = 1009
+    """A message was larger than the server accepts."""
+    UNAUTHENTICATED = 4401
+    """The first message was not a ``hello`` with a valid token."""
+    HELLO_TIMEOUT = 4408
+    """No ``hello`` arrived in time after the socket opened."""
+    TOO_SLOW = 4429
+    """The client did not keep up with its events: resume from the last ``seq`` it has."""
+
+
+_MESSAGE = ConfigDict(extra="forbid")
+Ref = Annotated[
+    str, Field(min_length=1, max_length=64, description="Chosen by the client, echoed back.")
+]
+
+
+# -- client to server ---------------------------------------------------------------------
+
+
+class HelloMessage(BaseModel):
+    """The first message of every session: who the client is."""
+
+    model_config = _MESSAGE
+    type: Literal["hello"] = "hello"
+    token: str = Field(description="The operator's bearer token.", max_length=200)
+
+
+class SubscribeMessage(BaseModel):
+    """Ask for a channel's events after ``after``, then live ones."""
+
+    model_config = _MESSAGE
+    type: Literal["subscribe"] = "subscribe"
+    channel: str = Field(description="The channel's id.", max_length=64)
+    after: int = Field(0, ge=0, description="The last sequence number the client has.")
+
+
+class SendMessage(BaseModel):
+    """Send a notice, exactly as ``POST …/notices`` does."""
+
+    model_config = _MESSAGE
+    type: Literal["send"] = "send"
+    ref: Ref
+    channel: str = Field(description="The channel's id.", max_length=64)
+    notice: NoticeDraft = Field(description="The notice.")
+
+
+class ReceiptMessage(BaseModel):
+    """Confirm that this client has a notice (records ``notice.received`` once)."""
+
+    model_config = _MESSAGE
+    type: Literal["receipt"] = "receipt"
+    ref: Ref
+    channel: str = Field(description="The channel's id.", max_length=64)
+    notice: UUID = Field(description="The notice's id.")
+
+
+class DecideMessage(DecisionRequest):
+    """Acknowledge or object, exactly as ``POST …/decision`` does."""
+
+    type: Literal["decide"] = "decide"
+    ref: Ref
+    channel: str = Field(description="The channel's id.", max_length=64)
+    notice: UUID = Field(description="The notice's id.")
+
+
+class CancelMessage(BaseModel):
+    """Cancel a notice, exactly as ``POST …/cancellation`` does."""
+
+    model_config = _MESSAGE
+    type: Literal["cancel"] = "cancel"
+    ref: Ref
+    channel: str = Field(description="The channel's id.", max_length=64)
+    notice: UUID = Field(description="The notice's id.")
+    reason: str | None = Field(None, max_length=2000, description="Why.")
+
+
+ClientMessage = Annotated[
+    HelloMessage | SubscribeMessage | SendMessage | ReceiptMessage | DecideMessage | CancelMessage,
+    Field(discriminator="type"),
+]
+"""Anything a client may send."""
+
+# -- server to client ---------------------------------------------------------------------
+
+
+class WelcomeMessage(BaseModel):
+    """The answer to a good ``hello``."""
+
+    type: Literal["welcome"] = "welcome"
+    operator: NamedRef = Field(description="The authenticated operator.")
+    role: Role = Field(description="Its role.")
+    party: NamedRef = Field(description="Its party.")
+
+
+class SubscribedMessage(BaseModel):
+    """The answer to ``subscribe``: the missed events follow, then live ones."""
+
+    type: Literal["subscribed"] = "subscribed"
+    channel: str = Field(description="The channel's id.")
+    head: int = Field(description="The log's last sequence number at subscription time.")
+
+
+class EventMessage(BaseModel):
+    """One event of a subscribed channel, in log order, once per connection."""
+
+    type: Literal["event"] = "event"
+    event: Event = Field(description="The event, exactly as the REST API serves it.")
+
+
+class ResultMessage(BaseModel):
+    """A command succeeded."""
+
+    type: Literal["result"] = "result"
+    ref: str = Field(description="The command's ``ref``.")
+    notice: NoticeOut = Field(description="The notice as it stands after the command.")
+    created: bool = Field(description="Whether the command changed anything.")
+
+
+class ErrorMessage(BaseModel):
+    """A message was refused; the socket stays open unless a close follows."""
+
+    type: Literal["error"] = "error"
+    ref: str | None = Field(None, description="The refused command's ``ref``, if it had one.")
+    status: int = Field(description="The HTTP status the same refusal gets over REST.")
+    code: str = Field(description="The same problem code as over REST.")
+    detail: str = Field(description="What went wrong.")
+    errors: list[dict[str, Any]] | None = Field(None, description="Field errors, if any.")
+    decision: dict[str, Any] | None = Field(
+        None, description="For a second decision: the first one, which stands."
+    )
+
+
+class PresenceMessage(BaseModel):
+    """Who of each party is connected to a channel right now; sent when it changes."""
+
+    type: Literal["presence"] = "presence"
+    channel: str = Field(description="The channel's id.")
+    online: dict[str, list[str]] = Field(description="Party id to its connected operators.")
+
+
+ServerMessage = Annotated[
+    WelcomeMessage
+    | SubscribedMessage
+    | EventMessage
+    | ResultMessage
+    | ErrorMessage
+    | PresenceMessage,
+    Field(discriminator="type"),
+]
+"""Anything the server may send."""
+
+_client_messages: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+_server_messages: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
+
+
+def parse_client_message(text: str | bytes) -> ClientMessage:
+    """Parse one client message; raises ``pydantic.ValidationError`` if malformed."""
+    return _client_messages.validate_json(text)
+
+
+def parse_server_message(text: str | bytes) -> ServerMessage:
+    """Parse one server message; raises ``pydantic.ValidationError`` if malformed."""
+    return _server_messages.validate_json(text)

@@ -1,0 +1,326 @@
+"""The WebSocket endpoint: live events in order, nothing missed, commands as over REST.
+
+Each connection runs two tasks (the python-websockets pattern): a reader that parses what
+the client says and acts on it, and a writer that is the only one to send. They meet in a
+bounded queue. The hub puts events into that queue without waiting; if it is full, the
+client is too slow, and the connection closes with ``4429`` so that the client resumes
+from the last sequence number it has, without slowing anyone else down.
+
+The writer keeps, per subscribed channel, the last sequence number it sent. An event at or
+below it is a duplicate and is dropped; one beyond the next is preceded by the missing
+events, read from the log. So each connection sees each event exactly once, in order,
+whatever order concurrent commits happened to publish in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+
+from client.protocol import messages, schemas
+from client.protocol.messages import CloseCode
+from server.api import wire
+from server.api.problems import refusal_extensions, refusal_status
+from server.config import Settings
+from server.domain import rules
+from server.domain.errors import Refusal
+from server.fanout import Fanout
+from server.service import access, commands, queries
+from server.store.db import Database
+from server.store.repository import Identity
+
+__all__ = ["router"]
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+CATCH_UP_PAGE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class _Text:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    event: schemas.Event
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Subscribe:
+    channel: str
+    after: int
+
+
+_Item = _Text | _Event | _Subscribe
+
+
+class _TooSlow(Exception):
+    pass
+
+
+class Connection:
+    """One authenticated socket: its queue, its subscriptions and its two tasks."""
+
+    def __init__(
+        self,
+        websocket: WebSocket,
+        identity: Identity,
+        *,
+        db: Database,
+        fanout: Fanout,
+        settings: Settings,
+    ) -> None:
+        self.websocket = websocket
+        self.identity = identity
+        self.party = identity.actor.party
+        self.operator = identity.actor.operator
+        self.db = db
+        self.fanout = fanout
+        self.settings = settings
+        self.queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=settings.ws_queue_size)
+        self.sent_up_to: dict[str, int] = {}
+        self.too_slow = asyncio.Event()
+
+    # -- what the hub calls (never waits) ------------------------------------------------
+
+    def offer_event(self, event: schemas.Event, text: str) -> None:
+        """Queue an event for the writer; a full queue marks the client too slow."""
+        self._offer(_Event(event, text))
+
+    def offer_presence(self, text: str) -> None:
+        """Queue a presence message for the writer."""
+        self._offer(_Text(text))
+
+    def _offer(self, item: _Item) -> None:
+        if self.too_slow.is_set():
+            return
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.too_slow.set()
+
+    # -- the session ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Read and write until the client leaves, falls behind, or the server stops."""
+        reader = asyncio.create_task(self._read(), name="ws-read")
+        writer = asyncio.create_task(self._write(), name="ws-write")
+        slow = asyncio.create_task(self.too_slow.wait(), name="ws-slow")
+        try:
+            done, _ = await asyncio.wait(
+                {reader, writer, slow}, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for task in (reader, writer, slow):
+                task.cancel()
+            for channel in list(self.sent_up_to):
+                self.fanout.hub.unsubscribe(channel, self)
+        if slow in done:
+            log.info("closing a socket that fell behind", extra={"operator": self.operator})
+            await _close(self.websocket, CloseCode.TOO_SLOW, "too slow: resume from your last seq")
+            return
+        for finished in done:
+            error = finished.exception()
+            if error is not None and not isinstance(error, WebSocketDisconnect):
+                raise error
+
+    async def _read(self) -> None:
+        limit = self.settings.ws_max_message_bytes
+        while True:
+            frame = await self.websocket.receive()
+            if frame["type"] == "websocket.disconnect":
+                return
+            raw: str | bytes = frame.get("text") or frame.get("bytes") or b""
+            if len(raw) > limit:
+                self._error(
+                    None, 413, "message-too-large", f"messages are limited to {limit} bytes"
+                )
+                continue
+            try:
+                message = messages.parse_client_message(raw)
+            except ValidationError as exc:
+                self._invalid(exc)
+                continue
+            await self._handle(message)
+
+    async def _handle(self, message: messages.ClientMessage) -> None:
+        actor = self.identity.actor
+        match message:
+            case messages.HelloMessage():
+                self._error(None, 409, "already-authenticated", "this socket said hello already")
+            case messages.SubscribeMessage(channel=channel, after=after):
+                try:
+                    await queries.channel(self.db, actor, channel)
+                except Refusal as refusal:
+                    self._refused(None, refusal)
+                    return
+                if channel in self.sent_up_to:
+                    self._error(None, 409, "already-subscribed", f"already subscribed to {channel}")
+                    return
+                self.sent_up_to[channel] = after  # claimed now, so a repeat is refused at once
+                self._offer(_Subscribe(channel, after))
+            case _:
+                await self._command(message)
+
+    async def _command(
+        self,
+        message: messages.SendMessage
+        | messages.ReceiptMessage
+        | messages.DecideMessage
+        | messages.CancelMessage,
+    ) -> None:
+        try:
+            command = _command_of(message)
+            outcome = await commands.execute(
+                self.db,
+                command,
+                channel_id=message.channel,
+                actor=self.identity.actor,
+                fanout=self.fanout,
+            )
+        except Refusal as refusal:
+            self._refused(message.ref, refusal)
+            return
+        result = messages.ResultMessage(
+            ref=message.ref,
+            notice=wire.notice_out(outcome.notice, outcome.seq),
+            created=outcome.changed,
+        )
+        self._offer(_Text(result.model_dump_json()))
+
+    async def _write(self) -> None:
+        while True:
+            item = await self.queue.get()
+            match item:
+                case _Text(text):
+                    await self.websocket.send_text(text)
+                case _Subscribe(channel, after):
+                    await self._start(channel, after)
+                case _Event(event, text):
+                    sent = self.sent_up_to.get(event.channel)
+                    if sent is None or event.seq <= sent:
+                        continue  # not subscribed (yet), or a duplicate
+                    if event.seq > sent + 1:
+                        await self._catch_up(event.channel, upto=event.seq - 1)
+                    await self.websocket.send_text(text)
+                    self.sent_up_to[event.channel] = event.seq
+
+    async def _start(self, channel: str, after: int) -> None:
+        # Join the hub first, then read the log: an event committed in between arrives
+        # both ways, and the duplicate is dropped above. Nothing can fall between.
+        self.fanout.hub.subscribe(channel, self)
+        head = (await queries.channel(self.db, self.identity.actor, channel)).head
+        subscribed = messages.SubscribedMessage(channel=channel, head=head)
+        await self.websocket.send_text(subscribed.model_dump_json())
+        await self._catch_up(channel, upto=head)
+
+    async def _catch_up(self, channel: str, *, upto: int) -> None:
+        while self.sent_up_to[channel] < upto:
+            page = await queries.read_log(
+                self.db,
+                self.identity.actor,
+                channel,
+                after=self.sent_up_to[channel],
+                limit=min(CATCH_UP_PAGE, upto - self.sent_up_to[channel]),
+            )
+            if not page.events:
+                return
+            for event in page.events:
+                await self.websocket.send_text(messages.EventMessage(event=event).model_dump_json())
+                self.sent_up_to[channel] = event.seq
+
+    # -- errors (typed messages; the socket stays open) ----------------------------------
+
+    def _error(self, ref: str | None, status: int, code: str, detail: str, **extra: Any) -> None:
+        error = messages.ErrorMessage(ref=ref, status=status, code=code, detail=detail, **extra)
+        self._offer(_Text(error.model_dump_json(exclude_none=True)))
+
+    def _refused(self, ref: str | None, refusal: Refusal) -> None:
+        self._error(
+            ref,
+            refusal_status(refusal),
+            refusal.code,
+            refusal.message,
+            **refusal_extensions(refusal),
+        )
+
+    def _invalid(self, exc: ValidationError) -> None:
+        found = [
+            {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
+            for error in exc.errors()
+        ]
+        self._error(
+            None, 422, "invalid-message", "the message does not match the protocol", errors=found
+        )
+
+
+def _command_of(
+    message: messages.SendMessage
+    | messages.ReceiptMessage
+    | messages.DecideMessage
+    | messages.CancelMessage,
+) -> rules.Command:
+    match message:
+        case messages.SendMessage(notice=draft):
+            return rules.SendNotice(draft.id, wire.content(draft), client_time=draft.client_time)
+        case messages.ReceiptMessage(notice=notice_id):
+            return rules.RecordReceipt(notice_id)
+        case messages.DecideMessage():
+            return rules.Decide(
+                message.notice,
+                message.decision,
+                reason=message.reason,
+                client_time=message.client_time,
+            )
+        case messages.CancelMessage(notice=notice_id, reason=reason):
+            return rules.Cancel(notice_id, reason=reason)
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    with contextlib.suppress(Exception):  # the peer may be gone already
+        await websocket.close(code=code, reason=reason)
+
+
+async def _hello(websocket: WebSocket, db: Database, *, within: float) -> Identity | None:
+    """Wait for ``hello`` and check its token; ``None`` means close without a word."""
+    try:
+        async with asyncio.timeout(within):
+            frame = await websocket.receive()
+    except TimeoutError:
+        await _close(websocket, CloseCode.HELLO_TIMEOUT, "no hello")
+        return None
+    raw = frame.get("text") or frame.get("bytes")
+    identity = None
+    if raw is not None and len(raw) <= 4096:
+        with contextlib.suppress(ValidationError):
+            message = messages.parse_client_message(raw)
+            if isinstance(message, messages.HelloMessage):
+                identity = await access.authenticate(db, message.token)
+    if identity is None and frame["type"] != "websocket.disconnect":
+        await _close(websocket, CloseCode.UNAUTHENTICATED, "unauthenticated")
+    return identity
+
+
+@router.websocket("/ws")
+async def socket(websocket: WebSocket) -> None:
+    """The live channel: see client/protocol/messages.py and the AsyncAPI document."""
+    app = websocket.app
+    db: Database = app.state.db
+    settings: Settings = app.state.settings
+    await websocket.accept()
+    identity = await _hello(websocket, db, within=settings.ws_hello_timeout)
+    if identity is None:
+        return
+    welcome = messages.WelcomeMessage(**wire.me(identity).model_dump())
+    await websocket.send_text(welcome.model_dump_json())
+    connection = Connection(websocket, identity, db=db, fanout=app.state.fanout, settings=settings)
+    await connection.run()

@@ -1,0 +1,112 @@
+"""Fan-out: pushing committed events to the sockets that subscribed to their channel.
+
+Two pieces, so that more worker processes can be added without touching the api:
+
+- a :class:`Hub` in each process knows which local connections watch which channel and
+  hands each of them every event of that channel (and the channel's presence);
+- a :class:`Fanout` is how a process announces what it committed. :class:`LocalFanout`
+  hands events straight to this process's hub. A PostgreSQL implementation would ``NOTIFY``
+  instead and have every process's listener feed its own hub from the log.
+
+Nothing is published before it is committed: the service calls ``publish`` after
+``commit()`` returns. Delivery never blocks the publisher: a connection whose queue is full
+is told so and closes itself (see ``server/api/websocket.py``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Protocol
+
+from client.protocol import schemas
+from client.protocol.messages import PresenceMessage
+
+__all__ = ["Fanout", "Hub", "LocalFanout", "Subscriber", "encode_event"]
+
+
+def encode_event(event: schemas.Event) -> str:
+    """The ``event`` message for one event, as the text sent on every socket."""
+    return '{"type":"event","event":' + event.model_dump_json() + "}"
+
+
+class Subscriber(Protocol):
+    """A connection as the hub sees it."""
+
+    party: str
+    operator: str
+
+    def offer_event(self, event: schemas.Event, text: str) -> None:
+        """Take an event without waiting (a full queue is the subscriber's problem)."""
+
+    def offer_presence(self, text: str) -> None:
+        """Take a presence message without waiting."""
+
+
+class Hub:
+    """This process's registry of subscribed connections, by channel."""
+
+    def __init__(self) -> None:
+        self._subscribers: defaultdict[str, set[Subscriber]] = defaultdict(set)
+
+    def subscribe(self, channel: str, subscriber: Subscriber) -> None:
+        """Start handing ``subscriber`` the channel's events; tell everyone who is online."""
+        self._subscribers[channel].add(subscriber)
+        self._announce_presence(channel)
+
+    def unsubscribe(self, channel: str, subscriber: Subscriber) -> None:
+        """Stop; tell the others who is still online."""
+        watchers = self._subscribers.get(channel)
+        if watchers is None or subscriber not in watchers:
+            return
+        watchers.discard(subscriber)
+        if watchers:
+            self._announce_presence(channel)
+        else:
+            del self._subscribers[channel]
+
+    def deliver(self, events: Sequence[schemas.Event]) -> None:
+        """Hand each event to every subscriber of its channel, in order."""
+        for event in events:
+            watchers = self._subscribers.get(event.channel)
+            if not watchers:
+                continue
+            text = encode_event(event)  # serialised once, however many sockets get it
+            for subscriber in list(watchers):
+                subscriber.offer_event(event, text)
+
+    def online(self, channel: str) -> dict[str, list[str]]:
+        """Party id to the sorted ids of its operators connected to ``channel``."""
+        found: defaultdict[str, set[str]] = defaultdict(set)
+        for subscriber in self._subscribers.get(channel, ()):
+            found[subscriber.party].add(subscriber.operator)
+        return {party: sorted(operators) for party, operators in sorted(found.items())}
+
+    def connections(self) -> int:
+        """How many (connection, channel) subscriptions this process holds."""
+        return sum(len(watchers) for watchers in self._subscribers.values())
+
+    def _announce_presence(self, channel: str) -> None:
+        text = PresenceMessage(channel=channel, online=self.online(channel)).model_dump_json()
+        for subscriber in list(self._subscribers.get(channel, ())):
+            subscriber.offer_presence(text)
+
+
+class Fanout(Protocol):
+    """How a process announces events it has committed."""
+
+    hub: Hub
+
+    async def publish(self, events: Sequence[schemas.Event]) -> None:
+        """Make committed ``events`` reach every subscriber, in every process."""
+
+
+class LocalFanout:
+    """Fan-out within one process: publishing is delivering to the local hub."""
+
+    def __init__(self, hub: Hub | None = None) -> None:
+        self.hub = hub or Hub()
+
+    async def publish(self, events: Sequence[schemas.Event]) -> None:
+        """Deliver ``events`` to this process's subscribers."""
+        self.hub.deliver(events)
