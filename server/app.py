@@ -11,11 +11,12 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from server.api import problems, websocket
+from server.api import asyncapi, problems, websocket
 from server.api.middleware import RequestContext
-from server.api.routes import channels, health, notices
+from server.api.routes import channels, health, metrics, notices
 from server.config import Settings
 from server.fanout import Fanout, LocalFanout
+from server.metrics import Metrics
 from server.service import commands
 from server.store.db import Database
 
@@ -83,9 +84,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.db = database
     app.state.settings = settings
     app.state.fanout = fanout
+    app.state.metrics = Metrics()
     problems.install(app)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     app.include_router(health.router)
+    app.include_router(metrics.router)
+    app.include_router(asyncapi.router)
     app.include_router(channels.router, prefix="/api/v1")
     app.include_router(notices.router, prefix="/api/v1")
     app.include_router(websocket.router, prefix="/api/v1")

@@ -35,6 +35,7 @@ from client.protocol.schemas import (
 from client.protocol.vocabulary import Role
 
 __all__ = [
+    "CLOSE_CODE_MEANINGS",
     "CancelMessage",
     "ClientMessage",
     "CloseCode",
@@ -59,17 +60,23 @@ class CloseCode(IntEnum):
     """Why the server closed a socket (4000-4999 are the application's own codes)."""
 
     NORMAL = 1000
-    """The client said goodbye."""
     GOING_AWAY = 1001
-    """The server is shutting down: reconnect and resume."""
     MESSAGE_TOO_BIG = 1009
-    """A message was larger than the server accepts."""
     UNAUTHENTICATED = 4401
-    """The first message was not a ``hello`` with a valid token."""
     HELLO_TIMEOUT = 4408
-    """No ``hello`` arrived in time after the socket opened."""
     TOO_SLOW = 4429
-    """The client did not keep up with its events: resume from the last ``seq`` it has."""
+
+
+CLOSE_CODE_MEANINGS: dict[CloseCode, str] = {
+    CloseCode.NORMAL: "The client said goodbye.",
+    CloseCode.GOING_AWAY: "The server is shutting down: reconnect and resume.",
+    CloseCode.MESSAGE_TOO_BIG: "A frame was far larger than the server accepts.",
+    CloseCode.UNAUTHENTICATED: "The first message was not a `hello` with a valid token. Final.",
+    CloseCode.HELLO_TIMEOUT: "No `hello` arrived in time after the socket opened.",
+    CloseCode.TOO_SLOW: "The client fell behind its events: reconnect and resume from the last "
+    "`seq` it has.",
+}
+"""What each close code means, for documents and for people."""
 
 
 _MESSAGE = ConfigDict(extra="forbid")

@@ -31,6 +31,7 @@ from server.config import Settings
 from server.domain import rules
 from server.domain.errors import Refusal
 from server.fanout import Fanout
+from server.metrics import Metrics
 from server.service import access, commands, queries
 from server.store.db import Database
 from server.store.repository import Identity
@@ -89,6 +90,7 @@ class Connection:
         self.queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=settings.ws_queue_size)
         self.sent_up_to: dict[str, int] = {}
         self.too_slow = asyncio.Event()
+        self.metrics: Metrics = websocket.app.state.metrics
 
     # -- what the hub calls (never waits) ------------------------------------------------
 
@@ -114,6 +116,7 @@ class Connection:
         """Read and write until the client leaves, falls behind, or the server stops."""
         reader = asyncio.create_task(self._read(), name="ws-read")
         writer = asyncio.create_task(self._write(), name="ws-write")
+        self.metrics.connections.inc()
         slow = asyncio.create_task(self.too_slow.wait(), name="ws-slow")
         try:
             done, _ = await asyncio.wait(
@@ -124,7 +127,9 @@ class Connection:
                 task.cancel()
             for channel in list(self.sent_up_to):
                 self.fanout.hub.unsubscribe(channel, self)
+            self.metrics.connections.dec()
         if slow in done:
+            self.metrics.too_slow_closes.inc()
             log.info("closing a socket that fell behind", extra={"operator": self.operator})
             await _close(self.websocket, CloseCode.TOO_SLOW, "too slow: resume from your last seq")
             return
@@ -213,6 +218,7 @@ class Connection:
                         await self._catch_up(event.channel, upto=event.seq - 1)
                     await self.websocket.send_text(text)
                     self.sent_up_to[event.channel] = event.seq
+                    self.metrics.pushed_live(event)
 
     async def _start(self, channel: str, after: int) -> None:
         # Join the hub first, then read the log: an event committed in between arrives
@@ -237,6 +243,7 @@ class Connection:
             for event in page.events:
                 await self.websocket.send_text(messages.EventMessage(event=event).model_dump_json())
                 self.sent_up_to[channel] = event.seq
+                self.metrics.events_pushed.inc()
 
     # -- errors (typed messages; the socket stays open) ----------------------------------
 
