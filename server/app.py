@@ -80,6 +80,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         summary="An auditable two-party notification channel.",
         description=DESCRIPTION,
         lifespan=lifespan,
+        openapi_tags=[
+            {"name": "channels", "description": "Who am I, my channels, and their logs."},
+            {"name": "notices", "description": "Send, read, receive, decide, cancel."},
+            {"name": "health", "description": "Liveness and readiness, no token needed."},
+            {"name": "operations", "description": "Metrics and the WebSocket protocol."},
+        ],
     )
     app.state.db = database
     app.state.settings = settings

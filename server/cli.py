@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from client.cli import register as register_client_commands
 from client.protocol.vocabulary import Role
 from server.config import Settings
 from server.domain.errors import Refusal
@@ -30,10 +31,16 @@ app = typer.Typer(
 admin_app = typer.Typer(
     help="Manage parties, operators, channels and tokens.", no_args_is_help=True
 )
-party_app = typer.Typer(help="Parties: the organisations at the ends of channels.")
-operator_app = typer.Typer(help="Operators: people or programs acting for a party.")
-channel_app = typer.Typer(help="Channels: two parties and their log.")
-token_app = typer.Typer(help="Bearer tokens: shown once, stored as hashes, revocable.")
+party_app = typer.Typer(
+    help="Parties: the organisations at the ends of channels.", no_args_is_help=True
+)
+operator_app = typer.Typer(
+    help="Operators: people or programs acting for a party.", no_args_is_help=True
+)
+channel_app = typer.Typer(help="Channels: two parties and their log.", no_args_is_help=True)
+token_app = typer.Typer(
+    help="Bearer tokens: shown once, stored as hashes, revocable.", no_args_is_help=True
+)
 app.add_typer(admin_app, name="admin")
 for name, sub in (
     ("party", party_app),
@@ -46,16 +53,16 @@ for name, sub in (
 out = Console()
 err = Console(stderr=True)
 
-HostOpt = Annotated[str | None, typer.Option(help="Address to listen on [env HOTLINE_HOST].")]
-PortOpt = Annotated[int | None, typer.Option(help="Port; 0 picks a free one [env HOTLINE_PORT].")]
+HostOpt = Annotated[str | None, typer.Option(help="Address to listen on (env HOTLINE_HOST).")]
+PortOpt = Annotated[int | None, typer.Option(help="Port; 0 picks a free one (env HOTLINE_PORT).")]
 DbOpt = Annotated[
     str | None,
     typer.Option(
-        "--database-url", help="sqlite:///file.db or postgresql://… [env HOTLINE_DATABASE_URL]."
+        "--database-url", help="sqlite:///file.db or postgresql://… (env HOTLINE_DATABASE_URL)."
     ),
 ]
 LogOpt = Annotated[
-    str | None, typer.Option("--log-format", help="text or json [env HOTLINE_LOG_FORMAT].")
+    str | None, typer.Option("--log-format", help="text or json (env HOTLINE_LOG_FORMAT).")
 ]
 
 
@@ -124,8 +131,10 @@ def demo_command(
             print(json.dumps(summary), flush=True)
             return
         table = Table(title=f"Hotline demo on {url}  (channel {demo.CHANNEL})")
-        for column in ("party", "operator", "name", "token"):
+        for column in ("party", "operator", "name"):
             table.add_column(column)
+        # A token is shown once: fold it onto more lines rather than cut it short.
+        table.add_column("token", overflow="fold", min_width=len(issued[0].token) if issued else 0)
         for o in issued:
             table.add_row(demo.PARTIES[o.party], o.id, o.name, o.token)
         out.print(table)
@@ -199,7 +208,10 @@ def token_list(
 ) -> None:
     """List tokens (ids and labels; the secrets are not kept)."""
     tokens = _run(lambda db: access.list_tokens(db, operator), database_url)
-    table = Table("id", "operator", "label", "created", "revoked")
+    table = Table()
+    table.add_column("id", overflow="fold", min_width=36)  # needed whole, for revoke
+    for column in ("operator", "label", "created", "revoked"):
+        table.add_column(column)
     for t in tokens:
         table.add_row(
             str(t.id),
@@ -219,6 +231,9 @@ def token_revoke(token_id: uuid.UUID, database_url: DbOpt = None) -> None:
         err.print(f"[red]error:[/red] no live token {token_id}")
         raise typer.Exit(1)
     out.print(f"token {token_id} revoked")
+
+
+register_client_commands(app)  # send, listen, ack, object, inbox, status: client/cli.py
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    WithJsonSchema,
 )
 
 from client.protocol.times import format_time, to_millisecond
@@ -48,6 +49,7 @@ Time = Annotated[
     AwareDatetime,
     AfterValidator(to_millisecond),
     PlainSerializer(format_time, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
 """An RFC 3339 time with a zone; stored and served in UTC, to the millisecond."""
 

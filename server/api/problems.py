@@ -150,7 +150,10 @@ async def _on_unauthenticated(request: Request, exc: Exception) -> JSONResponse:
 async def _on_crash(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error")
     return problem(
-        500, "internal-error", "the server failed; nothing was changed", instance=request.url.path
+        500,
+        "internal-error",
+        "the server failed; the request id in the logs says where",
+        instance=request.url.path,
     )
 
 

@@ -13,7 +13,7 @@ and is tested row by row in tests/unit/test_rules.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from client.protocol.times import to_millisecond
@@ -193,8 +193,8 @@ def _send(
         # With no minimum (urgent works), even works already under way may be announced.
         if advance and content.activity.starts_at - now < advance:
             raise Invalid(
-                f"{content.priority} notices must be sent at least {advance} before the "
-                "activity starts",
+                f"{content.priority} notices must be sent at least {_describe(advance)} "
+                "before the activity starts",
                 field="activity",
             )
     due = now + channel.policy.ack_deadlines[content.priority] if content.ack_required else None
@@ -210,6 +210,17 @@ def _send(
         client_time=command.client_time,
     )
     return [NoticeSent(notice)]
+
+
+def _describe(span: timedelta) -> str:
+    """A duration as people say it: "2 days", "4 hours", "1 day 6 hours"."""
+    minutes = int(span.total_seconds()) // 60
+    parts = []
+    for unit, size in (("day", 24 * 60), ("hour", 60), ("minute", 1)):
+        count, minutes = divmod(minutes, size)
+        if count:
+            parts.append(f"{count} {unit}{'s' if count > 1 else ''}")
+    return " ".join(parts) or "0 minutes"
 
 
 def _receive(notice: Notice, actor: Actor, now: datetime) -> list[Event]:

@@ -25,7 +25,10 @@ router = APIRouter(prefix="/channels/{channel_id}/notices", tags=["notices"])
     summary="Send a notice",
     status_code=status.HTTP_201_CREATED,
     responses={
-        200: {"description": "This id was sent before with the same content: the original."},
+        200: {
+            "description": "This id was sent before with the same content: the original.",
+            "model": schemas.NoticeOut,
+        },
         **responses(403, 404, 409, 422),
     },
 )
