@@ -1,1 +1,36 @@
-"""Hotline's client side: the wire protocol, the Python SDK and the web console."""
+"""Hotline's client side: the wire protocol, the Python SDK and the web console.
+
+The SDK's public names are importable from here::
+
+    from client import HotlineClient, NotFound
+"""
+
+from client.errors import (
+    ApiError,
+    Closed,
+    Conflict,
+    ConnectionLost,
+    Forbidden,
+    HotlineError,
+    Invalid,
+    NotFound,
+    Unauthenticated,
+    Unreachable,
+)
+from client.sdk import Backoff, HotlineClient, Subscription
+
+__all__ = [
+    "ApiError",
+    "Backoff",
+    "Closed",
+    "Conflict",
+    "ConnectionLost",
+    "Forbidden",
+    "HotlineClient",
+    "HotlineError",
+    "Invalid",
+    "NotFound",
+    "Subscription",
+    "Unauthenticated",
+    "Unreachable",
+]

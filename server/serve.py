@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Awaitable, Callable
+from types import FrameType
 
 import uvicorn
 
@@ -17,6 +18,19 @@ from server.store.migrate import upgrade
 __all__ = ["serve"]
 
 log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """Uvicorn's server, minus one habit: re-raising the signal that stopped it.
+
+    After a graceful shutdown uvicorn raises the caught SIGTERM or SIGINT again, so the
+    process dies "by signal" (status -15, or a KeyboardInterrupt traceback on Ctrl+C).
+    A shutdown that finished its requests cleanly is a success: exit 0.
+    """
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -70,6 +84,6 @@ async def serve(
         log.info("serving", extra={"url": url, "database": db.url.render_as_string()})
         if on_listening is not None:
             on_listening(url)
-        await uvicorn.Server(config).serve(sockets=[sock])
+        await _Server(config).serve(sockets=[sock])
     finally:
         await db.dispose()

@@ -1,0 +1,56 @@
+"""The public API is what ``__all__`` says: no more, no less (as httpx checks its own)."""
+
+from __future__ import annotations
+
+import inspect
+from types import ModuleType
+
+import pytest
+
+import client
+import client.errors
+import client.sdk
+
+MODULES = [client, client.sdk, client.errors]
+
+
+def defined_here(module: ModuleType) -> set[str]:
+    """Public classes and functions that ``module`` itself defines."""
+    return {
+        name
+        for name, member in vars(module).items()
+        if not name.startswith("_")
+        and (inspect.isclass(member) or inspect.isfunction(member))
+        and member.__module__ == module.__name__
+    }
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
+def test_all_is_sorted_and_names_only_what_exists(module: ModuleType) -> None:
+    assert module.__all__ == sorted(module.__all__)
+    assert [name for name in module.__all__ if not hasattr(module, name)] == []
+
+
+@pytest.mark.parametrize("module", [client.sdk, client.errors], ids=lambda m: m.__name__)
+def test_every_public_class_and_function_is_in_all(module: ModuleType) -> None:
+    assert defined_here(module) <= set(module.__all__)
+
+
+def test_the_package_exports_the_client_and_every_error() -> None:
+    expected = {"Backoff", "HotlineClient", "Subscription", *client.errors.__all__}
+    public = {
+        name
+        for name, member in vars(client).items()
+        if not name.startswith("_") and not inspect.ismodule(member)
+    }
+
+    assert set(client.__all__) == expected == public
+    for name in client.__all__:
+        home = client.errors if name in client.errors.__all__ else client.sdk
+        assert getattr(client, name) is getattr(home, name)
+
+
+def test_every_error_derives_from_the_one_root() -> None:
+    errors = [getattr(client.errors, name) for name in client.errors.__all__]
+
+    assert all(issubclass(error, client.errors.HotlineError) for error in errors)

@@ -1,0 +1,874 @@
+"""The Python SDK against hand-written fakes: REST over ``httpx.MockTransport``, live events
+over a real socket to a small protocol fake served on 127.0.0.1 by ``websockets``.
+
+No server package is imported: the fakes speak the wire protocol of ``client.protocol``,
+which is all the SDK may rely on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.http11 import Response
+from websockets.protocol import State
+
+from client import (
+    ApiError,
+    Backoff,
+    Closed,
+    Conflict,
+    ConnectionLost,
+    Forbidden,
+    HotlineClient,
+    HotlineError,
+    Invalid,
+    NotFound,
+    Subscription,
+    Unauthenticated,
+    Unreachable,
+)
+from client.protocol.schemas import Event, NoticeOut
+from client.protocol.vocabulary import Decision, Priority, Status
+from client.sdk import Connector, WebSocketLike
+
+URL = "http://hotline.test"
+CHANNEL = "water-roads"
+FAST = Backoff(base=0.001, cap=0.01)
+"""Back-off for tests: retries come at once, but still through the real code path."""
+WAIT = 5.0
+"""Seconds any one wait in a test may take before the test fails."""
+
+# -- builders ------------------------------------------------------------------------------
+
+
+def notice_json(
+    notice_id: UUID | None = None,
+    *,
+    sender: str = "water",
+    status: Status = Status.SENT,
+    seq: int = 1,
+) -> dict[str, Any]:
+    """A notice as the server serves it."""
+    return {
+        "id": str(notice_id or uuid4()),
+        "channel": CHANNEL,
+        "sender": {"party": sender, "operator": "ana" if sender == "water" else "carla"},
+        "subject": "Water main renewal, Mill Lane",
+        "body": "",
+        "priority": "routine",
+        "activity": None,
+        "area": None,
+        "ack_required": True,
+        "refers_to": None,
+        "status": status.value,
+        "seq": seq,
+        "sent_at": "2026-11-21T09:30:00.000Z",
+        "client_time": None,
+        "ack_due_at": "2026-11-24T09:30:00.000Z",
+        "receipt": None,
+        "decision": None,
+        "cancellation": None,
+        "overdue_at": None,
+    }
+
+
+def event_json(
+    seq: int, kind: str = "notice.sent", *, notice: UUID | None = None, party: str = "water"
+) -> dict[str, Any]:
+    """One event of the demo channel's log."""
+    operator = "ana" if party == "water" else "carla"
+    return {
+        "channel": CHANNEL,
+        "seq": seq,
+        "type": kind,
+        "at": "2026-11-21T09:30:00.000Z",
+        "actor": {"party": party, "operator": operator},
+        "data": {"notice": str(notice or uuid4())},
+    }
+
+
+def problem(status: int, code: str, detail: str, **extra: Any) -> httpx.Response:
+    """A problem-details response."""
+    body = {"type": f"urn:hotline:problem:{code}", "title": "t", "status": status}
+    return httpx.Response(
+        status,
+        json={**body, "detail": detail, "code": code, **extra},
+        headers={"content-type": "application/problem+json"},
+    )
+
+
+# -- REST ------------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeApi:
+    """Answers requests from a table of (method, path) -> response, and records them."""
+
+    answers: dict[tuple[str, str], list[httpx.Response | Exception]] = field(default_factory=dict)
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def on(self, method: str, path: str, *answers: httpx.Response | Exception) -> None:
+        self.answers.setdefault((method, path), []).extend(answers)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        queued = self.answers.get((request.method, request.url.path))
+        if not queued:
+            return problem(404, "not-found", f"no route {request.url.path} in the fake")
+        answer = queued.pop(0) if len(queued) > 1 else queued[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def body(self, index: int = -1) -> Any:
+        return json.loads(self.requests[index].content)
+
+
+@pytest.fixture
+def api() -> FakeApi:
+    return FakeApi()
+
+
+@pytest.fixture
+async def client(api: FakeApi) -> AsyncIterator[HotlineClient]:
+    async with HotlineClient(
+        URL, "hl_secret", transport=httpx.MockTransport(api), backoff=FAST
+    ) as hotline:
+        yield hotline
+
+
+ME = {
+    "operator": {"id": "carla", "name": "Carla Rossi"},
+    "role": "operator",
+    "party": {"id": "roads", "name": "City Roads Department"},
+}
+NOTICES = f"/api/v1/channels/{CHANNEL}/notices"
+
+
+async def test_requests_go_under_api_v1_with_the_bearer_token(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    api.on("GET", "/api/v1/me", httpx.Response(200, json=ME))
+
+    me = await client.me()
+
+    assert me.operator.id == "carla"
+    assert me.party.id == "roads"
+    assert api.requests[0].url == "http://hotline.test/api/v1/me"
+    assert api.requests[0].headers["authorization"] == "Bearer hl_secret"
+
+
+def test_the_client_repr_does_not_show_the_token() -> None:
+    assert "hl_secret" not in repr(HotlineClient(URL, "hl_secret"))
+
+
+async def test_send_posts_a_draft_with_a_fresh_uuid_and_returns_the_notice(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    api.on("POST", NOTICES, httpx.Response(201, json=notice_json()))
+
+    notice = await client.send(CHANNEL, subject="Water main renewal", priority=Priority.URGENT)
+
+    sent = api.body()
+    assert UUID(sent["id"]).version == 4
+    assert sent["subject"] == "Water main renewal"
+    assert sent["priority"] == "urgent"
+    assert sent["ack_required"] is True
+    assert sent["client_time"].endswith("Z")
+    assert isinstance(notice, NoticeOut)
+
+
+async def test_sending_again_with_the_same_id_sends_the_same_notice(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    nid = uuid4()
+    api.on("POST", NOTICES, httpx.Response(201, json=notice_json(nid)))
+    api.on("POST", NOTICES, httpx.Response(200, json=notice_json(nid)))
+
+    first = await client.send(CHANNEL, subject="Mill Lane", notice_id=nid)
+    again = await client.send(CHANNEL, subject="Mill Lane", notice_id=str(nid))
+
+    assert first.id == again.id == nid
+    bodies = [api.body(0), api.body(1)]
+    assert [b["id"] for b in bodies] == [str(nid), str(nid)]
+    assert [b["subject"] for b in bodies] == ["Mill Lane", "Mill Lane"]
+
+
+async def test_a_send_lost_on_the_network_is_retried_with_the_same_id(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    api.on(
+        "POST",
+        NOTICES,
+        httpx.ConnectError("connection reset"),
+        httpx.Response(503),
+        httpx.Response(201, json=notice_json()),
+    )
+
+    await client.send(CHANNEL, subject="Mill Lane")
+
+    assert len(api.requests) == 3
+    assert len({api.body(i)["id"] for i in range(3)}) == 1
+
+
+async def test_an_unreachable_server_names_the_notice_id_to_retry_with(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    api.on("POST", NOTICES, httpx.ConnectError("connection refused"))
+
+    with pytest.raises(Unreachable) as raised:
+        await client.send(CHANNEL, subject="Mill Lane")
+
+    assert raised.value.notice_id == UUID(api.body()["id"])
+    assert len(api.requests) == 3  # the first try and two retries
+
+
+async def test_a_decision_is_not_retried_after_a_network_failure(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    nid = uuid4()
+    api.on("POST", f"{NOTICES}/{nid}/decision", httpx.ConnectError("connection reset"))
+
+    with pytest.raises(Unreachable):
+        await client.acknowledge(CHANNEL, nid)
+
+    assert len(api.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "kind"),
+    [
+        (401, "unauthenticated", Unauthenticated),
+        (403, "forbidden", Forbidden),
+        (404, "not-found", NotFound),
+        (409, "notice-id-conflict", Conflict),
+        (413, "content-too-large", Invalid),
+        (422, "invalid", Invalid),
+        (500, "internal-error", ApiError),
+    ],
+)
+async def test_a_problem_response_raises_the_exception_for_its_status(
+    api: FakeApi, client: HotlineClient, status: int, code: str, kind: type[ApiError]
+) -> None:
+    nid = uuid4()
+    api.on("GET", f"{NOTICES}/{nid}", problem(status, code, "refused for a reason"))
+
+    with pytest.raises(kind) as raised:
+        await client.notice(CHANNEL, nid)
+
+    error = raised.value
+    assert type(error) is kind
+    assert isinstance(error, HotlineError)
+    assert (error.status, error.code, error.detail) == (status, code, "refused for a reason")
+    assert error.problem["type"] == f"urn:hotline:problem:{code}"
+    assert error.notice_id == nid
+
+
+async def test_a_response_that_is_not_a_problem_still_raises_an_api_error(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    api.on("GET", "/api/v1/channels", httpx.Response(502, text="<html>Bad gateway</html>"))
+
+    with pytest.raises(ApiError) as raised:
+        await client.channels()
+
+    assert (raised.value.status, raised.value.code) == (502, "http-502")
+
+
+async def test_a_second_decision_raises_a_conflict_carrying_the_first(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    nid = uuid4()
+    first = {
+        "decision": "objected",
+        "reason": "Resurfacing ends on 9 Dec.",
+        "at": "2026-11-21T10:00:00.000Z",
+        "operator": "dev",
+    }
+    api.on(
+        "POST",
+        f"{NOTICES}/{nid}/decision",
+        problem(409, "already-decided", "already decided", decision=first),
+    )
+
+    with pytest.raises(Conflict) as raised:
+        await client.acknowledge(CHANNEL, nid)
+
+    assert raised.value.decision is not None
+    assert raised.value.decision.decision is Decision.OBJECTED
+    assert raised.value.decision.operator == "dev"
+
+
+async def test_acknowledge_object_and_cancel_post_to_the_notices_actions(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    nid = uuid4()
+    for action in ("decision", "cancellation", "receipt"):
+        api.on("POST", f"{NOTICES}/{nid}/{action}", httpx.Response(200, json=notice_json(nid)))
+
+    await client.acknowledge(CHANNEL, nid)
+    await client.object(CHANNEL, nid, "Resurfacing ends on 9 Dec.")
+    await client.cancel(CHANNEL, nid, "postponed")
+    await client.cancel(CHANNEL, nid)
+    await client.receipt(CHANNEL, nid)
+
+    assert [r.url.path.rsplit("/", 1)[1] for r in api.requests] == [
+        "decision",
+        "decision",
+        "cancellation",
+        "cancellation",
+        "receipt",
+    ]
+    assert api.body(0)["decision"] == "acknowledged"
+    assert (api.body(1)["decision"], api.body(1)["reason"]) == (
+        "objected",
+        "Resurfacing ends on 9 Dec.",
+    )
+    assert api.body(2) == {"reason": "postponed"}
+    assert api.body(3) == {}
+
+
+async def test_notices_follows_the_cursors_across_pages_with_the_filters(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    pages = [
+        httpx.Response(200, json={"items": [notice_json(seq=3)], "next_cursor": "c1"}),
+        httpx.Response(200, json={"items": [notice_json(seq=2)], "next_cursor": "c2"}),
+        httpx.Response(200, json={"items": [notice_json(seq=1)], "next_cursor": None}),
+    ]
+    api.on("GET", NOTICES, *pages)
+
+    found = [
+        n.seq
+        async for n in client.notices(
+            CHANNEL, status=Status.SENT, priority=Priority.URGENT, sent_by="water", page_size=1
+        )
+    ]
+
+    assert found == [3, 2, 1]
+    params = [dict(r.url.params) for r in api.requests]
+    assert [p.get("cursor") for p in params] == [None, "c1", "c2"]
+    assert params[0] == {"status": "sent", "priority": "urgent", "sent_by": "water", "limit": "1"}
+
+
+async def test_the_inbox_holds_only_the_other_partys_notices_awaiting_a_decision(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    theirs, ours = notice_json(sender="water"), notice_json(sender="roads")
+    api.on("GET", "/api/v1/me", httpx.Response(200, json=ME))
+    api.on("GET", NOTICES, httpx.Response(200, json={"items": [theirs, ours], "next_cursor": None}))
+
+    inbox = await client.inbox(CHANNEL)
+
+    assert [str(n.id) for n in inbox] == [theirs["id"]]
+    assert api.requests[-1].url.params["awaiting_decision"] == "true"
+
+
+async def test_the_log_is_read_a_page_at_a_time_up_to_its_head(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    events = "/api/v1/channels/water-roads/events"
+    api.on(
+        "GET",
+        events,
+        httpx.Response(200, json={"events": [event_json(3), event_json(4)], "head": 5}),
+        httpx.Response(200, json={"events": [event_json(5)], "head": 5}),
+    )
+
+    seqs = [e.seq async for e in client.log(CHANNEL, after=2)]
+
+    assert seqs == [3, 4, 5]
+    assert [r.url.params["after"] for r in api.requests] == ["2", "4"]
+
+
+async def test_a_notice_the_schema_refuses_is_refused_before_it_is_sent(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    with pytest.raises(Invalid) as raised:
+        await client.send(CHANNEL, subject="")
+
+    assert raised.value.errors[0]["field"] == "subject"
+    assert raised.value.notice_id is not None
+    assert api.requests == []
+
+
+async def test_channel_ids_are_quoted_in_paths(api: FakeApi, client: HotlineClient) -> None:
+    with pytest.raises(NotFound):
+        await client.channel("a/b")
+
+    assert api.requests[0].url.raw_path == b"/api/v1/channels/a%2Fb"
+
+
+def test_back_off_grows_exponentially_up_to_its_cap_with_full_jitter() -> None:
+    backoff = Backoff(base=0.1, cap=1.0)
+
+    for attempt, bound in [(0, 0.1), (1, 0.2), (3, 0.8), (4, 1.0), (100, 1.0)]:
+        delays = [backoff.delay(attempt) for _ in range(200)]
+        assert all(0 <= d <= bound for d in delays)
+        assert max(delays) > bound / 2  # jittered across the range, not pinned at zero
+
+
+# -- the socket: a protocol fake on 127.0.0.1 -------------------------------------------------
+
+TOKENS = {"tok-carla": ("carla", "roads"), "tok-ana": ("ana", "water")}
+
+
+@dataclass
+class Session:
+    """One connection to the fake, and what its client said."""
+
+    ws: ServerConnection
+    party: str
+    subscribed: dict[str, int] = field(default_factory=dict)
+
+
+class FakeHotline:
+    """Speaks the Hotline socket protocol from a log in memory; commands are recorded."""
+
+    def __init__(self) -> None:
+        self.log: list[dict[str, Any]] = []
+        self.sessions: list[Session] = []
+        self.subscriptions: asyncio.Queue[tuple[Session, str, int]] = asyncio.Queue()
+        self.receipts: list[str] = []
+        self.commands: list[dict[str, Any]] = []
+        self.hellos = 0
+        self.answer: Callable[[dict[str, Any]], dict[str, Any] | None] = self.succeed
+        self.url = ""
+
+    @staticmethod
+    def succeed(command: dict[str, Any]) -> dict[str, Any] | None:
+        notice = command["notice"]
+        nid = UUID(notice["id"] if isinstance(notice, dict) else notice)
+        return {
+            "type": "result",
+            "ref": command["ref"],
+            "notice": notice_json(nid),
+            "created": True,
+        }
+
+    async def handle(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        assert ws.request.path == "/api/v1/ws"
+        hello = json.loads(await ws.recv())
+        self.hellos += 1
+        if hello.get("type") != "hello" or hello.get("token") not in TOKENS:
+            await ws.close(4401, "unauthenticated")
+            return
+        operator, party = TOKENS[hello["token"]]
+        session = Session(ws, party)
+        self.sessions.append(session)
+        welcome = {
+            "type": "welcome",
+            "operator": {"id": operator, "name": operator.title()},
+            "role": "operator",
+            "party": {"id": party, "name": party.title()},
+        }
+        await ws.send(json.dumps(welcome))
+        with contextlib.suppress(ConnectionClosed):  # the tests drop connections on purpose
+            async for raw in ws:
+                await self.on_message(session, json.loads(raw))
+
+    async def on_message(self, session: Session, message: dict[str, Any]) -> None:
+        match message["type"]:
+            case "subscribe":
+                await self.subscribe(session, message["channel"], message["after"])
+            case "receipt":
+                self.receipts.append(message["notice"])
+                await session.ws.send(json.dumps(self.succeed(message)))
+            case _:
+                self.commands.append(message)
+                answer = self.answer(message)
+                if answer is not None:
+                    await session.ws.send(json.dumps(answer))
+
+    async def subscribe(self, session: Session, channel: str, after: int) -> None:
+        if channel != CHANNEL:
+            error = {"type": "error", "status": 404, "code": "not-found", "detail": "no channel"}
+            await session.ws.send(json.dumps(error))
+            return
+        session.subscribed[channel] = after
+        head = len(self.log)
+        await session.ws.send(json.dumps({"type": "subscribed", "channel": channel, "head": head}))
+        for event in self.log[after:]:
+            await session.ws.send(json.dumps({"type": "event", "event": event}))
+        await self.subscriptions.put((session, channel, after))
+
+    def append(self, kind: str = "notice.sent", **fields: Any) -> dict[str, Any]:
+        """Add an event to the log (not pushed: a subscriber reads it when it catches up)."""
+        event = event_json(len(self.log) + 1, kind, **fields)
+        self.log.append(event)
+        return event
+
+    async def publish(self, kind: str = "notice.sent", **fields: Any) -> dict[str, Any]:
+        """Add an event and push it to every live session."""
+        event = self.append(kind, **fields)
+        await self.push(event)
+        return event
+
+    async def push(self, event: dict[str, Any], session: Session | None = None) -> None:
+        """Send an event as is (for duplicates) to one session or all."""
+        for target in [session] if session else list(self.sessions):
+            if CHANNEL in target.subscribed and target.ws.state is State.OPEN:
+                await target.ws.send(json.dumps({"type": "event", "event": event}))
+
+    async def subscribed(self) -> tuple[Session, int]:
+        """Wait for the next subscription; returns its session and ``after``."""
+        async with asyncio.timeout(WAIT):
+            session, _, after = await self.subscriptions.get()
+        return session, after
+
+
+@asynccontextmanager
+async def fake_hotline() -> AsyncIterator[FakeHotline]:
+    fake = FakeHotline()
+    async with serve(fake.handle, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        fake.url = f"http://127.0.0.1:{port}"
+        yield fake
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeHotline]:
+    async with fake_hotline() as running:
+        yield running
+
+
+def subscription(
+    fake: FakeHotline, who: str = "tok-carla", connect: Connector | None = None, **options: Any
+) -> Subscription:
+    """A subscription to the fake's channel, as carla unless ``who`` names another token."""
+    client = HotlineClient(fake.url, who, backoff=FAST, timeout=WAIT, ws_connect=connect)
+    return client.subscribe([CHANNEL], **options)
+
+
+async def take(sub: Subscription, count: int) -> list[Event]:
+    """The next ``count`` events, failing the test if they do not come in time."""
+    async with asyncio.timeout(WAIT):
+        return [await anext(sub) for _ in range(count)]
+
+
+async def test_events_after_the_given_seq_arrive_in_order_then_live_ones(
+    fake: FakeHotline,
+) -> None:
+    for _ in range(3):
+        fake.append()
+
+    async with subscription(fake, after=1) as sub:
+        _, after = await fake.subscribed()
+        await fake.publish()
+        events = await take(sub, 3)
+
+    assert after == 1
+    assert [e.seq for e in events] == [2, 3, 4]
+
+
+@pytest.mark.parametrize("code", [1001, 1011, 1012, 4429, None])
+async def test_a_lost_connection_is_resumed_from_the_last_event_received(
+    fake: FakeHotline, code: int | None
+) -> None:
+    fake.append()
+    fake.append()
+
+    async with subscription(fake) as sub:
+        first, _ = await fake.subscribed()
+        assert [e.seq for e in await take(sub, 2)] == [1, 2]
+        fake.append()  # committed while the client is away
+        if code is None:
+            first.ws.transport.abort()  # the network fails: no closing handshake
+        else:
+            await first.ws.close(code, "going away")
+        _, after = await fake.subscribed()
+        await fake.publish()
+        resumed = await take(sub, 2)
+
+    assert after == 2
+    assert [e.seq for e in resumed] == [3, 4]
+    assert fake.hellos == 2
+
+
+async def test_duplicate_and_stale_events_are_dropped(fake: FakeHotline) -> None:
+    async with subscription(fake) as sub:
+        session, _ = await fake.subscribed()
+        one = await fake.publish()
+        two = await fake.publish()
+        for again in (two, one, two):
+            await fake.push(again, session)
+        three = await fake.publish()
+        events = await take(sub, 3)
+
+    assert [e.seq for e in events] == [1, 2, 3]
+    assert events[2].data == three["data"]
+
+
+async def test_the_resume_file_is_saved_after_each_event_and_read_at_the_start(
+    fake: FakeHotline, tmp_path: Path
+) -> None:
+    resume = tmp_path / "seen.json"
+    for _ in range(3):
+        fake.append()
+
+    async with subscription(fake, resume_file=resume) as sub:
+        await fake.subscribed()
+        await take(sub, 2)
+        saved_while_handling = json.loads(resume.read_text())
+        await take(sub, 1)
+    saved_at_exit = json.loads(resume.read_text())
+
+    async with subscription(fake, resume_file=resume, after=0) as again:
+        _, after = await fake.subscribed()
+        await fake.publish()
+        later = await take(again, 1)
+
+    # The second event was being handled: only the first counts as done.
+    assert saved_while_handling == {"after": {CHANNEL: 1}}
+    assert saved_at_exit == {"after": {CHANNEL: 3}}
+    assert after == 3
+    assert [e.seq for e in later] == [4]
+    assert names_in(tmp_path) == ["seen.json"]  # no temporary file left behind
+
+
+def names_in(directory: Path) -> list[str]:
+    return sorted(path.name for path in directory.iterdir())
+
+
+async def test_a_resume_file_this_client_did_not_write_is_refused(
+    fake: FakeHotline, tmp_path: Path
+) -> None:
+    resume = tmp_path / "seen.json"
+    resume.write_text('{"water-roads": "many"}')
+
+    with pytest.raises(HotlineError, match="not a resume file"):
+        subscription(fake, resume_file=resume)
+
+
+async def test_close_4401_is_final_and_raised_to_the_reader(fake: FakeHotline) -> None:
+    async with subscription(fake, who="tok-revoked") as sub:
+        with pytest.raises(Closed) as raised:
+            await take(sub, 1)
+
+    assert raised.value.code == 4401
+    assert fake.hellos == 1  # no retry
+
+
+async def test_a_refused_websocket_handshake_is_final(fake: FakeHotline) -> None:
+    attempts: list[str] = []
+
+    async def refused(url: str) -> WebSocketLike:
+        attempts.append(url)
+        raise InvalidStatus(Response(404, "Not Found", Headers()))
+
+    async with subscription(fake, connect=refused) as sub:
+        with pytest.raises(Closed) as raised:
+            await take(sub, 1)
+
+    assert raised.value.code == 404
+    assert attempts == [fake.url.replace("http://", "ws://") + "/api/v1/ws"]
+
+
+async def test_a_server_that_cannot_be_reached_is_retried_until_it_answers(
+    fake: FakeHotline,
+) -> None:
+    attempts = 0
+
+    async def flaky(url: str) -> WebSocketLike:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 4:
+            raise ConnectionRefusedError("connection refused")
+        return await connect(url)
+
+    fake.append()
+    async with subscription(fake, connect=flaky) as sub:
+        events = await take(sub, 1)
+
+    assert [e.seq for e in events] == [1]
+    assert attempts == 4
+
+
+async def test_receipts_are_confirmed_once_for_each_notice_of_the_other_party(
+    fake: FakeHotline,
+) -> None:
+    theirs, ours, later = uuid4(), uuid4(), uuid4()
+    fake.append(notice=theirs, party="water")
+    fake.append(notice=ours, party="roads")
+
+    async with subscription(fake) as sub:
+        first, _ = await fake.subscribed()
+        await take(sub, 2)
+        # Answers come in order: once this one is back, so is the receipt's.
+        await sub.acknowledge(CHANNEL, theirs)
+        await fake.push(fake.log[0], first)  # a duplicate must not be confirmed again
+        await first.ws.close(1012, "restart")  # nor replayed after a reconnection
+        await fake.subscribed()
+        await fake.publish(notice=later, party="water")
+        await take(sub, 1)
+        # A command's answer comes after everything the client sent before it.
+        await sub.acknowledge(CHANNEL, later)
+
+    assert fake.receipts == [str(theirs), str(later)]
+
+
+async def test_a_replayed_notice_that_was_received_already_gets_no_receipt(
+    fake: FakeHotline,
+) -> None:
+    received, waiting = uuid4(), uuid4()
+    fake.append(notice=received, party="water")
+    fake.append("notice.received", notice=received, party="roads")
+    fake.append(notice=waiting, party="water")
+
+    async with subscription(fake) as sub:
+        await take(sub, 3)
+        await sub.acknowledge(CHANNEL, waiting)
+
+    assert fake.receipts == [str(waiting)]
+
+
+async def test_no_receipts_are_sent_when_not_asked_for(fake: FakeHotline) -> None:
+    nid = uuid4()
+    fake.append(notice=nid, party="water")
+
+    async with subscription(fake, confirm_receipts=False) as sub:
+        await take(sub, 1)
+        await sub.acknowledge(CHANNEL, nid)
+
+    assert fake.receipts == []
+
+
+async def test_socket_commands_return_the_notice_from_their_result(fake: FakeHotline) -> None:
+    nid = uuid4()
+    async with subscription(fake) as sub:
+        acknowledged = await sub.acknowledge(CHANNEL, nid)
+        objected = await sub.object(CHANNEL, nid, "too early")
+        cancelled = await sub.cancel(CHANNEL, nid, "postponed")
+        received = await sub.receipt(CHANNEL, nid)
+        sent = await sub.send(CHANNEL, subject="Mill Lane", notice_id=nid)
+
+    assert {n.id for n in (acknowledged, objected, cancelled, received, sent)} == {nid}
+    kinds = [(c["type"], c.get("decision"), c.get("reason")) for c in fake.commands]
+    assert kinds == [
+        ("decide", "acknowledged", None),
+        ("decide", "objected", "too early"),
+        ("cancel", None, "postponed"),
+        ("send", None, None),
+    ]
+    refs = [c["ref"] for c in fake.commands]
+    assert len(set(refs)) == len(refs)
+    assert fake.commands[-1]["notice"]["id"] == str(nid)
+
+
+async def test_a_refused_socket_command_raises_the_same_error_as_over_rest(
+    fake: FakeHotline,
+) -> None:
+    first = {
+        "decision": "acknowledged",
+        "reason": None,
+        "at": "2026-11-21T10:00:00.000Z",
+        "operator": "dev",
+    }
+    fake.answer = lambda command: {
+        "type": "error",
+        "ref": command["ref"],
+        "status": 409,
+        "code": "already-decided",
+        "detail": "already acknowledged by dev",
+        "decision": first,
+    }
+    nid = uuid4()
+
+    async with subscription(fake) as sub:
+        with pytest.raises(Conflict) as raised:
+            await sub.acknowledge(CHANNEL, nid)
+
+    assert raised.value.code == "already-decided"
+    assert raised.value.notice_id == nid
+    assert raised.value.decision is not None
+    assert raised.value.decision.operator == "dev"
+
+
+async def test_a_command_in_flight_when_the_socket_drops_raises_connection_lost(
+    fake: FakeHotline,
+) -> None:
+    arrived = asyncio.Event()
+
+    def never_answer(command: dict[str, Any]) -> None:
+        arrived.set()
+
+    fake.answer = never_answer
+    nid = uuid4()
+
+    async with subscription(fake) as sub:
+        session, _ = await fake.subscribed()
+        pending = asyncio.create_task(sub.acknowledge(CHANNEL, nid))
+        async with asyncio.timeout(WAIT):
+            await arrived.wait()  # the server has the command: now the line drops
+        await session.ws.close(1012, "restart")
+        with pytest.raises(ConnectionLost) as raised:
+            await pending
+
+    assert raised.value.notice_id == nid
+    assert not isinstance(raised.value, Closed)
+
+
+async def test_a_refused_subscription_ends_the_subscription_with_the_error(
+    fake: FakeHotline,
+) -> None:
+    client = HotlineClient(fake.url, "tok-carla", backoff=FAST)
+    async with client.subscribe(["no-such-channel"]) as sub:
+        with pytest.raises(NotFound):
+            await take(sub, 1)
+
+
+async def test_presence_is_kept_by_channel_and_reported(fake: FakeHotline) -> None:
+    seen: list[tuple[str, dict[str, list[str]]]] = []
+    async with subscription(fake, on_presence=lambda c, o: seen.append((c, o))) as sub:
+        session, _ = await fake.subscribed()
+        online = {"roads": ["carla"], "water": ["ana"]}
+        await session.ws.send(
+            json.dumps({"type": "presence", "channel": CHANNEL, "online": online})
+        )
+        await fake.publish()
+        await take(sub, 1)
+
+    assert seen == [(CHANNEL, online)]
+    assert sub.presence == {CHANNEL: online}
+
+
+async def test_wait_connected_returns_the_welcome(fake: FakeHotline) -> None:
+    async with subscription(fake) as sub:
+        async with asyncio.timeout(WAIT):
+            welcome = await sub.wait_connected()
+
+        assert (welcome.operator.id, welcome.party.id) == ("carla", "roads")
+        assert sub.connected
+
+
+async def test_a_message_the_client_does_not_know_is_skipped(fake: FakeHotline) -> None:
+    async with subscription(fake) as sub:
+        session, _ = await fake.subscribed()
+        await session.ws.send(json.dumps({"type": "news-from-the-future", "x": 1}))
+        await fake.publish()
+        events = await take(sub, 1)
+
+    assert [e.seq for e in events] == [1]
+
+
+async def test_a_resume_position_beyond_the_servers_log_is_refused(fake: FakeHotline) -> None:
+    fake.append()
+
+    async with subscription(fake, after=7) as sub:
+        with pytest.raises(HotlineError, match="not the log it was reading before"):
+            await take(sub, 1)
