@@ -101,6 +101,7 @@ class SubscribeMessage(BaseModel):
 
     model_config = _MESSAGE
     type: Literal["subscribe"] = "subscribe"
+    ref: Ref | None = Field(None, description="Echoed in an `error` if the subscription fails.")
     channel: str = Field(description="The channel's id.", max_length=64)
     after: int = Field(0, ge=0, description="The last sequence number the client has.")
 

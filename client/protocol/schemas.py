@@ -195,7 +195,11 @@ class Event(BaseModel):
 
     channel: str = Field(description="The channel's id.")
     seq: int = Field(description="Position in the channel's log, counting from 1, no gaps.")
-    type: EventType = Field(description="What happened.")
+    type: EventType | str = Field(
+        union_mode="left_to_right",  # a known type becomes the enum member, others stay text
+        description="What happened: one of the known types, or a newer one this client does "
+        "not know yet (clients should pass those on, not fail)."
+    )
     at: Time = Field(description="The server's clock when it happened.")
     actor: Actor | None = Field(description="Who did it; `null` for the server itself.")
     data: dict[str, Any] = Field(description="Details, by type (see the event reference).")

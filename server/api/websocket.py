@@ -162,14 +162,14 @@ class Connection:
         match message:
             case messages.HelloMessage():
                 self._error(None, 409, "already-authenticated", "this socket said hello already")
-            case messages.SubscribeMessage(channel=channel, after=after):
+            case messages.SubscribeMessage(ref=ref, channel=channel, after=after):
                 try:
                     await queries.channel(self.db, actor, channel)
                 except Refusal as refusal:
-                    self._refused(None, refusal)
+                    self._refused(ref, refusal)
                     return
                 if channel in self.sent_up_to:
-                    self._error(None, 409, "already-subscribed", f"already subscribed to {channel}")
+                    self._error(ref, 409, "already-subscribed", f"already subscribed to {channel}")
                     return
                 self.sent_up_to[channel] = after  # claimed now, so a repeat is refused at once
                 self._offer(_Subscribe(channel, after))
