@@ -204,9 +204,7 @@ def _show_notice(verb: str, notice: NoticeOut, as_json: bool) -> None:
 def _show_event(event: Event) -> None:
     actor = "server" if event.actor is None else f"{event.actor.party}/{event.actor.operator}"
     data = event.data
-    line = (
-        f"#{event.seq} {format_time(event.at)} {event.type} by {actor} {data.get('notice')}"
-    )
+    line = f"#{event.seq} {format_time(event.at)} {event.type} by {actor} {data.get('notice')}"
     if event.type is EventType.NOTICE_SENT:
         line += f'  "{data.get("subject")}" ({data.get("priority")})'
     elif data.get("reason"):

@@ -26,6 +26,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from client.protocol.schemas import (
+    MAX_SEQ,
     DecisionRequest,
     Event,
     NamedRef,
@@ -103,7 +104,7 @@ class SubscribeMessage(BaseModel):
     type: Literal["subscribe"] = "subscribe"
     ref: Ref | None = Field(None, description="Echoed in an `error` if the subscription fails.")
     channel: str = Field(description="The channel's id.", max_length=64)
-    after: int = Field(0, ge=0, description="The last sequence number the client has.")
+    after: int = Field(0, ge=0, le=MAX_SEQ, description="The last sequence number the client has.")
 
 
 class SendMessage(BaseModel):

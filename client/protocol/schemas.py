@@ -24,6 +24,7 @@ from client.protocol.times import format_time, to_millisecond
 from client.protocol.vocabulary import Decision, EventType, Priority, Role, Status
 
 __all__ = [
+    "MAX_SEQ",
     "ActivityWindow",
     "Actor",
     "CancelRequest",
@@ -55,7 +56,11 @@ Time = Annotated[
 
 Subject = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"\S")]
 Body = Annotated[str, StringConstraints(max_length=10_000)]
-Area = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Area = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"\S")]
+
+MAX_SEQ = 2**31 - 1
+"""The largest sequence number a log can hold (a 32-bit column)."""
+Seq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
 Reason = Annotated[str, StringConstraints(max_length=2_000)]
 
 _REQUEST = ConfigDict(extra="forbid")
@@ -198,7 +203,7 @@ class Event(BaseModel):
     type: EventType | str = Field(
         union_mode="left_to_right",  # a known type becomes the enum member, others stay text
         description="What happened: one of the known types, or a newer one this client does "
-        "not know yet (clients should pass those on, not fail)."
+        "not know yet (clients should pass those on, not fail).",
     )
     at: Time = Field(description="The server's clock when it happened.")
     actor: Actor | None = Field(description="Who did it; `null` for the server itself.")

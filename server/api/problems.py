@@ -9,6 +9,7 @@ docs/reference/errors.md.
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -136,7 +137,20 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     response = problem(exc.status_code, code, str(exc.detail), instance=request.url.path)
     if exc.headers:
         response.headers.update(exc.headers)
+    if exc.status_code == 405:
+        # Starlette names only the first route on the path; RFC 9110 wants them all.
+        response.headers["Allow"] = ", ".join(sorted(_methods_at(request)))
     return response
+
+
+def _methods_at(request: Request) -> set[str]:
+    # The OpenAPI document lists every operation by path template; routers' internals vary.
+    allowed: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            allowed |= {method.upper() for method in operations}
+    return allowed
 
 
 async def _on_unauthenticated(request: Request, exc: Exception) -> JSONResponse:

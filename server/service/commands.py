@@ -124,7 +124,9 @@ async def mark_overdue(
         due = await Repository(session).overdue_candidates(utc_now(), limit=limit)
     appended: list[schemas.Event] = []
     for channel_id, notice_id in due:
-        outcome = await execute(db, rules.MarkOverdue(notice_id), channel_id=channel_id, actor=None)
+        outcome = await execute(
+            db, rules.MarkOverdue(notice_id), channel_id=channel_id, actor=None, fanout=fanout
+        )
         appended.extend(outcome.events)
     if appended:
         log.info("deadlines passed", extra={"overdue": len(appended)})

@@ -57,7 +57,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, number = text.partition(":")
-        if prefix != "before" or not number.isdigit():
+        if prefix != "before" or not number.isdigit() or int(number) > schemas.MAX_SEQ:
             raise ValueError(text)
         return int(number)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:

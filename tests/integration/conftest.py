@@ -38,7 +38,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if not server_url and os.environ.get("HOTLINE_REQUIRE_POSTGRES"):
         pytest.fail(f"HOTLINE_REQUIRE_POSTGRES is set but {POSTGRES_ENV} is not")
     if not server_url:
-        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (e.g. postgresql://postgres@127.0.0.1/test)")
+        pytest.skip(
+            f"PostgreSQL tests need {POSTGRES_ENV} (e.g. postgresql://postgres@127.0.0.1/test)"
+        )
     yield from _fresh_postgres_database(server_url)
 
 

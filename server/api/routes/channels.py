@@ -47,7 +47,10 @@ async def read_log(
     actor: CurrentOperator,
     channel_id: ChannelId,
     after: Annotated[
-        int, Query(ge=0, description="Return events with a sequence number above this.")
+        int,
+        Query(
+            ge=0, le=schemas.MAX_SEQ, description="Return events with a sequence number above this."
+        ),
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many events.")] = 100,
 ) -> schemas.EventPage:
