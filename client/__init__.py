@@ -17,7 +17,8 @@ from client.errors import (
     Unauthenticated,
     Unreachable,
 )
-from client.sdk import Backoff, HotlineClient, Subscription
+from client.live import Backoff, Subscription
+from client.sdk import HotlineClient
 
 __all__ = [
     "ApiError",

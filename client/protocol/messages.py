@@ -61,8 +61,9 @@ class CloseCode(IntEnum):
     """Why the server closed a socket (4000-4999 are the application's own codes)."""
 
     NORMAL = 1000
-    GOING_AWAY = 1001
     MESSAGE_TOO_BIG = 1009
+    INTERNAL_ERROR = 1011
+    SERVICE_RESTART = 1012
     UNAUTHENTICATED = 4401
     HELLO_TIMEOUT = 4408
     TOO_SLOW = 4429
@@ -70,8 +71,10 @@ class CloseCode(IntEnum):
 
 CLOSE_CODE_MEANINGS: dict[CloseCode, str] = {
     CloseCode.NORMAL: "The client said goodbye.",
-    CloseCode.GOING_AWAY: "The server is shutting down: reconnect and resume.",
     CloseCode.MESSAGE_TOO_BIG: "A frame was far larger than the server accepts.",
+    CloseCode.INTERNAL_ERROR: "The peer missed its pings, or the server failed: reconnect and "
+    "resume.",
+    CloseCode.SERVICE_RESTART: "The server is shutting down or restarting: reconnect and resume.",
     CloseCode.UNAUTHENTICATED: "The first message was not a `hello` with a valid token. Final.",
     CloseCode.HELLO_TIMEOUT: "No `hello` arrived in time after the socket opened.",
     CloseCode.TOO_SLOW: "The client fell behind its events: reconnect and resume from the last "

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 CATCH_UP_PAGE = 500
+CLOSE_TIMEOUT = 5.0  # seconds to wait for a close frame to be written
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +146,8 @@ class Connection:
             if frame["type"] == "websocket.disconnect":
                 return
             raw: str | bytes = frame.get("text") or frame.get("bytes") or b""
-            if len(raw) > limit:
+            size = len(raw.encode()) if isinstance(raw, str) else len(raw)
+            if size > limit:
                 self._error(
                     None, 413, "message-too-large", f"messages are limited to {limit} bytes"
                 )
@@ -164,9 +166,19 @@ class Connection:
                 self._error(None, 409, "already-authenticated", "this socket said hello already")
             case messages.SubscribeMessage(ref=ref, channel=channel, after=after):
                 try:
-                    await queries.channel(self.db, actor, channel)
+                    head = (await queries.channel(self.db, actor, channel)).head
                 except Refusal as refusal:
                     self._refused(ref, refusal)
+                    return
+                if after > head:
+                    # The client holds events this log never had: another server's, or a
+                    # history since rewritten. Carrying on would silently skip events.
+                    self._error(
+                        ref,
+                        409,
+                        "ahead-of-log",
+                        f"channel {channel} has {head} events; you claim to have seen {after}",
+                    )
                     return
                 if channel in self.sent_up_to:
                     self._error(ref, 409, "already-subscribed", f"already subscribed to {channel}")
@@ -293,8 +305,10 @@ def _command_of(
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:
-    with contextlib.suppress(Exception):  # the peer may be gone already
-        await websocket.close(code=code, reason=reason)
+    # The peer may be gone already, or (too slow) never read its close frame.
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(CLOSE_TIMEOUT):
+            await websocket.close(code=code, reason=reason)
 
 
 async def _hello(websocket: WebSocket, db: Database, *, within: float) -> Identity | None:

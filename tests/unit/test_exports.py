@@ -8,10 +8,12 @@ from types import ModuleType
 import pytest
 
 import client
+import client.drafts
 import client.errors
+import client.live
 import client.sdk
 
-MODULES = [client, client.sdk, client.errors]
+MODULES = [client, client.sdk, client.live, client.drafts, client.errors]
 
 
 def defined_here(module: ModuleType) -> set[str]:
@@ -31,7 +33,7 @@ def test_all_is_sorted_and_names_only_what_exists(module: ModuleType) -> None:
     assert [name for name in module.__all__ if not hasattr(module, name)] == []
 
 
-@pytest.mark.parametrize("module", [client.sdk, client.errors], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", MODULES[1:], ids=lambda m: m.__name__)
 def test_every_public_class_and_function_is_in_all(module: ModuleType) -> None:
     assert defined_here(module) <= set(module.__all__)
 
@@ -46,7 +48,7 @@ def test_the_package_exports_the_client_and_every_error() -> None:
 
     assert set(client.__all__) == expected == public
     for name in client.__all__:
-        home = client.errors if name in client.errors.__all__ else client.sdk
+        home = next(m for m in MODULES[1:] if name in m.__all__)
         assert getattr(client, name) is getattr(home, name)
 
 

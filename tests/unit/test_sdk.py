@@ -41,9 +41,9 @@ from client import (
     Unauthenticated,
     Unreachable,
 )
+from client.live import Connector, WebSocketLike
 from client.protocol.schemas import Event, NoticeOut
 from client.protocol.vocabulary import Decision, Priority, Status
-from client.sdk import Connector, WebSocketLike
 
 URL = "http://hotline.test"
 CHANNEL = "water-roads"
