@@ -16,7 +16,6 @@ from client.cli import register as register_client_commands
 from client.protocol.vocabulary import Role
 from server.config import Settings
 from server.domain.errors import Refusal
-from server.serve import serve as run_server
 from server.service import access, admin, demo
 from server.store.db import Database
 from server.store.migrate import upgrade
@@ -50,8 +49,9 @@ for name, sub in (
 ):
     admin_app.add_typer(sub, name=name)
 
-out = Console()
-err = Console(stderr=True)
+# soft_wrap: piped output is not cut to 80 columns (a token must come out whole).
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 HostOpt = Annotated[str | None, typer.Option(help="Address to listen on (env HOTLINE_HOST).")]
 PortOpt = Annotated[int | None, typer.Option(help="Port; 0 picks a free one (env HOTLINE_PORT).")]
@@ -97,6 +97,8 @@ def serve(
     log_format: LogOpt = None,
 ) -> None:
     """Run the server: apply migrations, then serve the API until stopped."""
+    from server.serve import serve as run_server  # the web stack loads only when serving
+
     settings = _settings(host=host, port=port, database_url=database_url, log_format=log_format)
     asyncio.run(run_server(settings))
 
@@ -112,6 +114,8 @@ def demo_command(
     log_format: LogOpt = None,
 ) -> None:
     """Create the water-and-roads demo (idempotently), start the server and print its tokens."""
+    from server.serve import serve as run_server  # the web stack loads only when serving
+
     settings = _settings(host=host, port=port, database_url=database_url, log_format=log_format)
     issued: list[demo.DemoOperator] = []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 from collections.abc import Awaitable, Callable
 from types import FrameType
@@ -81,9 +82,14 @@ async def serve(
             # error from the endpoint rather than a bare close from the protocol layer.
             ws_max_size=16 * settings.ws_max_message_bytes,
         )
+        server = _Server(config)
+        # Whoever reads the URL may signal at once: catch signals from now on, not only
+        # once uvicorn installs its own handlers, or a quick SIGTERM kills us uncleanly.
+        for stop in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(stop, server.handle_exit)
         log.info("serving", extra={"url": url, "database": db.url.render_as_string()})
         if on_listening is not None:
             on_listening(url)
-        await _Server(config).serve(sockets=[sock])
+        await server.serve(sockets=[sock])
     finally:
         await db.dispose()
