@@ -174,7 +174,11 @@ def _run(
     try:
         return asyncio.run(main())
     except HotlineError as error:
-        err.print(f"[red]error:[/red] {escape(str(error))}")
+        hint = ""
+        if isinstance(error, Unreachable) and error.notice_id is not None:
+            # The send may or may not have arrived: the same id makes trying again safe.
+            hint = f" (notice {error.notice_id}: retry with --id {error.notice_id})"
+        err.print(f"[red]error:[/red] {escape(str(error))}{hint}")
         raise typer.Exit(1) from None
 
 
@@ -419,7 +423,10 @@ def listen(
         chosen = await _channel(client, target)
         start = after if after is not None else (await client.channel(chosen)).head
         if not as_json:
-            err.print(f"listening to {escape(chosen)} after #{start}; Ctrl+C to stop")
+            where = f"after #{start}"
+            if resume_file is not None and resume_file.exists():
+                where = f"where {resume_file} left off"  # the file wins over --after
+            err.print(f"listening to {escape(chosen)} {where}; Ctrl+C to stop")
         subscription = client.subscribe(
             [chosen],
             after=start,

@@ -49,6 +49,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+_SUBSCRIBE_REF = "subscribe:"  # the ref of a subscribe names its channel
+
 _FINAL_CLOSE_CODES = frozenset({messages.CloseCode.UNAUTHENTICATED})
 """Close codes after which reconnecting cannot help; every other close is retried."""
 _SETTLING = frozenset(  # after these a receipt is moot: the notice was received or closed
@@ -370,7 +372,9 @@ class Subscription:
             self._heads.clear()
             for channel in self.channels:
                 after = self._received[channel]
-                subscribe = messages.SubscribeMessage(channel=channel, after=after)
+                subscribe = messages.SubscribeMessage(
+                    ref=f"{_SUBSCRIBE_REF}{channel}", channel=channel, after=after
+                )
                 await ws.send(subscribe.model_dump_json())
             self._ws = ws
             self._live.set()
@@ -422,9 +426,12 @@ class Subscription:
                     self._pending[ref][0].set_result(notice)
             case messages.ErrorMessage(ref=ref):
                 problem = message.model_dump(exclude_none=True)
-                if ref is None:
+                if ref is not None and ref.startswith(_SUBSCRIBE_REF):
                     # A refused subscription: nothing reconnecting could fix.
                     raise ApiError.from_problem(problem)
+                if ref is None:
+                    log.warning("the server refused a message: %s", message.detail)
+                    return
                 if self._answered(ref):
                     log.info("a receipt was refused: %s", message.detail)
                 if ref in self._pending and not self._pending[ref][0].done():

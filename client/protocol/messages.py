@@ -133,6 +133,21 @@ class ReceiptMessage(BaseModel):
 class DecideMessage(DecisionRequest):
     """Acknowledge or object, exactly as ``POST …/decision`` does."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "decide",
+                    "ref": "d1",
+                    "channel": "water-roads",
+                    "notice": "6f1c3c1e-8a51-4a8e-9a57-3f0d2c4b9e10",
+                    "decision": "acknowledged",
+                }
+            ]
+        },
+    )
+
     type: Literal["decide"] = "decide"
     ref: Ref
     channel: str = Field(description="The channel's id.", max_length=64)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -148,14 +149,13 @@ class Connection:
             raw: str | bytes = frame.get("text") or frame.get("bytes") or b""
             size = len(raw.encode()) if isinstance(raw, str) else len(raw)
             if size > limit:
-                self._error(
-                    None, 413, "message-too-large", f"messages are limited to {limit} bytes"
-                )
+                detail = f"messages are limited to {limit} bytes"
+                self._error(_ref_of(raw), 413, "message-too-large", detail)
                 continue
             try:
                 message = messages.parse_client_message(raw)
             except ValidationError as exc:
-                self._invalid(exc)
+                self._invalid(_ref_of(raw), exc)
                 continue
             await self._handle(message)
 
@@ -272,14 +272,24 @@ class Connection:
             **refusal_extensions(refusal),
         )
 
-    def _invalid(self, exc: ValidationError) -> None:
+    def _invalid(self, ref: str | None, exc: ValidationError) -> None:
         found = [
             {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
             for error in exc.errors()
         ]
         self._error(
-            None, 422, "invalid-message", "the message does not match the protocol", errors=found
+            ref, 422, "invalid-message", "the message does not match the protocol", errors=found
         )
+
+
+def _ref_of(raw: str | bytes) -> str | None:
+    """The ``ref`` of a message refused as a whole, if it can be read, to answer it by."""
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return None
+    ref = parsed.get("ref") if isinstance(parsed, dict) else None
+    return ref if isinstance(ref, str) and 0 < len(ref) <= 64 else None
 
 
 def _command_of(

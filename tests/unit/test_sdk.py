@@ -485,7 +485,9 @@ class FakeHotline:
     async def on_message(self, session: Session, message: dict[str, Any]) -> None:
         match message["type"]:
             case "subscribe":
-                await self.subscribe(session, message["channel"], message["after"])
+                await self.subscribe(
+                    session, message["channel"], message["after"], ref=message.get("ref")
+                )
             case "receipt":
                 self.receipts.append(message["notice"])
                 await session.ws.send(json.dumps(self.succeed(message)))
@@ -495,9 +497,17 @@ class FakeHotline:
                 if answer is not None:
                     await session.ws.send(json.dumps(answer))
 
-    async def subscribe(self, session: Session, channel: str, after: int) -> None:
+    async def subscribe(
+        self, session: Session, channel: str, after: int, *, ref: str | None = None
+    ) -> None:
         if channel != CHANNEL:
-            error = {"type": "error", "status": 404, "code": "not-found", "detail": "no channel"}
+            error = {
+                "type": "error",
+                "ref": ref,
+                "status": 404,
+                "code": "not-found",
+                "detail": "no channel",
+            }
             await session.ws.send(json.dumps(error))
             return
         session.subscribed[channel] = after
@@ -830,6 +840,23 @@ async def test_a_refused_subscription_ends_the_subscription_with_the_error(
     async with client.subscribe(["no-such-channel"]) as sub:
         with pytest.raises(NotFound):
             await take(sub, 1)
+
+
+async def test_an_error_answering_no_command_is_logged_and_the_subscription_goes_on(
+    fake: FakeHotline, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with subscription(fake) as sub:
+        session, _ = await fake.subscribed()
+        await session.ws.send(
+            json.dumps(
+                {"type": "error", "status": 422, "code": "invalid-message", "detail": "garbled"}
+            )
+        )
+        await fake.publish()
+        (event,) = await take(sub, 1)
+
+    assert event.seq == 1
+    assert "garbled" in caplog.text
 
 
 async def test_presence_is_kept_by_channel_and_reported(fake: FakeHotline) -> None:
