@@ -1,4 +1,4 @@
-"""Hotline's client side: the wire protocol, the Python SDK and the web console.
+"""Hotline's client side: the wire protocol, the Python SDK and the command line.
 
 The SDK's public names are importable from here::
 

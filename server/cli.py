@@ -10,7 +10,9 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from client.cli import register as register_client_commands
 from client.protocol.vocabulary import Role
@@ -85,7 +87,7 @@ def _run(work: Callable[[Database], Awaitable[T]], database_url: str | None) -> 
     try:
         return asyncio.run(go())
     except Refusal as refusal:
-        err.print(f"[red]error:[/red] {refusal.message}")
+        err.print(f"[red]error:[/red] {escape(refusal.message)}")
         raise typer.Exit(1) from None
 
 
@@ -127,7 +129,7 @@ def demo_command(
             summary = {
                 "url": url,
                 "channel": demo.CHANNEL,
-                "database_url": settings.database_url,
+                "database_url": make_url(settings.database_url).render_as_string(),
                 "operators": [
                     {"id": o.id, "party": o.party, "name": o.name, "token": o.token} for o in issued
                 ],
@@ -140,7 +142,7 @@ def demo_command(
         # A token is shown once: fold it onto more lines rather than cut it short.
         table.add_column("token", overflow="fold", min_width=len(issued[0].token) if issued else 0)
         for o in issued:
-            table.add_row(demo.PARTIES[o.party], o.id, o.name, o.token)
+            table.add_row(escape(demo.PARTIES[o.party]), o.id, escape(o.name), o.token)
         out.print(table)
         out.print(f"API docs: {url}/docs    Stop with Ctrl+C.")
 
@@ -220,7 +222,7 @@ def token_list(
         table.add_row(
             str(t.id),
             t.operator,
-            t.label,
+            escape(t.label),
             t.created_at.isoformat(timespec="seconds"),
             "" if t.revoked_at is None else t.revoked_at.isoformat(timespec="seconds"),
         )

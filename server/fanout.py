@@ -82,10 +82,6 @@ class Hub:
             found[subscriber.party].add(subscriber.operator)
         return {party: sorted(operators) for party, operators in sorted(found.items())}
 
-    def connections(self) -> int:
-        """How many (connection, channel) subscriptions this process holds."""
-        return sum(len(watchers) for watchers in self._subscribers.values())
-
     def _announce_presence(self, channel: str) -> None:
         text = PresenceMessage(channel=channel, online=self.online(channel)).model_dump_json()
         for subscriber in list(self._subscribers.get(channel, ())):

@@ -49,13 +49,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+def _plain(value: object) -> str:
+    # A value that a client chose (a path, say) must not start a line of its own:
+    # anything but plain printable text is written as a quoted, escaped string.
+    text = str(value)
+    return text if text.isprintable() and " " not in text else json.dumps(text)
+
+
 class _TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
         extras = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
         rid = extras.pop("request_id", None)
-        tail = " ".join(f"{k}={v}" for k, v in extras.items())
-        return f"{line} [{rid}] {tail}".rstrip(" []") if rid else f"{line} {tail}".rstrip()
+        parts = [super().format(record)]
+        if rid:
+            parts.append(f"[{rid}]")
+        parts += [f"{key}={_plain(value)}" for key, value in extras.items()]
+        return " ".join(parts)
 
 
 def configure(*, level: str = "info", fmt: str = "text") -> None:

@@ -25,6 +25,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from client.protocol.limits import ID_PATTERN
 from client.protocol.schemas import (
     MAX_SEQ,
     DecisionRequest,
@@ -32,6 +33,7 @@ from client.protocol.schemas import (
     NamedRef,
     NoticeDraft,
     NoticeOut,
+    Reason,
 )
 from client.protocol.vocabulary import Role
 
@@ -106,7 +108,7 @@ class SubscribeMessage(BaseModel):
     model_config = _MESSAGE
     type: Literal["subscribe"] = "subscribe"
     ref: Ref | None = Field(None, description="Echoed in an `error` if the subscription fails.")
-    channel: str = Field(description="The channel's id.", max_length=64)
+    channel: str = Field(description="The channel's id.", pattern=ID_PATTERN)
     after: int = Field(0, ge=0, le=MAX_SEQ, description="The last sequence number the client has.")
 
 
@@ -116,7 +118,7 @@ class SendMessage(BaseModel):
     model_config = _MESSAGE
     type: Literal["send"] = "send"
     ref: Ref
-    channel: str = Field(description="The channel's id.", max_length=64)
+    channel: str = Field(description="The channel's id.", pattern=ID_PATTERN)
     notice: NoticeDraft = Field(description="The notice.")
 
 
@@ -126,7 +128,7 @@ class ReceiptMessage(BaseModel):
     model_config = _MESSAGE
     type: Literal["receipt"] = "receipt"
     ref: Ref
-    channel: str = Field(description="The channel's id.", max_length=64)
+    channel: str = Field(description="The channel's id.", pattern=ID_PATTERN)
     notice: UUID = Field(description="The notice's id.")
 
 
@@ -150,7 +152,7 @@ class DecideMessage(DecisionRequest):
 
     type: Literal["decide"] = "decide"
     ref: Ref
-    channel: str = Field(description="The channel's id.", max_length=64)
+    channel: str = Field(description="The channel's id.", pattern=ID_PATTERN)
     notice: UUID = Field(description="The notice's id.")
 
 
@@ -160,9 +162,9 @@ class CancelMessage(BaseModel):
     model_config = _MESSAGE
     type: Literal["cancel"] = "cancel"
     ref: Ref
-    channel: str = Field(description="The channel's id.", max_length=64)
+    channel: str = Field(description="The channel's id.", pattern=ID_PATTERN)
     notice: UUID = Field(description="The notice's id.")
-    reason: str | None = Field(None, max_length=2000, description="Why.")
+    reason: Reason | None = Field(None, description="Why.")
 
 
 ClientMessage = Annotated[

@@ -20,6 +20,15 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from client.protocol.limits import (
+    ID_PATTERN,
+    MAX_AREA,
+    MAX_BODY,
+    MAX_REASON,
+    MAX_SUBJECT,
+    check_line,
+    check_text,
+)
 from client.protocol.times import format_time, to_millisecond
 from client.protocol.vocabulary import Decision, EventType, Priority, Role, Status
 
@@ -54,14 +63,23 @@ Time = Annotated[
 ]
 """An RFC 3339 time with a zone; stored and served in UTC, to the millisecond."""
 
-Subject = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"\S")]
-Body = Annotated[str, StringConstraints(max_length=10_000)]
-Area = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"\S")]
+Subject = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_SUBJECT, pattern=r"\S"),
+    AfterValidator(check_line),
+]
+Body = Annotated[str, StringConstraints(max_length=MAX_BODY), AfterValidator(check_text)]
+Area = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_AREA, pattern=r"\S"),
+    AfterValidator(check_line),
+]
+PartyId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 
 MAX_SEQ = 2**31 - 1
 """The largest sequence number a log can hold (a 32-bit column)."""
 Seq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
-Reason = Annotated[str, StringConstraints(max_length=2_000)]
+Reason = Annotated[str, StringConstraints(max_length=MAX_REASON), AfterValidator(check_text)]
 
 _REQUEST = ConfigDict(extra="forbid")
 

@@ -21,7 +21,10 @@ def to_millisecond(moment: datetime) -> datetime:
     """
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("time must carry a time zone (use Z for UTC)")
-    moment = moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError as exc:  # as a ValueError, schemas report it as invalid input
+        raise ValueError("time is out of range") from exc
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 

@@ -7,6 +7,7 @@ served at ``GET /asyncapi.json``.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -41,6 +42,7 @@ def _message_name(model: type[BaseModel]) -> str:
     return model.model_fields["type"].default  # type: ignore[no-any-return]
 
 
+@functools.cache
 def asyncapi_document(*, version: str = "1") -> dict[str, Any]:
     """The AsyncAPI 3.0 document of the ``/api/v1/ws`` endpoint."""
     models = CLIENT_MESSAGES + SERVER_MESSAGES

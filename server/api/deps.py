@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from client.protocol.limits import ID_PATTERN
 from server.api.problems import Unauthenticated
 from server.domain.model import Actor
 from server.fanout import Fanout
@@ -24,7 +25,9 @@ __all__ = [
     "NoticeId",
 ]
 
-ChannelId = Annotated[str, Path(description="The channel's id, such as `water-roads`.")]
+ChannelId = Annotated[
+    str, Path(description="The channel's id, such as `water-roads`.", pattern=ID_PATTERN)
+]
 """A channel id taken from the path."""
 
 NoticeId = Annotated[uuid.UUID, Path(description="The notice's id, chosen by its sender.")]

@@ -31,7 +31,7 @@ from server.api.problems import refusal_extensions, refusal_status
 from server.config import Settings
 from server.domain import rules
 from server.domain.errors import Refusal
-from server.fanout import Fanout
+from server.fanout import Fanout, encode_event
 from server.metrics import Metrics
 from server.service import access, commands, queries
 from server.store.db import Database
@@ -64,10 +64,6 @@ class _Subscribe:
 
 
 _Item = _Text | _Event | _Subscribe
-
-
-class _TooSlow(Exception):
-    pass
 
 
 class Connection:
@@ -150,7 +146,7 @@ class Connection:
             size = len(raw.encode()) if isinstance(raw, str) else len(raw)
             if size > limit:
                 detail = f"messages are limited to {limit} bytes"
-                self._error(_ref_of(raw), 413, "message-too-large", detail)
+                self._error(None, 413, "message-too-large", detail)  # too big to look into
                 continue
             try:
                 message = messages.parse_client_message(raw)
@@ -253,7 +249,7 @@ class Connection:
             if not page.events:
                 return
             for event in page.events:
-                await self.websocket.send_text(messages.EventMessage(event=event).model_dump_json())
+                await self.websocket.send_text(encode_event(event))
                 self.sent_up_to[channel] = event.seq
                 self.metrics.events_pushed.inc()
 
@@ -286,7 +282,7 @@ def _ref_of(raw: str | bytes) -> str | None:
     """The ``ref`` of a message refused as a whole, if it can be read, to answer it by."""
     try:
         parsed = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to read
         return None
     ref = parsed.get("ref") if isinstance(parsed, dict) else None
     return ref if isinstance(ref, str) and 0 < len(ref) <= 64 else None

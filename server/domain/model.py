@@ -11,6 +11,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from client.protocol.limits import (
+    MAX_AREA,
+    MAX_BODY,
+    MAX_REASON,
+    MAX_SUBJECT,
+    check_line,
+    check_text,
+)
 from client.protocol.vocabulary import Decision, Priority, Role, Status
 from server.domain.errors import Invalid
 
@@ -26,11 +34,6 @@ __all__ = [
     "NoticeContent",
     "Policy",
 ]
-
-MAX_SUBJECT = 200
-MAX_BODY = 10_000
-MAX_AREA = 200
-MAX_REASON = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +121,15 @@ class NoticeContent:
             raise Invalid(f"body must be at most {MAX_BODY} characters", field="body")
         if self.area is not None and (not self.area.strip() or len(self.area) > MAX_AREA):
             raise Invalid(f"area must be 1 to {MAX_AREA} characters", field="area")
+        for field_name, check, value in (
+            ("subject", check_line, self.subject),
+            ("body", check_text, self.body),
+            ("area", check_line, self.area or ""),
+        ):
+            try:
+                check(value)
+            except ValueError as exc:
+                raise Invalid(f"{field_name}: {exc}", field=field_name) from None
 
 
 @dataclass(frozen=True, slots=True)

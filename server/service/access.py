@@ -11,8 +11,9 @@ import hashlib
 import secrets
 import uuid
 
+from client.protocol.limits import MAX_NAME
 from client.protocol.times import utc_now
-from server.domain.errors import NotFound
+from server.domain.errors import Invalid, NotFound
 from server.store.db import Database
 from server.store.directory import Directory, TokenInfo
 from server.store.repository import Identity, Repository
@@ -44,6 +45,8 @@ async def issue_token(db: Database, operator_id: str, *, label: str = "") -> tup
     Raises:
         NotFound: no such operator.
     """
+    if len(label) > MAX_NAME or not label.isprintable():
+        raise Invalid(f"a label is at most {MAX_NAME} printable characters", field="label")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     async with db.session() as session:
         directory = Directory(session)
@@ -59,7 +62,13 @@ async def issue_token(db: Database, operator_id: str, *, label: str = "") -> tup
 async def revoke(
     db: Database, *, token_id: uuid.UUID | None = None, label: str | None = None
 ) -> int:
-    """Revoke a token by id, or all live tokens with a label; returns how many."""
+    """Revoke a token by id, or all live tokens with a label; returns how many.
+
+    Raises:
+        ValueError: neither was given (which would revoke every token there is).
+    """
+    if token_id is None and label is None:
+        raise ValueError("name a token id or a label to revoke")
     async with db.session() as session:
         count = await Directory(session).revoke_tokens(
             now=utc_now(), token_id=token_id, label=label

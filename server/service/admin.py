@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from client.protocol import limits
 from client.protocol.times import utc_now
 from client.protocol.vocabulary import Role
 from server.domain.errors import Conflict, Invalid, NotFound
@@ -13,7 +14,7 @@ from server.store.directory import Directory
 
 __all__ = ["ID_PATTERN", "create_channel", "create_operator", "create_party"]
 
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+ID_PATTERN = re.compile(limits.ID_PATTERN)
 """Ids of parties, operators and channels: short, lower-case, safe in a URL."""
 
 
@@ -26,8 +27,12 @@ def _check_id(kind: str, value: str) -> None:
 
 
 def _check_name(name: str) -> None:
-    if not name.strip() or len(name) > 200:
-        raise Invalid("name must be 1 to 200 characters", field="name")
+    if not name.strip() or len(name) > limits.MAX_NAME:
+        raise Invalid(f"name must be 1 to {limits.MAX_NAME} characters", field="name")
+    try:
+        limits.check_line(name)
+    except ValueError as exc:
+        raise Invalid(f"name {exc}", field="name") from None
 
 
 async def create_party(db: Database, party_id: str, *, name: str) -> None:

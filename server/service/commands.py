@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from functools import reduce
@@ -62,6 +63,35 @@ async def execute(
     Raises:
         Refusal: the channel is not the actor's, or the domain refused the command.
     """
+    # Shielded: once the transaction may commit, it must also be published, even if the
+    # caller is cancelled meanwhile (a socket closing under its own command), or live
+    # clients would miss an event that is in the log.
+    task = asyncio.ensure_future(
+        _commit_and_publish(db, command, channel_id=channel_id, actor=actor, fanout=fanout)
+    )
+    _in_flight.add(task)  # the event loop keeps only weak references to tasks
+    task.add_done_callback(_settled)
+    return await asyncio.shield(task)
+
+
+_in_flight: set[asyncio.Future[Outcome]] = set()
+
+
+def _settled(task: asyncio.Future[Outcome]) -> None:
+    _in_flight.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        # Retrieved here so that a failure whose caller was cancelled is still seen.
+        log.debug("a command failed", exc_info=task.exception())
+
+
+async def _commit_and_publish(
+    db: Database,
+    command: rules.Command,
+    *,
+    channel_id: str,
+    actor: Actor | None,
+    fanout: Fanout | None,
+) -> Outcome:
     try:
         outcome = await _execute_once(db, command, channel_id=channel_id, actor=actor)
     except IntegrityError:

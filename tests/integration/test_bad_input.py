@@ -104,6 +104,10 @@ SCHEMA_MISTAKES: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "naive client_time": ({"client_time": "2026-11-21T09:30:00"}, "body.client_time"),
     "blank area": ({"area": "   "}, "body.area"),
+    "NUL in the subject": ({"subject": "Hydrant\x00test"}, "body.subject"),
+    "line break in the subject": ({"subject": "Hydrant\ntest"}, "body.subject"),
+    "terminal escape in the body": ({"body": "Works \x1b[2J"}, "body.body"),
+    "client time out of range": ({"client_time": "9999-12-31T23:00:00-10:00"}, "body.client_time"),
 }
 
 
@@ -420,3 +424,11 @@ async def test_a_method_not_allowed_names_every_method_the_path_allows(api: Api)
     response = await api.client.request("DELETE", NOTICES, headers=api.auth("ana"))
 
     assert {m.strip() for m in response.headers["allow"].split(",")} == {"GET", "POST"}
+
+
+async def test_an_id_with_control_characters_in_the_path_is_refused_not_looked_up(
+    api: Api,
+) -> None:
+    response = await api.get("ana", "/api/v1/channels/wa%00ter/notices")
+
+    assert_refused(response, 422, "invalid-request", "path.channel_id")

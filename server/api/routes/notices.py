@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Response, status
 
 from client.protocol import schemas
+from client.protocol.limits import ID_PATTERN
 from client.protocol.vocabulary import Priority, Status
 from server.api import wire
 from server.api.deps import ChannelId, CurrentOperator, DatabaseDep, FanoutDep, NoticeId
@@ -62,7 +63,9 @@ async def list_notices(
         Status | None, Query(alias="status", description="Only notices in this state.")
     ] = None,
     priority: Annotated[Priority | None, Query(description="Only this priority.")] = None,
-    sent_by: Annotated[str | None, Query(description="Only notices sent by this party.")] = None,
+    sent_by: Annotated[
+        str | None, Query(description="Only notices sent by this party.", pattern=ID_PATTERN)
+    ] = None,
     awaiting_decision: Annotated[
         bool, Query(description="Only notices still waiting for an acknowledgement or objection.")
     ] = False,
