@@ -32,7 +32,6 @@ import typer
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from client.errors import HotlineError, Unreachable
@@ -40,6 +39,7 @@ from client.protocol.schemas import ActivityWindow, Channel, Event, Me, NoticeOu
 from client.protocol.times import format_time, parse_time, utc_now
 from client.protocol.vocabulary import EventType, Priority
 from client.sdk import HotlineClient
+from client.terminal import PrintableFormatter, markup
 
 __all__ = ["ClientSettings", "register"]
 
@@ -178,7 +178,7 @@ def _run(
         if isinstance(error, Unreachable) and error.notice_id is not None:
             # The send may or may not have arrived: the same id makes trying again safe.
             hint = f" (notice {error.notice_id}: retry with --id {error.notice_id})"
-        err.print(f"[red]error:[/red] {escape(str(error))}{hint}")
+        err.print(f"[red]error:[/red] {markup(str(error))}{hint}")
         raise typer.Exit(1) from None
 
 
@@ -196,13 +196,13 @@ def _show_notice(verb: str, notice: NoticeOut, as_json: bool) -> None:
     if as_json:
         print(notice.model_dump_json(), flush=True)
         return
-    out.print(f"[bold]{verb}[/bold] {notice.id}  {escape(notice.subject)}")
+    out.print(f"[bold]{verb}[/bold] {notice.id}  {markup(notice.subject)}")
     details = [notice.status.value, notice.priority.value, f"seq {notice.seq}"]
     if notice.ack_due_at is not None:
         details.append(f"answer due {format_time(notice.ack_due_at)}")
     if notice.decision is not None and notice.decision.reason:
         details.append(f"reason: {notice.decision.reason}")
-    out.print("  " + escape(" · ".join(details)))
+    out.print("  " + markup(" · ".join(details)))
 
 
 def _show_event(event: Event) -> None:
@@ -213,7 +213,7 @@ def _show_event(event: Event) -> None:
         line += f'  "{data.get("subject")}" ({data.get("priority")})'
     elif data.get("reason"):
         line += f"  reason: {data['reason']}"
-    out.print(escape(line))
+    out.print(markup(line))
 
 
 # -- commands -----------------------------------------------------------------------------
@@ -325,9 +325,9 @@ def inbox(
         print(json.dumps([n.model_dump(mode="json") for n in waiting]), flush=True)
         return
     if not waiting:
-        out.print(f"Nothing waits for your decision on {escape(chosen)}.")
+        out.print(f"Nothing waits for your decision on {markup(chosen)}.")
         return
-    table = Table(title=f"Waiting for your decision on {escape(chosen)}")
+    table = Table(title=f"Waiting for your decision on {markup(chosen)}")
     table.add_column("notice", no_wrap=True)
     table.add_column("from")
     table.add_column("priority")
@@ -341,9 +341,9 @@ def inbox(
             due = f"[red]{due}[/red]"
         table.add_row(
             str(notice.id),
-            escape(f"{notice.sender.party}/{notice.sender.operator}"),
+            markup(f"{notice.sender.party}/{notice.sender.operator}"),
             notice.priority.value,
-            escape(notice.subject),
+            markup(notice.subject),
             notice.status.value,
             due,
         )
@@ -378,14 +378,14 @@ def status(
         }
         print(json.dumps(summary), flush=True)
         return
-    out.print(f"server    {escape(found['url'])}  [green]reachable[/green]")
+    out.print(f"server    {markup(found['url'])}  [green]reachable[/green]")
     out.print(
-        f"operator  {escape(me.operator.name)} ({escape(me.operator.id)}), {me.role.value} "
-        f"for {escape(me.party.name)} ({escape(me.party.id)})"
+        f"operator  {markup(me.operator.name)} ({markup(me.operator.id)}), {me.role.value} "
+        f"for {markup(me.party.name)} ({markup(me.party.id)})"
     )
     for c in channels:
         others = ", ".join(f"{p.name} ({p.id})" for p in c.parties if p.id != me.party.id)
-        out.print(f"channel   {escape(c.id)}  with {escape(others)}  head {c.head}")
+        out.print(f"channel   {markup(c.id)}  with {markup(others)}  head {c.head}")
 
 
 def listen(
@@ -417,7 +417,9 @@ def listen(
     channel: ChannelOpt = None,
 ) -> None:
     """Print the channel's events as they happen, until Ctrl+C."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    warnings = logging.StreamHandler()  # on stderr; the SDK logs what the server said
+    warnings.setFormatter(PrintableFormatter("%(levelname)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[warnings])
 
     async def work(client: HotlineClient, target: _Target) -> None:
         chosen = await _channel(client, target)
@@ -426,7 +428,7 @@ def listen(
             where = f"after #{start}"
             if resume_file is not None and resume_file.exists():
                 where = f"where {resume_file} left off"  # the file wins over --after
-            err.print(f"listening to {escape(chosen)} {where}; Ctrl+C to stop")
+            err.print(markup(f"listening to {chosen} {where}; Ctrl+C to stop"))
         subscription = client.subscribe(
             [chosen],
             after=start,
@@ -465,7 +467,7 @@ def _stopped_by_sigterm() -> Iterator[None]:
 
 def _show_presence(channel: str, online: dict[str, list[str]]) -> None:
     who = "; ".join(f"{party}: {', '.join(ops)}" for party, ops in sorted(online.items()))
-    err.print(f"online on {escape(channel)}: {escape(who or 'nobody')}")
+    err.print(f"online on {markup(channel)}: {markup(who or 'nobody')}")
 
 
 def register(app: typer.Typer) -> None:

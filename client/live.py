@@ -11,12 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import logging
-import os
-import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
@@ -26,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from websockets.asyncio.client import connect as websockets_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from client.backoff import Backoff
 from client.drafts import NoticeId, build_draft, to_uuid
 from client.errors import ApiError, Closed, ConnectionLost, HotlineError
 from client.protocol import messages
@@ -36,9 +33,10 @@ from client.protocol.schemas import (
 )
 from client.protocol.times import utc_now
 from client.protocol.vocabulary import Decision, EventType, Priority
+from client.resume import ResumeFile
 
 __all__ = [
-    "Backoff",
+    "Backoff",  # defined in client.backoff; kept here, where the package imports it from
     "Connector",
     "PresenceCallback",
     "Subscription",
@@ -48,8 +46,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-_SUBSCRIBE_REF = "subscribe:"  # the ref of a subscribe names its channel
 
 _FINAL_CLOSE_CODES = frozenset({messages.CloseCode.UNAUTHENTICATED})
 """Close codes after which reconnecting cannot help; every other close is retried."""
@@ -61,27 +57,6 @@ _SETTLING = frozenset(  # after these a receipt is moot: the notice was received
         EventType.NOTICE_CANCELLED,
     }
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """How long to wait before trying again: exponential, capped, with full jitter.
-
-    Full jitter (a uniform draw between zero and the exponential delay) keeps a crowd of
-    clients that lost the same server from all coming back at the same instant.
-    """
-
-    base: float = 0.1
-    """The delay bound, in seconds, after the first failure."""
-    cap: float = 5.0
-    """The largest delay bound, in seconds."""
-    factor: float = 2.0
-    """How much the bound grows after each further failure."""
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait before retry number ``attempt`` (counting from 0)."""
-        bound = min(self.cap, self.base * self.factor ** min(attempt, 64))
-        return random.uniform(0, bound)  # noqa: S311 - spreading retries, not a secret
 
 
 class WebSocketLike(Protocol):
@@ -143,6 +118,8 @@ class Subscription:
     ) -> None:
         if not channels or isinstance(channels, str):
             raise ValueError("subscribe to a list of one or more channel ids")
+        for channel in channels:
+            _check_channel(channel)
         self.channels = tuple(dict.fromkeys(channels))
         self.presence: dict[str, dict[str, list[str]]] = {}
         self.welcome: messages.WelcomeMessage | None = None
@@ -153,8 +130,8 @@ class Subscription:
         self._timeout = timeout
         self._confirm_receipts = confirm_receipts
         self._on_presence = on_presence
-        self._resume_file = resume_file
-        self._saved = _load_positions(resume_file) if resume_file is not None else {}
+        self._resume = None if resume_file is None else ResumeFile(resume_file)
+        self._saved = {} if self._resume is None else self._resume.load()
         start = {c: after if isinstance(after, int) else after.get(c, 0) for c in self.channels}
         start.update({c: self._saved[c] for c in self.channels if c in self._saved})
         self._received = dict(start)  # the last seq taken off the socket, per channel
@@ -164,6 +141,7 @@ class Subscription:
         self._heads: dict[str, int] = {}
         self._owed: dict[UUID, str] = {}  # receipts to send: notice id -> channel
         self._asked: dict[str, UUID] = {}  # receipts sent on this connection, by ref
+        self._subscribing: dict[str, str] = {}  # subscribes sent on this connection: ref -> channel
         self._pending: dict[str, tuple[asyncio.Future[NoticeOut], UUID]] = {}
         self._refs = itertools.count(1)
         self._ws: WebSocketLike | None = None
@@ -193,8 +171,13 @@ class Subscription:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if exc_type is None:
-            self._settle()
+        try:
+            if exc_type is None:
+                await self._settle()
+        finally:
+            await self._stop()
+
+    async def _stop(self) -> None:
         runner = self._runner
         if runner is None:
             return
@@ -207,7 +190,7 @@ class Subscription:
         return self
 
     async def __anext__(self) -> Event:
-        self._settle()
+        await self._settle()
         if self._runner is None:
             raise RuntimeError("use the subscription in `async with` before iterating")
         item = await self._queue.get()
@@ -360,21 +343,33 @@ class Subscription:
             await asyncio.sleep(delay)
 
     async def _session(self, ws: WebSocketLike) -> bool:
-        """Say hello, subscribe, and read until the socket closes; True if welcomed."""
+        """Say hello, subscribe, and read until the socket closes; True if welcomed.
+
+        Only what the network or the server did is retried: a failure of this client's
+        own making (a bug, a message it cannot build) would only happen again, so it
+        ends the subscription and reaches the reader.
+        """
         welcomed = False
         try:
             await ws.send(messages.HelloMessage(token=self._token).model_dump_json())
             async with asyncio.timeout(self._timeout):
-                first = messages.parse_server_message(await ws.recv())
+                raw = await ws.recv()
+            try:
+                first = messages.parse_server_message(raw)
+            except ValidationError as exc:
+                log.warning("the server's first message is garbled (%s); reconnecting", exc)
+                return False
             if not isinstance(first, messages.WelcomeMessage):
                 raise Closed(f"expected a welcome, got {first.type}", code=1002)
             self.welcome, welcomed = first, True
             self._heads.clear()
-            for channel in self.channels:
+            self._subscribing.clear()
+            for number, channel in enumerate(self.channels, start=1):
+                # Short refs: a ref of at most 64 characters could not hold a channel id.
+                ref = f"s{number}"
                 after = self._received[channel]
-                subscribe = messages.SubscribeMessage(
-                    ref=f"{_SUBSCRIBE_REF}{channel}", channel=channel, after=after
-                )
+                subscribe = messages.SubscribeMessage(ref=ref, channel=channel, after=after)
+                self._subscribing[ref] = channel
                 await ws.send(subscribe.model_dump_json())
             self._ws = ws
             self._live.set()
@@ -386,7 +381,7 @@ class Subscription:
             if code in _FINAL_CLOSE_CODES:
                 raise Closed(f"the server closed the socket: {code} {reason}", code=code) from exc
             log.warning("the socket closed (%s %s); reconnecting", code, reason)
-        except (OSError, TimeoutError, ValidationError) as exc:
+        except (OSError, TimeoutError) as exc:
             log.warning("the socket failed (%s); reconnecting", exc or type(exc).__name__)
         finally:
             self._ws = None
@@ -426,9 +421,11 @@ class Subscription:
                     self._pending[ref][0].set_result(notice)
             case messages.ErrorMessage(ref=ref):
                 problem = message.model_dump(exclude_none=True)
-                if ref is not None and ref.startswith(_SUBSCRIBE_REF):
+                if ref in self._subscribing:
                     # A refused subscription: nothing reconnecting could fix.
-                    raise ApiError.from_problem(problem)
+                    refused = ApiError.from_problem(problem)
+                    refused.add_note(f"subscribing to the channel {self._subscribing[ref]!r}")
+                    raise refused
                 if ref is None:
                     log.warning("the server refused a message: %s", message.detail)
                     return
@@ -506,14 +503,15 @@ class Subscription:
             if error is not None:
                 raise error
 
-    def _settle(self) -> None:
+    async def _settle(self) -> None:
+        """Count the event last yielded as handled, and save that before going on."""
         event, self._current = self._current, None
         if event is None:
             return
         self._handled[event.channel] = event.seq
-        if self._resume_file is not None:
+        if self._resume is not None:
             self._saved[event.channel] = event.seq
-            _save_positions(self._resume_file, self._saved)
+            await self._resume.save(self._saved)
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -534,28 +532,9 @@ def default_connect(timeout: float) -> Connector:
     return connect
 
 
-def _load_positions(path: Path) -> dict[str, int]:
-    """Read a resume file; a missing one means nothing seen yet."""
+def _check_channel(channel: str) -> None:
+    """Refuse at once a channel id that no subscribe message can carry."""
     try:
-        found = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise HotlineError(f"cannot read the resume file {path}: {exc}") from exc
-    after = found.get("after") if isinstance(found, dict) else None
-    if not isinstance(after, dict) or not all(
-        isinstance(seq, int) and seq >= 0 for seq in after.values()
-    ):
-        raise HotlineError(f"{path} is not a resume file this client wrote")
-    return {str(channel): seq for channel, seq in after.items()}
-
-
-def _save_positions(path: Path, positions: Mapping[str, int]) -> None:
-    """Rewrite a resume file atomically: a crash leaves the old file or the new, never half."""
-    text = json.dumps({"after": dict(sorted(positions.items()))}, indent=2) + "\n"
-    temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("w", encoding="utf-8") as file:
-        file.write(text)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
+        messages.SubscribeMessage(channel=channel)
+    except ValidationError as exc:
+        raise ValueError(f"{channel!r} is not a channel id: {exc.errors()[0]['msg']}") from None

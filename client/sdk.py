@@ -29,10 +29,10 @@ from uuid import UUID
 import httpx
 from pydantic import TypeAdapter
 
+from client.backoff import Backoff
 from client.drafts import NoticeId, build_draft, to_uuid
 from client.errors import ApiError, Unreachable
 from client.live import (
-    Backoff,
     Connector,
     PresenceCallback,
     Subscription,

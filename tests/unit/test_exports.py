@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import inspect
+import sys
 from types import ModuleType
 
 import pytest
 
 import client
+import client.backoff
 import client.drafts
 import client.errors
 import client.live
+import client.resume
 import client.sdk
+import client.terminal
 
-MODULES = [client, client.sdk, client.live, client.drafts, client.errors]
+MODULES = [
+    client,
+    client.backoff,
+    client.drafts,
+    client.errors,
+    client.live,
+    client.resume,
+    client.sdk,
+    client.terminal,
+]
 
 
 def defined_here(module: ModuleType) -> set[str]:
@@ -47,9 +60,15 @@ def test_the_package_exports_the_client_and_every_error() -> None:
     }
 
     assert set(client.__all__) == expected == public
-    for name in client.__all__:
-        home = next(m for m in MODULES[1:] if name in m.__all__)
-        assert getattr(client, name) is getattr(home, name)
+
+
+@pytest.mark.parametrize("name", client.__all__)
+def test_each_package_export_is_the_one_its_defining_module_exports(name: str) -> None:
+    member = getattr(client, name)
+    home = sys.modules[member.__module__]
+
+    assert name in home.__all__
+    assert getattr(home, name) is member
 
 
 def test_every_error_derives_from_the_one_root() -> None:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
+import os
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,6 +22,7 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
+from pydantic import TypeAdapter, ValidationError
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
@@ -413,6 +417,10 @@ async def test_channel_ids_are_quoted_in_paths(api: FakeApi, client: HotlineClie
     assert api.requests[0].url.raw_path == b"/api/v1/channels/a%2Fb"
 
 
+def test_sending_over_rest_and_over_the_socket_take_the_same_arguments() -> None:
+    assert inspect.signature(Subscription.send) == inspect.signature(HotlineClient.send)
+
+
 def test_back_off_grows_exponentially_up_to_its_cap_with_full_jitter() -> None:
     backoff = Backoff(base=0.1, cap=1.0)
 
@@ -445,6 +453,7 @@ class FakeHotline:
         self.subscriptions: asyncio.Queue[tuple[Session, str, int]] = asyncio.Queue()
         self.receipts: list[str] = []
         self.commands: list[dict[str, Any]] = []
+        self.subscribe_refs: list[str | None] = []
         self.hellos = 0
         self.answer: Callable[[dict[str, Any]], dict[str, Any] | None] = self.succeed
         self.url = ""
@@ -485,6 +494,7 @@ class FakeHotline:
     async def on_message(self, session: Session, message: dict[str, Any]) -> None:
         match message["type"]:
             case "subscribe":
+                self.subscribe_refs.append(message.get("ref"))
                 await self.subscribe(
                     session, message["channel"], message["after"], ref=message.get("ref")
                 )
@@ -649,6 +659,27 @@ async def test_the_resume_file_is_saved_after_each_event_and_read_at_the_start(
     assert after == 3
     assert [e.seq for e in later] == [4]
     assert names_in(tmp_path) == ["seen.json"]  # no temporary file left behind
+
+
+async def test_the_resume_file_is_written_off_the_event_loop(
+    fake: FakeHotline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fsync = os.fsync
+    writers: list[threading.Thread] = []
+
+    def recording_fsync(fd: int) -> None:
+        writers.append(threading.current_thread())
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    fake.append()
+    fake.append()
+
+    async with subscription(fake, resume_file=tmp_path / "seen.json") as sub:
+        await take(sub, 2)
+
+    assert len(writers) == 2
+    assert threading.main_thread() not in writers
 
 
 def names_in(directory: Path) -> list[str]:
@@ -840,6 +871,95 @@ async def test_a_refused_subscription_ends_the_subscription_with_the_error(
     async with client.subscribe(["no-such-channel"]) as sub:
         with pytest.raises(NotFound):
             await take(sub, 1)
+
+
+async def test_a_subscription_to_a_channel_with_a_64_character_id_is_refused_not_retried(
+    fake: FakeHotline,
+) -> None:
+    unknown = "x" * 64  # as long as a channel id may be: no room for it in a ref
+    client = HotlineClient(fake.url, "tok-carla", backoff=FAST)
+
+    async with client.subscribe([unknown]) as sub:
+        with pytest.raises(NotFound) as raised:
+            await take(sub, 1)
+
+    assert fake.hellos == 1
+    assert fake.subscribe_refs == ["s1"]
+    assert raised.value.__notes__ == [f"subscribing to the channel {unknown!r}"]
+
+
+async def test_each_channel_gets_its_own_short_ref_and_a_refusal_names_the_channel(
+    fake: FakeHotline,
+) -> None:
+    client = HotlineClient(fake.url, "tok-carla", backoff=FAST)
+    async with client.subscribe([CHANNEL, "other"]) as sub:
+        with pytest.raises(NotFound) as raised:
+            await take(sub, 1)
+
+    assert fake.subscribe_refs == ["s1", "s2"]
+    assert raised.value.__notes__ == ["subscribing to the channel 'other'"]
+
+
+def test_a_channel_id_no_subscribe_message_can_carry_is_refused_at_once() -> None:
+    client = HotlineClient(URL, "tok-carla")
+
+    with pytest.raises(ValueError, match="is not a channel id"):
+        client.subscribe(["x" * 65])
+
+
+async def test_an_error_of_the_clients_own_making_ends_the_subscription_instead_of_retrying(
+    fake: FakeHotline,
+) -> None:
+    def strict_presence(channel: str, online: dict[str, list[str]]) -> None:
+        TypeAdapter(dict[str, int]).validate_python(online)  # a bug: the wrong model
+
+    async with subscription(fake, on_presence=strict_presence) as sub:
+        session, _ = await fake.subscribed()
+        await session.ws.send(
+            json.dumps({"type": "presence", "channel": CHANNEL, "online": {"roads": ["carla"]}})
+        )
+        with pytest.raises(ValidationError):
+            await take(sub, 1)
+
+    assert fake.hellos == 1
+
+
+class GarbledFirst:
+    """A socket whose first message arrives garbled, as from a broken proxy."""
+
+    def __init__(self, ws: WebSocketLike) -> None:
+        self.ws = ws
+        self.garbled = False
+
+    async def send(self, message: str, /) -> None:
+        await self.ws.send(message)
+
+    async def recv(self) -> str | bytes:
+        raw = await self.ws.recv()
+        if not self.garbled:
+            self.garbled = True
+            return json.dumps({"type": "welcome", "operator": "?"})
+        return raw
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self.ws.close(code, reason)
+
+
+async def test_a_garbled_welcome_is_retried_on_a_new_connection(fake: FakeHotline) -> None:
+    connections = 0
+
+    async def garbling_once(url: str) -> WebSocketLike:
+        nonlocal connections
+        connections += 1
+        ws = await connect(url)
+        return GarbledFirst(ws) if connections == 1 else ws
+
+    fake.append()
+    async with subscription(fake, connect=garbling_once) as sub:
+        events = await take(sub, 1)
+
+    assert [e.seq for e in events] == [1]
+    assert fake.hellos == 2
 
 
 async def test_an_error_answering_no_command_is_logged_and_the_subscription_goes_on(
