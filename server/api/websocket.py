@@ -123,6 +123,8 @@ class Connection:
         finally:
             for task in (reader, writer, slow):
                 task.cancel()
+            # Wait for them to finish unwinding, so that nothing outlives the connection.
+            await asyncio.gather(reader, writer, slow, return_exceptions=True)
             for channel in list(self.sent_up_to):
                 self.fanout.hub.unsubscribe(channel, self)
             self.metrics.connections.dec()
