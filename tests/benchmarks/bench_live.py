@@ -99,9 +99,9 @@ class Spread:
 
     @classmethod
     def of(cls, seconds: list[float]) -> Spread:
-        """Summarise times given in seconds (at least two)."""
+        """Summarise times given in seconds (at least one)."""
         ms = sorted(s * 1000 for s in seconds)
-        p99 = statistics.quantiles(ms, n=100, method="inclusive")[98]
+        p99 = statistics.quantiles(ms, n=100, method="inclusive")[98] if len(ms) > 1 else ms[0]
         return cls(median=statistics.median(ms), p99=p99, count=len(ms))
 
     def __str__(self) -> str:
@@ -433,6 +433,8 @@ class Loop:
     """From carla's socket having ``notice.sent`` to ana's having ``notice.acknowledged``."""
     server_cpu_ms: float
     """Server process CPU time per loop (all its threads), in milliseconds."""
+    loop_cpu_ms: float
+    """The same for the server's main thread alone: its event loop."""
     samples: tuple[float, ...]
     """Every loop's time, in seconds, for figures over all runs."""
 
@@ -449,7 +451,8 @@ async def full_loop(server: Server, loops: int, *, deflate: bool) -> Loop:
         carla = await Subscriber.open(
             server, server.tokens["carla"], after=head, react=acknowledger, deflate=deflate
         )
-        cpu = cpu_seconds(server.process.pid)
+        pid = server.process.pid
+        cpu = cpu_seconds(pid), cpu_seconds(pid, pid)
         try:
             for _ in range(loops):
                 notice = str(uuid.uuid4())
@@ -463,7 +466,7 @@ async def full_loop(server: Server, loops: int, *, deflate: bool) -> Loop:
                 post.append(answered - started)
                 to_receiver.append(acknowledger.seen[notice] - started)
                 back.append(acknowledged - acknowledger.seen[notice])
-            cpu = cpu_seconds(server.process.pid) - cpu
+            cpu = cpu_seconds(pid) - cpu[0], cpu_seconds(pid, pid) - cpu[1]
         finally:
             await ana.close()
             await carla.close()
@@ -472,7 +475,8 @@ async def full_loop(server: Server, loops: int, *, deflate: bool) -> Loop:
         post=Spread.of(post),
         to_receiver=Spread.of(to_receiver),
         back=Spread.of(back),
-        server_cpu_ms=1000 * cpu / loops,
+        server_cpu_ms=1000 * cpu[0] / loops,
+        loop_cpu_ms=1000 * cpu[1] / loops,
         samples=tuple(whole),
     )
 
@@ -702,6 +706,12 @@ async def add_channels(database_url: str, count: int) -> list[str]:
 # -- profiling ----------------------------------------------------------------------------
 
 
+def py_spy() -> str | None:
+    """The py-spy executable: on PATH, or beside this Python (a virtual environment's)."""
+    beside = Path(sys.executable).with_name("py-spy")
+    return shutil.which("py-spy") or (str(beside) if beside.exists() else None)
+
+
 @contextlib.contextmanager
 def sampled(pid: int, output: Path | None, rate: int = PROFILE_RATE) -> Iterator[None]:
     """Sample every thread of ``pid`` with py-spy into ``output`` while the block runs.
@@ -714,7 +724,8 @@ def sampled(pid: int, output: Path | None, rate: int = PROFILE_RATE) -> Iterator
     if output is None:
         yield
         return
-    program = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    program = py_spy()
+    assert program is not None, "main() checks that py-spy is installed"
     command = [program, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw"]
     command += ["--threads", "--idle", "--native", "--output", str(output)]
     spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -776,8 +787,16 @@ def thread_group(label: str) -> str:
     return "AnyIO workers" if name.startswith("AnyIO worker") else name
 
 
+def waiting(kind: str) -> bool:
+    """Whether a ``category`` is a thread waiting rather than running code."""
+    return "wait" in kind or kind.startswith("sleeping")
+
+
 def print_profile(path: Path, top: int = 10) -> None:
-    """Per group of threads, the share of its wall time by what it was doing.
+    """Per group of threads, what it was doing: as a share of its samples, and of its running.
+
+    The second share is the one to read for the event loop: py-spy's idle detection is
+    rough, so how busy the loop thread was is better read from its CPU time in /proc.
 
     Args:
         path: py-spy's raw output (collapsed stacks with thread labels and idle samples).
@@ -794,18 +813,20 @@ def print_profile(path: Path, top: int = 10) -> None:
         kind = category(frames)
         kinds.setdefault(group, Counter())[kind] += int(count)
         python = [frame for frame in frames if ".py:" in frame]
-        if python and "wait" not in kind and kind != "fsync":
+        if python and not waiting(kind) and kind != "fsync":
             leaves.setdefault(group, Counter())[python[-1]] += int(count)
-    print(f"  py-spy, {path.name}: each thread group's wall time")
+    print(f"  py-spy, {path.name}: share of samples / share of running samples")
     for group, counts in sorted(kinds.items(), key=lambda kv: -kv[1].total()):
         total = counts.total()
+        running = sum(n for kind, n in counts.items() if not waiting(kind)) or 1
         print(f"  {group} ({len(threads[group])} thread(s), {total} samples)")
         for kind, n in counts.most_common(top):
-            print(f"    {100 * n / total:5.1f}%  {kind}")
+            share = "" if waiting(kind) else f" {100 * n / running:5.1f}%"
+            print(f"    {100 * n / total:5.1f}%{share or ' ' * 7}  {kind}")
         if group == "MainThread":
-            print("    busiest Python frames (innermost):")
+            print("    busiest Python frames (innermost), share of running samples:")
             for frame, n in leaves.get(group, Counter()).most_common(top):
-                print(f"    {100 * n / total:5.1f}%    {frame[:96]}")
+                print(f"    {100 * n / running:5.1f}%    {frame[:96]}")
     print()
 
 
@@ -857,9 +878,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.runs < 1 or args.loops < 2 or args.notices < 2 or args.clients < 1:
         parser.error("need --runs >= 1, --loops >= 2, --notices >= 2, --clients >= 1")
-    if args.consumers < 1 or args.idle_channels < 1:
-        parser.error("need --consumers >= 1 and --idle-channels >= 1")
+    if args.consumers < 1 or args.idle_channels < 1 or args.warmup < 0 or args.idle < 0:
+        parser.error("need --consumers >= 1, --idle-channels >= 1, --warmup and --idle >= 0")
     if args.profile is not None:
+        if py_spy() is None:
+            parser.error("--profile needs py-spy: pip install py-spy")
         args.profile.mkdir(parents=True, exist_ok=True)
 
     with tempfile.TemporaryDirectory(prefix="hotline-live-") as tmp:
@@ -924,7 +947,8 @@ def measure_runs(directory: Path, args: argparse.Namespace) -> tuple[list[Loop],
     server = Server(directory)
     pid = server.process.pid
     try:
-        run(full_loop(server, args.warmup, deflate=deflate))
+        if args.warmup:
+            run(full_loop(server, args.warmup, deflate=deflate))
         for number in range(1, args.runs + 1):
             output = None if args.profile is None else args.profile / f"loop-{number}.txt"
             with sampled(pid, output):
@@ -936,6 +960,7 @@ def measure_runs(directory: Path, args: argparse.Namespace) -> tuple[list[Loop],
             print(row("carla has notice.sent (ms)", loop.to_receiver))
             print(row("then ana has the ack (ms)", loop.back))
             print(row("server CPU per loop (ms)", f"{loop.server_cpu_ms:9.2f}"))
+            print(row("  of which its event loop thread", f"{loop.loop_cpu_ms:9.2f}"))
             output = None if args.profile is None else args.profile / f"flow-{number}.txt"
             with sampled(pid, output):
                 flow = run(
