@@ -36,7 +36,9 @@ NoticeId = Annotated[uuid.UUID, Path(description="The notice's id, chosen by its
 _bearer = HTTPBearer(auto_error=False, description="An operator's token: `hl_…`.")
 
 
-def _database(request: Request) -> Database:
+# The dependencies are ``async def`` although they await nothing: FastAPI runs a plain
+# ``def`` dependency in a worker thread, two thread hops on every request.
+async def _database(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
@@ -45,7 +47,7 @@ DatabaseDep = Annotated[Database, Depends(_database)]
 """The application's database."""
 
 
-def _fanout(request: Request) -> Fanout:
+async def _fanout(request: Request) -> Fanout:
     fanout: Fanout = request.app.state.fanout
     return fanout
 

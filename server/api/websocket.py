@@ -298,16 +298,11 @@ def _command_of(
 ) -> rules.Command:
     match message:
         case messages.SendMessage(notice=draft):
-            return rules.SendNotice(draft.id, wire.content(draft), client_time=draft.client_time)
+            return wire.send_command(draft)
         case messages.ReceiptMessage(notice=notice_id):
             return rules.RecordReceipt(notice_id)
         case messages.DecideMessage():
-            return rules.Decide(
-                message.notice,
-                message.decision,
-                reason=message.reason,
-                client_time=message.client_time,
-            )
+            return wire.decide_command(message.notice, message)
         case messages.CancelMessage(notice=notice_id, reason=reason):
             return rules.Cancel(notice_id, reason=reason)
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from client.protocol import schemas
+from server.domain import rules
 from server.domain.model import ActivityWindow, Notice, NoticeContent
 from server.store.repository import Identity
 
-__all__ = ["content", "me", "notice_out"]
+__all__ = ["content", "decide_command", "me", "notice_out", "send_command"]
 
 
 def content(draft: schemas.NoticeDraft) -> NoticeContent:
@@ -22,6 +25,18 @@ def content(draft: schemas.NoticeDraft) -> NoticeContent:
         area=draft.area,
         ack_required=draft.ack_required,
         refers_to=draft.refers_to,
+    )
+
+
+def send_command(draft: schemas.NoticeDraft) -> rules.SendNotice:
+    """The command a send request (REST body or socket message) asks for."""
+    return rules.SendNotice(draft.id, content(draft), client_time=draft.client_time)
+
+
+def decide_command(notice_id: UUID, request: schemas.DecisionRequest) -> rules.Decide:
+    """The command an acknowledgement or objection (REST body or socket message) asks for."""
+    return rules.Decide(
+        notice_id, request.decision, reason=request.reason, client_time=request.client_time
     )
 
 

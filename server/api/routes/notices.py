@@ -47,7 +47,7 @@ async def send_notice(
     Sending the same `id` again is safe: the same content returns the original (200),
     other content is a conflict (409).
     """
-    command = rules.SendNotice(draft.id, wire.content(draft), client_time=draft.client_time)
+    command = wire.send_command(draft)
     outcome = await commands.execute(db, command, channel_id=channel_id, actor=actor, fanout=fanout)
     if not outcome.changed:
         response.status_code = status.HTTP_200_OK
@@ -132,9 +132,7 @@ async def decide(
     Only the first decision counts: a second one is refused with 409, and the problem
     carries the decision that stands.
     """
-    command = rules.Decide(
-        notice_id, request.decision, reason=request.reason, client_time=request.client_time
-    )
+    command = wire.decide_command(notice_id, request)
     outcome = await commands.execute(db, command, channel_id=channel_id, actor=actor, fanout=fanout)
     return wire.notice_out(outcome.notice, outcome.seq)
 
