@@ -8,6 +8,9 @@ the token and the channel come from, the first found wins:
 3. a profile, a TOML file with the keys ``url``, ``token`` and ``channel``:
    ``~/.config/hotline/profile.toml``, or the file ``--profile`` or ``HOTLINE_PROFILE`` names.
 
+With a signing key file (``HOTLINE_SIGNING_KEY_FILE``, or ``signing_key_file`` in the
+profile; ``hotline keygen`` makes one), ``send``, ``ack`` and ``object`` are signed.
+
 Without a channel from any of these, an operator whose party has exactly one channel
 uses that one. The token is never printed, not even in errors.
 """
@@ -35,6 +38,7 @@ from rich.console import Console
 from rich.table import Table
 
 from client.errors import HotlineError, Unreachable
+from client.keyfile import read_key_file
 from client.protocol.schemas import ActivityWindow, Channel, Event, Me, NoticeOut
 from client.protocol.times import format_time, parse_time, utc_now
 from client.protocol.vocabulary import EventType, Priority
@@ -62,6 +66,9 @@ class ClientSettings(BaseSettings):
     url: str | None = Field(None, description="The server, such as http://127.0.0.1:8000.")
     token: SecretStr | None = Field(None, description="The operator's bearer token.")
     channel: str | None = Field(None, description="The channel to use.")
+    signing_key_file: Path | None = Field(
+        None, description="The operator's signing key file: what it sends is signed."
+    )
     profile: Path = Field(default_factory=_default_profile, description="A TOML profile.")
 
 
@@ -74,6 +81,7 @@ class _Target:
     url: str
     token: str
     channel: str | None
+    signing_key_file: Path | None = None
 
 
 UrlOpt = Annotated[
@@ -125,7 +133,13 @@ def _target(
         raise _Usage(
             f"no token: set HOTLINE_TOKEN, give --token, or put token in {settings.profile}"
         )
-    return _Target(found_url, found_token, settings.channel or stored.get("channel"))
+    key_file = settings.signing_key_file or stored.get("signing_key_file")
+    return _Target(
+        found_url,
+        found_token,
+        settings.channel or stored.get("channel"),
+        None if key_file is None else Path(key_file).expanduser(),
+    )
 
 
 def _read_profile(path: Path, *, required: bool) -> dict[str, str]:
@@ -138,10 +152,11 @@ def _read_profile(path: Path, *, required: bool) -> dict[str, str]:
         return {}
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise _Usage(f"cannot read the profile {path}: {exc}") from exc
-    for key in ("url", "token", "channel"):
+    keys = ("url", "token", "channel", "signing_key_file")
+    for key in keys:
         if key in found and not isinstance(found[key], str):
             raise _Usage(f"in the profile {path}, {key} must be a string")
-    return {key: found[key] for key in ("url", "token", "channel") if key in found}
+    return {key: found[key] for key in keys if key in found}
 
 
 async def _channel(client: HotlineClient, target: _Target) -> str:
@@ -168,7 +183,9 @@ def _run(
 
     async def main() -> T:
         target = _target(url, token, profile, channel)
-        async with HotlineClient(target.url, target.token) as client:
+        key_file = target.signing_key_file
+        signing_key = None if key_file is None else read_key_file(key_file)
+        async with HotlineClient(target.url, target.token, signing_key=signing_key) as client:
             return await work(client, target)
 
     try:
@@ -411,12 +428,21 @@ def listen(
     receipts: Annotated[
         bool, typer.Option("--receipts/--no-receipts", help="Confirm receipt of new notices.")
     ] = True,
+    log_key: Annotated[
+        str | None,
+        typer.Option(
+            "--log-key",
+            help="The server's verifier key, as its operator published it; without it the "
+            "server's own is trusted on first use (and kept in the resume file).",
+            show_default=False,
+        ),
+    ] = None,
     url: UrlOpt = None,
     token: TokenOpt = None,
     profile: ProfileOpt = None,
     channel: ChannelOpt = None,
 ) -> None:
-    """Print the channel's events as they happen, until Ctrl+C."""
+    """Print the channel's events as they happen, each checked against the signed log."""
     warnings = logging.StreamHandler()  # on stderr; the SDK logs what the server said
     warnings.setFormatter(PrintableFormatter("%(levelname)s: %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[warnings])
@@ -435,6 +461,7 @@ def listen(
             resume_file=resume_file,
             confirm_receipts=receipts,
             on_presence=None if as_json else _show_presence,
+            log_key=log_key,
         )
         with _stopped_by_sigterm():
             async with subscription:
@@ -482,3 +509,7 @@ def register(app: typer.Typer) -> None:
     app.command("object")(object_)
     app.command("inbox")(inbox)
     app.command("status")(status)
+    from client import keys_cli, verify_cli  # they build on this module's options
+
+    verify_cli.register(app)
+    keys_cli.register(app)

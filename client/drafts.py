@@ -1,4 +1,4 @@
-"""Building a notice draft from keyword arguments, for REST and socket alike."""
+"""Building a notice draft or a decision from keyword arguments, for REST and socket alike."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ from uuid import UUID, uuid4
 from pydantic import ValidationError
 
 from client.errors import ApiError
+from client.protocol.note import Signer
 from client.protocol.schemas import (
     ActivityWindow,
+    DecisionRequest,
     NoticeDraft,
 )
+from client.protocol.signatures import sign_decision, sign_draft
 from client.protocol.times import utc_now
-from client.protocol.vocabulary import Priority
+from client.protocol.vocabulary import Decision, Priority
 
-__all__ = ["NoticeId", "build_draft", "to_uuid"]
+__all__ = ["NoticeId", "build_decision", "build_draft", "to_uuid"]
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +39,20 @@ def build_draft(
     ack_required: bool,
     refers_to: NoticeId | None,
     notice_id: NoticeId | None,
+    channel: str,
+    signer: Signer | None = None,
+    party: str | None = None,
 ) -> NoticeDraft:
+    """The draft to send on ``channel``, signed by ``signer`` for ``party`` if there is one.
+
+    Raises:
+        ApiError: the draft breaks the schema (``invalid-request``), as the server says it.
+        ValueError: ``signer`` is given without the ``party`` it signs for.
+    """
+    _check_party(signer, party)
     nid = uuid4() if notice_id is None else to_uuid(notice_id)
     try:
-        return NoticeDraft(
+        draft = NoticeDraft(
             id=nid,
             subject=subject,
             body=body,
@@ -51,11 +64,49 @@ def build_draft(
             client_time=utc_now(),  # a claim kept beside the server's time, not its identity
         )
     except ValidationError as exc:
-        # Refused here as the server would refuse it, so callers handle one exception.
-        found = [
-            {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
-            for error in exc.errors()
-        ]
-        problem = {"status": 422, "code": "invalid-request", "errors": found}
-        detail = "; ".join(f"{error['field']}: {error['message']}" for error in found)
-        raise ApiError.from_problem({**problem, "detail": detail}, notice_id=nid) from None
+        raise _invalid(exc, nid) from None
+    if signer is None or party is None:
+        return draft
+    return sign_draft(draft, channel=channel, party=party, signer=signer)
+
+
+def build_decision(
+    *,
+    decision: Decision,
+    reason: str | None,
+    channel: str,
+    notice_id: UUID,
+    signer: Signer | None = None,
+    party: str | None = None,
+) -> DecisionRequest:
+    """The decision on ``notice_id`` to send, signed by ``signer`` for ``party`` if given.
+
+    Raises:
+        ApiError: the decision breaks the schema (``invalid-request``).
+        ValueError: ``signer`` is given without the ``party`` it signs for.
+    """
+    _check_party(signer, party)
+    try:
+        request = DecisionRequest(decision=decision, reason=reason, client_time=utc_now())
+    except ValidationError as exc:
+        raise _invalid(exc, notice_id) from None
+    if signer is None or party is None:
+        return request
+    return sign_decision(request, channel=channel, party=party, notice=notice_id, signer=signer)
+
+
+def _check_party(signer: Signer | None, party: str | None) -> None:
+    # The party is part of what is signed: without it no signature could verify.
+    if signer is not None and party is None:
+        raise ValueError("signing needs the party the operator speaks for")
+
+
+def _invalid(exc: ValidationError, notice_id: UUID) -> ApiError:
+    # Refused here as the server would refuse it, so callers handle one exception.
+    found = [
+        {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
+        for error in exc.errors()
+    ]
+    problem = {"status": 422, "code": "invalid-request", "errors": found}
+    detail = "; ".join(f"{error['field']}: {error['message']}" for error in found)
+    return ApiError.from_problem({**problem, "detail": detail}, notice_id=notice_id)

@@ -8,6 +8,8 @@
     │   ├── NotFound             404: no such thing, or not visible to the caller's party
     │   └── Conflict             409: clashes with the log (.decision for a second decision)
     ├── Unreachable              the server could not be reached over HTTP
+    ├── LogTampered              an event or checkpoint does not match the signed log (.seq)
+    ├── SplitView                two signed checkpoints that cannot both be true (.earlier, .later)
     └── ConnectionLost           the live socket dropped while a command waited (.code)
         └── Closed               the server closed the socket for good, e.g. 4401 (.code)
 
@@ -34,7 +36,9 @@ __all__ = [
     "Forbidden",
     "HotlineError",
     "Invalid",
+    "LogTampered",
     "NotFound",
+    "SplitView",
     "Unauthenticated",
     "Unreachable",
 ]
@@ -182,3 +186,35 @@ class Closed(ConnectionLost):
     ``code`` is the close code (``4401``: the token is unknown or revoked), or, when the
     server refused the WebSocket handshake itself, its HTTP status (below 1000).
     """
+
+
+class LogTampered(HotlineError):
+    """An event, or a checkpoint, does not match what the server signed.
+
+    Attributes:
+        channel: the channel.
+        seq: the first event that does not match, when it could be told.
+    """
+
+    def __init__(self, message: str, *, channel: str, seq: int | None = None) -> None:
+        super().__init__(message)
+        self.channel = channel
+        self.seq = seq
+
+
+class SplitView(HotlineError):
+    """The server signed two checkpoints of a channel that cannot both be true.
+
+    Keep both notes: together they prove the server showed two histories.
+
+    Attributes:
+        channel: the channel.
+        earlier: the checkpoint note verified before.
+        later: the checkpoint note that contradicts it.
+    """
+
+    def __init__(self, message: str, *, channel: str, earlier: str, later: str) -> None:
+        super().__init__(message)
+        self.channel = channel
+        self.earlier = earlier
+        self.later = later

@@ -11,27 +11,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 from uuid import UUID
 
 from pydantic import BaseModel, ValidationError
 from websockets.asyncio.client import connect as websockets_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from client.audit import ChannelAuditor, LogReader, audit_state, start_auditors
 from client.backoff import Backoff
-from client.drafts import NoticeId, build_draft, to_uuid
-from client.errors import ApiError, Closed, ConnectionLost, HotlineError
+from client.drafts import NoticeId, build_decision, build_draft, to_uuid
+from client.errors import ApiError, Closed, ConnectionLost, HotlineError, Unreachable
 from client.protocol import messages
+from client.protocol.note import Signer
 from client.protocol.schemas import (
     ActivityWindow,
     Event,
     NoticeOut,
 )
-from client.protocol.times import utc_now
 from client.protocol.vocabulary import Decision, EventType, Priority
 from client.resume import ResumeFile
 
@@ -115,6 +117,9 @@ class Subscription:
         backoff: Backoff,
         on_presence: PresenceCallback | None,
         timeout: float,
+        verify_with: LogReader | None = None,
+        log_key: str | None = None,
+        signer: Signer | None = None,
     ) -> None:
         if not channels or isinstance(channels, str):
             raise ValueError("subscribe to a list of one or more channel ids")
@@ -130,6 +135,7 @@ class Subscription:
         self._timeout = timeout
         self._confirm_receipts = confirm_receipts
         self._on_presence = on_presence
+        self._signer = signer  # signs notices and decisions sent over this socket
         self._resume = None if resume_file is None else ResumeFile(resume_file)
         self._saved = {} if self._resume is None else self._resume.load()
         start = {c: after if isinstance(after, int) else after.get(c, 0) for c in self.channels}
@@ -147,6 +153,10 @@ class Subscription:
         self._ws: WebSocketLike | None = None
         self._live = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
+        self._verify_with = verify_with
+        self._log_key = log_key
+        self._audit_saved = {} if self._resume is None else self._resume.load_audit()
+        self._auditors: dict[str, ChannelAuditor] = {}
 
     @property
     def positions(self) -> dict[str, int]:
@@ -236,6 +246,9 @@ class Subscription:
             ack_required=ack_required,
             refers_to=refers_to,
             notice_id=notice_id,
+            channel=channel,
+            signer=self._signer,
+            party=await self._signing_party(),
         )
         return await self._command(
             lambda ref: messages.SendMessage(ref=ref, channel=channel, notice=draft), draft.id
@@ -269,17 +282,26 @@ class Subscription:
     async def _decide(
         self, channel: str, nid: UUID, decision: Decision, reason: str | None
     ) -> NoticeOut:
+        request = build_decision(
+            decision=decision,
+            reason=reason,
+            channel=channel,
+            notice_id=nid,
+            signer=self._signer,
+            party=await self._signing_party(),
+        )
         return await self._command(
             lambda ref: messages.DecideMessage(
-                ref=ref,
-                channel=channel,
-                notice=nid,
-                decision=decision,
-                reason=reason,
-                client_time=utc_now(),
+                ref=ref, channel=channel, notice=nid, **request.model_dump()
             ),
             nid,
         )
+
+    async def _signing_party(self) -> str | None:
+        """The party this operator signs for (the server's welcome says), if it signs."""
+        if self._signer is None:
+            return None
+        return (await self.wait_connected()).party.id
 
     async def _command(self, build: Callable[[str], BaseModel], nid: UUID) -> NoticeOut:
         """Send a command with a fresh ``ref`` and wait for its ``result`` or ``error``.
@@ -362,6 +384,7 @@ class Subscription:
             if not isinstance(first, messages.WelcomeMessage):
                 raise Closed(f"expected a welcome, got {first.type}", code=1002)
             self.welcome, welcomed = first, True
+            await self._prepare_audit()
             self._heads.clear()
             self._subscribing.clear()
             for number, channel in enumerate(self.channels, start=1):
@@ -383,6 +406,12 @@ class Subscription:
             log.warning("the socket closed (%s %s); reconnecting", code, reason)
         except (OSError, TimeoutError) as exc:
             log.warning("the socket failed (%s); reconnecting", exc or type(exc).__name__)
+        except (Unreachable, ApiError) as exc:
+            # A REST read for verification (a proof, the key) failed while the server was
+            # restarting, say. Refusals of this client's own making stay fatal.
+            if isinstance(exc, ApiError) and exc.status < 500:
+                raise
+            log.warning("a verification read failed (%s); reconnecting", exc)
         finally:
             self._ws = None
             self._live.clear()
@@ -400,10 +429,28 @@ class Subscription:
             log.warning("ignoring a message this client does not understand: %s", exc)
             return
         match message:
-            case messages.EventMessage(event=event):
-                self._on_event(event)
-                await self._send_receipts(ws, event.channel)
-            case messages.SubscribedMessage(channel=channel, head=head):
+            case messages.EventMessage(event=event, checkpoint=checkpoint):
+                channel = event.channel
+                if channel not in self._received or event.seq <= self._received[channel]:
+                    return  # not ours, or a duplicate
+                self._received[channel] = event.seq
+                auditor = self._auditors.get(channel)
+                if auditor is None:
+                    self._on_event(event)
+                else:
+                    # Checked against the bytes received, not against a re-serialised model.
+                    as_received = json.loads(raw)["event"]
+                    for verified in await auditor.add(as_received, event, checkpoint):
+                        self._on_event(verified)
+                await self._send_receipts(ws, channel)
+            case messages.SubscribedMessage(channel=channel, head=head, checkpoint=checkpoint):
+                if channel in self._auditors:
+                    if checkpoint is None:
+                        raise HotlineError(
+                            f"the server sends no checkpoints for {channel}, so its log cannot "
+                            "be verified (subscribe with verify=False to read it unchecked)"
+                        )
+                    await self._auditors[channel].check_checkpoint(checkpoint)
                 if self._received.get(channel, 0) > head:
                     raise HotlineError(
                         f"channel {channel} ends at {head}, yet this client has seen "
@@ -439,9 +486,6 @@ class Subscription:
 
     def _on_event(self, event: Event) -> None:
         channel = event.channel
-        if channel not in self._received or event.seq <= self._received[channel]:
-            return  # not ours, or a duplicate
-        self._received[channel] = event.seq
         self._queue.put_nowait(event)
         if not self._confirm_receipts or self.welcome is None:
             return
@@ -509,9 +553,27 @@ class Subscription:
         if event is None:
             return
         self._handled[event.channel] = event.seq
+        auditor = self._auditors.get(event.channel)
+        if auditor is not None:
+            auditor.mark_handled(event.seq)
         if self._resume is not None:
             self._saved[event.channel] = event.seq
-            await self._resume.save(self._saved)
+            await self._resume.save(self._saved, self._audit_state())
+
+    # -- verification --------------------------------------------------------------------
+
+    async def _prepare_audit(self) -> None:
+        """Set up each channel's auditor once: the log key, and where checking starts."""
+        if self._verify_with is None or self._auditors:
+            return
+        self._log_key, self._auditors = await start_auditors(
+            self._verify_with, self._handled, self._audit_saved, log_key=self._log_key
+        )
+
+    def _audit_state(self) -> dict[str, Any] | None:
+        if not self._auditors or self._log_key is None:
+            return None
+        return audit_state(self._log_key, self._auditors)
 
 
 # -- helpers -------------------------------------------------------------------------------

@@ -1,9 +1,13 @@
 """The resume file: by channel, the last sequence number a program has handled.
 
 It is read once when a subscription starts and rewritten after each handled event, so
-that a program that restarts carries on where it stopped::
+that a program that restarts carries on where it stopped. With verification on (the
+default) it also keeps what the client has verified: the log's key, and by channel the
+last signed checkpoint and the compact range of the events handled (see client.audit)::
 
-    {"after": {"water-roads": 41}}
+    {"after": {"water-roads": 41},
+     "audit": {"log_key": "hotline.localhost+1a2b3c4d+AW…",
+               "channels": {"water-roads": {"checkpoint": "…", "range": {…}}}}}
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from client.errors import HotlineError
 
@@ -56,22 +61,36 @@ class ResumeFile:
             raise HotlineError(f"{self.path} is not a resume file this client wrote")
         return {str(channel): seq for channel, seq in after.items()}
 
-    async def save(self, positions: Mapping[str, int]) -> None:
-        """Rewrite the file with ``positions``; returns once they are on disk.
+    def load_audit(self) -> dict[str, Any]:
+        """The ``audit`` section: the verified log key and checkpoints; empty if none."""
+        try:
+            found = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        audit = found.get("audit") if isinstance(found, dict) else None
+        return audit if isinstance(audit, dict) else {}
+
+    async def save(
+        self, positions: Mapping[str, int], audit: Mapping[str, Any] | None = None
+    ) -> None:
+        """Rewrite the file with ``positions`` (and ``audit``); returns once on disk.
 
         Raises:
             OSError: the file cannot be written.
         """
         self._asked += 1
-        await asyncio.to_thread(self._write, dict(positions), self._asked)
+        content: dict[str, Any] = {"after": dict(sorted(positions.items()))}
+        if audit is not None:
+            content["audit"] = dict(audit)
+        await asyncio.to_thread(self._write, content, self._asked)
 
-    def _write(self, positions: dict[str, int], number: int) -> None:
+    def _write(self, content: dict[str, Any], number: int) -> None:
         # A caller cancelled while waiting leaves its write running, so two may overlap,
         # and the older may get the lock last: it must not undo the newer one.
         with self._lock:
             if number < self._written:
                 return
-            _replace(self.path, json.dumps({"after": dict(sorted(positions.items()))}, indent=2))
+            _replace(self.path, json.dumps(content, indent=2))
             self._written = number
 
 

@@ -29,9 +29,10 @@ from uuid import UUID
 import httpx
 from pydantic import TypeAdapter
 
+from client.audit import LogTampered, decode_hashes
 from client.backoff import Backoff
-from client.drafts import NoticeId, build_draft, to_uuid
-from client.errors import ApiError, Unreachable
+from client.drafts import NoticeId, build_decision, build_draft, to_uuid
+from client.errors import ApiError, HotlineError, Unreachable
 from client.live import (
     Connector,
     PresenceCallback,
@@ -39,17 +40,25 @@ from client.live import (
     default_connect,
     ws_url,
 )
+from client.protocol.log import CompactRange, event_hash
+from client.protocol.note import Signer
+from client.protocol.proofs import (
+    CheckpointOut,
+    ConsistencyProofOut,
+    InclusionProofOut,
+    LogKeyOut,
+)
 from client.protocol.schemas import (
     ActivityWindow,
     Channel,
     Event,
     EventPage,
+    KeyOut,
     Me,
     NoticeDetail,
     NoticeOut,
     NoticePage,
 )
-from client.protocol.times import format_time, utc_now
 from client.protocol.vocabulary import Decision, Priority, Status
 
 __all__ = ["HotlineClient"]
@@ -74,6 +83,12 @@ class HotlineClient:
         retries: how many times a request that is safe to repeat (a read, a send with
             its id, a receipt) is tried again after a network failure or a 502/503/504.
         backoff: the delays between those tries, and the default for subscriptions.
+        signing_key: the operator's signer key (``PRIVATE+KEY+<operator id>+…``, as
+            ``hotline keygen`` writes it): notices and decisions, over REST and the
+            socket, are then signed with it. It never leaves the client.
+
+    Raises:
+        NoteError: ``signing_key`` is not a well-formed signer key.
     """
 
     def __init__(
@@ -86,8 +101,10 @@ class HotlineClient:
         ws_connect: Connector | None = None,
         retries: int = 2,
         backoff: Backoff | None = None,
+        signing_key: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._signer = None if signing_key is None else Signer.parse(signing_key)
         self.timeout = timeout
         self._token = token
         self._retries = retries
@@ -133,6 +150,12 @@ class HotlineClient:
         """The operator the token belongs to, its role and its party."""
         self._me = Me.model_validate(await self._request("GET", "/me", retry=True))
         return self._me
+
+    async def _signing_party(self) -> str | None:
+        """The party this operator signs for (it is signed); asked once, and only to sign."""
+        if self._signer is None:
+            return None
+        return (self._me or await self.me()).party.id
 
     async def channels(self) -> list[Channel]:
         """The channels of the operator's party, with their policies and heads."""
@@ -186,6 +209,9 @@ class HotlineClient:
             ack_required=ack_required,
             refers_to=refers_to,
             notice_id=notice_id,
+            channel=channel,
+            signer=self._signer,
+            party=await self._signing_party(),
         )
         found = await self._request(
             "POST",
@@ -224,13 +250,45 @@ class HotlineClient:
         self, channel: str, notice_id: NoticeId, decision: Decision, reason: str | None
     ) -> NoticeOut:
         nid = to_uuid(notice_id)
-        request = {"decision": decision.value, "client_time": format_time(utc_now())}
-        if reason is not None:
-            request["reason"] = reason
+        request = build_decision(
+            decision=decision,
+            reason=reason,
+            channel=channel,
+            notice_id=nid,
+            signer=self._signer,
+            party=await self._signing_party(),
+        )
         found = await self._request(
-            "POST", _notice_path(channel, nid, "decision"), json=request, notice_id=nid
+            "POST",
+            _notice_path(channel, nid, "decision"),
+            json=request.model_dump(mode="json", exclude_none=True),
+            notice_id=nid,
         )
         return NoticeOut.model_validate(found)
+
+    async def register_key(self, channel: str, verifier_key: str | None = None) -> KeyOut:
+        """Register the operator's public key on ``channel``, to check its signatures.
+
+        Args:
+            channel: the channel's id.
+            verifier_key: the key to register; by default, the one of the client's
+                ``signing_key``.
+
+        Returns:
+            The registration in force; registering the same key again changes nothing.
+
+        Raises:
+            Invalid: the key is malformed, or not named after the operator.
+            ValueError: no key given, and the client has no signing key.
+        """
+        if verifier_key is None:
+            if self._signer is None:
+                raise ValueError("give a verifier key, or make the client with a signing key")
+            verifier_key = str(self._signer.verifier())
+        found = await self._request(
+            "POST", f"{_path(channel)}/keys", json={"verifier_key": verifier_key}, retry=True
+        )
+        return KeyOut.model_validate(found)
 
     async def cancel(
         self, channel: str, notice_id: NoticeId, reason: str | None = None
@@ -311,6 +369,68 @@ class HotlineClient:
                 return
             after = page.events[-1].seq
 
+    # -- the verifiable log --------------------------------------------------------------
+
+    async def log_key(self) -> str:
+        """The verifier key the server signs checkpoints with (compare it out of band)."""
+        found = LogKeyOut.model_validate(await self._request("GET", "/log/key", retry=True))
+        return found.verifier_key
+
+    async def checkpoint(self, channel: str) -> CheckpointOut:
+        """The channel's latest signed checkpoint (not yet verified: see client.audit)."""
+        found = await self._request("GET", f"{_path(channel)}/checkpoint", retry=True)
+        return CheckpointOut.model_validate(found)
+
+    async def inclusion_proof(self, channel: str, seq: int, size: int) -> list[bytes]:
+        """The server's proof that event ``seq`` is in the tree of the first ``size`` events."""
+        found = await self._request(
+            "GET",
+            f"{_path(channel)}/proofs/inclusion",
+            params={"seq": seq, "size": size},
+            retry=True,
+        )
+        return decode_hashes(InclusionProofOut.model_validate(found).hashes)
+
+    async def consistency_proof(self, channel: str, old_size: int, size: int) -> list[bytes]:
+        """The server's proof that the tree of ``size`` events extends that of ``old_size``."""
+        found = await self._request(
+            "GET",
+            f"{_path(channel)}/proofs/consistency",
+            params={"old_size": old_size, "size": size},
+            retry=True,
+        )
+        return decode_hashes(ConsistencyProofOut.model_validate(found).hashes)
+
+    async def raw_events(self, channel: str, *, after: int, limit: int) -> list[dict[str, Any]]:
+        """One page of the log as the server served it: JSON objects, for hashing."""
+        found = await self._request(
+            "GET",
+            f"{_path(channel)}/events",
+            params={"after": after, "limit": limit},
+            retry=True,
+        )
+        events = found.get("events") if isinstance(found, dict) else None
+        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+            raise HotlineError(f"{channel}: the server's answer is not a page of events")
+        return events
+
+    async def compact_range(self, channel: str, size: int) -> CompactRange:
+        """The range of the first ``size`` events, to start checking a log from its middle.
+
+        Built from event ``size`` and the inclusion proof of it in the tree of ``size``
+        events; it is only a claim until the first signed root is rebuilt from it.
+        """
+        if size == 0:
+            return CompactRange()
+        events = await self.raw_events(channel, after=size - 1, limit=1)
+        if not events or events[0].get("seq") != size:
+            raise LogTampered(f"{channel}: event {size} is missing", channel=channel, seq=size)
+        proof = await self.inclusion_proof(channel, size, size)
+        try:
+            return CompactRange.from_inclusion_proof(size, proof, event_hash(events[0]))
+        except ValueError as exc:
+            raise LogTampered(f"{channel}: a malformed proof ({exc})", channel=channel) from exc
+
     async def _request(
         self,
         method: str,
@@ -351,6 +471,8 @@ class HotlineClient:
         confirm_receipts: bool = True,
         backoff: Backoff | None = None,
         on_presence: PresenceCallback | None = None,
+        verify: bool = True,
+        log_key: str | None = None,
     ) -> Subscription:
         """Events of ``channels`` as they happen, over a socket that heals itself.
 
@@ -366,6 +488,12 @@ class HotlineClient:
             confirm_receipts: confirm receipt of each notice from the other party, once.
             backoff: reconnection delays; the client's own when omitted.
             on_presence: called whenever the operators online on a channel change.
+            verify: check every event against the server's signed checkpoints before it
+                is yielded, and each new checkpoint against the last (the default). A
+                rewritten log raises ``LogTampered`` or ``SplitView`` from the iterator.
+            log_key: the server's verifier key, as got from its operator. Without it the
+                key the server serves is trusted on first use (and kept in the resume
+                file, so a later change of key is noticed).
         """
         return Subscription(
             url=ws_url(self.base_url),
@@ -378,6 +506,9 @@ class HotlineClient:
             backoff=backoff or self._backoff,
             on_presence=on_presence,
             timeout=self.timeout,
+            verify_with=self if verify else None,
+            log_key=log_key,
+            signer=self._signer,
         )
 
 

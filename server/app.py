@@ -14,10 +14,14 @@ from fastapi import FastAPI
 from server.api import asyncapi, problems, websocket
 from server.api.middleware import RequestContext
 from server.api.routes import channels, health, metrics, notices
+from server.api.routes import keys as key_routes
+from server.api.routes import log as log_routes
 from server.config import Settings
-from server.fanout import Fanout, LocalFanout
+from server.fanout import Fanout, Hub, LocalFanout
+from server.keys import LogKeys
 from server.metrics import Metrics
 from server.service import commands
+from server.service import log as log_service
 from server.store.db import Database
 
 __all__ = ["create_app"]
@@ -53,15 +57,21 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             (the caller then owns it and its schema).
 
     Returns:
-        The FastAPI application. Its lifespan runs the deadline watcher and closes the
-        database it made.
+        The FastAPI application. Its lifespan grows any Merkle tree that lags its log,
+        runs the deadline watcher and closes the database it made.
+
+    Raises:
+        KeyFileError: the signing key file cannot be used.
     """
     settings = settings or Settings()
     database = db or Database(settings.database_url)
-    fanout = LocalFanout()
+    keys = LogKeys.load_or_create(settings.log_key_file, name=settings.log_name)
+    checkpoints = log_service.Checkpoints(keys)
+    fanout = LocalFanout(Hub(checkpoints))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await log_service.build_missing(database)
         watcher = asyncio.create_task(
             _watch_deadlines(database, fanout, settings.deadline_check_seconds), name="deadlines"
         )
@@ -83,6 +93,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         openapi_tags=[
             {"name": "channels", "description": "Who am I, my channels, and their logs."},
             {"name": "notices", "description": "Send, read, receive, decide, cancel."},
+            {"name": "log", "description": "Signed checkpoints and Merkle proofs of the logs."},
             {"name": "health", "description": "Liveness and readiness, no token needed."},
             {"name": "operations", "description": "Metrics and the WebSocket protocol."},
         ],
@@ -90,6 +101,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.db = database
     app.state.settings = settings
     app.state.fanout = fanout
+    app.state.checkpoints = checkpoints
     app.state.metrics = Metrics()
     problems.install(app)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
@@ -98,6 +110,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(asyncapi.router)
     app.include_router(channels.router, prefix="/api/v1")
     app.include_router(notices.router, prefix="/api/v1")
+    app.include_router(key_routes.router, prefix="/api/v1")
+    app.include_router(log_routes.router, prefix="/api/v1")
     app.include_router(websocket.router, prefix="/api/v1")
 
     build_openapi = app.openapi

@@ -18,6 +18,8 @@ from client.cli import register as register_client_commands
 from client.protocol.vocabulary import Role
 from server.config import Settings
 from server.domain.errors import Refusal
+from server.domain.model import Policy
+from server.keys import KeyFileError, LogKeys, rotate
 from server.service import access, admin, demo
 from server.store.db import Database
 from server.store.migrate import upgrade
@@ -42,9 +44,13 @@ channel_app = typer.Typer(help="Channels: two parties and their log.", no_args_i
 token_app = typer.Typer(
     help="Bearer tokens: shown once, stored as hashes, revocable.", no_args_is_help=True
 )
+log_key_app = typer.Typer(
+    help="The key that signs checkpoints (HOTLINE_LOG_KEY_FILE).", no_args_is_help=True
+)
 app.add_typer(admin_app, name="admin")
 for name, sub in (
     ("party", party_app),
+    ("log-key", log_key_app),
     ("operator", operator_app),
     ("channel", channel_app),
     ("token", token_app),
@@ -119,6 +125,7 @@ def demo_command(
     from server.serve import serve as run_server  # the web stack loads only when serving
 
     settings = _settings(host=host, port=port, database_url=database_url, log_format=log_format)
+    log_key = LogKeys.load_or_create(settings.log_key_file, name=settings.log_name).verifier_key
     issued: list[demo.DemoOperator] = []
 
     async def prepare(db: Database) -> None:
@@ -130,6 +137,7 @@ def demo_command(
                 "url": url,
                 "channel": demo.CHANNEL,
                 "database_url": make_url(settings.database_url).render_as_string(),
+                "log_key": log_key,
                 "operators": [
                     {"id": o.id, "party": o.party, "name": o.name, "token": o.token} for o in issued
                 ],
@@ -144,6 +152,7 @@ def demo_command(
         for o in issued:
             table.add_row(escape(demo.PARTIES[o.party]), o.id, escape(o.name), o.token)
         out.print(table)
+        out.print(f"Log key (checkpoints are signed with it): {log_key}")
         out.print(f"API docs: {url}/docs    Stop with Ctrl+C.")
 
     asyncio.run(run_server(settings, prepare=prepare, on_listening=announce))
@@ -180,17 +189,28 @@ def operator_create(
 def channel_create(
     channel_id: str,
     parties: Annotated[list[str], typer.Option("--party", help="Give exactly two.")],
+    require_signatures: Annotated[
+        bool,
+        typer.Option(
+            "--require-signatures",
+            help="Refuse notices and decisions not signed by their operator's key.",
+        ),
+    ] = False,
     database_url: DbOpt = None,
 ) -> None:
-    """Add a channel between two parties, with the default policy."""
+    """Add a channel between two parties, with the default deadlines."""
     if len(parties) != 2:
         err.print("[red]error:[/red] a channel joins exactly two parties: --party A --party B")
         raise typer.Exit(2)
+    policy = Policy(require_signatures=require_signatures)
     _run(
-        lambda db: admin.create_channel(db, channel_id, parties=(parties[0], parties[1])),
+        lambda db: admin.create_channel(
+            db, channel_id, parties=(parties[0], parties[1]), policy=policy
+        ),
         database_url,
     )
-    out.print(f"channel {channel_id} created between {parties[0]} and {parties[1]}")
+    signed = ", signatures required" if require_signatures else ""
+    out.print(f"channel {channel_id} created between {parties[0]} and {parties[1]}{signed}")
 
 
 @token_app.command("create")
@@ -245,3 +265,38 @@ register_client_commands(app)  # send, listen, ack, object, inbox, status: clien
 def main() -> None:
     """Entry point of the ``hotline`` console script."""
     app()
+
+
+@log_key_app.command("show")
+def log_key_show() -> None:
+    """Print the verifier key clients check checkpoints with (made if there is none yet)."""
+    settings = _settings()
+    try:
+        keys = LogKeys.load_or_create(settings.log_key_file, name=settings.log_name)
+    except KeyFileError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    out.print(keys.verifier_key)
+    if keys.previous is not None:
+        out.print(f"{keys.previous.verifier()}  (previous: still signing until its file goes)")
+
+
+@log_key_app.command("rotate")
+def log_key_rotate() -> None:
+    """Make a new signing key; the old one keeps co-signing until you delete its file.
+
+    Restart the server to use it. See docs/how-to/rotate-the-log-key.md.
+    """
+    settings = _settings()
+    try:
+        keys = rotate(settings.log_key_file, name=settings.log_name)
+    except KeyFileError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    assert keys.previous is not None
+    out.print(f"new key       {keys.verifier_key}")
+    out.print(f"previous key  {keys.previous.verifier()}")
+    out.print(
+        "Restart the server; publish the new key; once clients have it, delete "
+        f"{settings.log_key_file}.previous and restart again."
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -18,6 +19,17 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "sqlite:///hotline.db",
         description="sqlite:///path/to/file.db or postgresql://user@host/db",
+    )
+    log_name: str = Field(
+        "hotline.localhost",
+        pattern=r"^[^\s+]+$",
+        description="The log's name: the signing key's name and the first part of every "
+        "checkpoint's origin (`<log name>/<channel>`). A host name you control is best.",
+    )
+    log_key_file: Path = Field(
+        Path("hotline-log.key"),
+        description="The checkpoint signing key; made (mode 0600) on first start. Keep it "
+        "outside the database and its backups.",
     )
     host: str = Field("127.0.0.1", description="Address to listen on.")
     port: int = Field(8000, ge=0, le=65535, description="Port to listen on; 0 picks a free one.")

@@ -9,25 +9,38 @@ Two pieces, so that more worker processes can be added without touching the api:
   instead and have every process's listener feed its own hub from the log.
 
 Nothing is published before it is committed: the service calls ``publish`` after
-``commit()`` returns. Delivery never blocks the publisher: a connection whose queue is full
-is told so and closes itself (see ``server/api/websocket.py``).
+``commit()`` returns, with the Merkle root the events left the log with; the hub signs that
+checkpoint once and sends it with the last event, so that clients can check them all.
+Delivery never blocks the publisher: a connection whose queue is full is told so and
+closes itself (see ``server/api/websocket.py``).
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Protocol
 
 from client.protocol import schemas
 from client.protocol.messages import PresenceMessage
+from server.service.log import Checkpoints
 
 __all__ = ["Fanout", "Hub", "LocalFanout", "Subscriber", "encode_event"]
 
 
-def encode_event(event: schemas.Event) -> str:
-    """The ``event`` message for one event, as the text sent on every socket."""
-    return '{"type":"event","event":' + event.model_dump_json() + "}"
+def encode_event(event: schemas.Event, checkpoint: str | None = None) -> str:
+    """The ``event`` message for one event, as the text sent on every socket.
+
+    Args:
+        event: the event.
+        checkpoint: the signed checkpoint of the log up to this event, if it carries one.
+    """
+    text = '{"type":"event","event":' + event.model_dump_json()
+    if checkpoint is not None:
+        # Unescaped UTF-8, as pydantic writes every other message (the em dash included).
+        text += ',"checkpoint":' + json.dumps(checkpoint, ensure_ascii=False)
+    return text + "}"
 
 
 class Subscriber(Protocol):
@@ -44,9 +57,14 @@ class Subscriber(Protocol):
 
 
 class Hub:
-    """This process's registry of subscribed connections, by channel."""
+    """This process's registry of subscribed connections, by channel.
 
-    def __init__(self) -> None:
+    Args:
+        checkpoints: signs the checkpoint each published batch ends with.
+    """
+
+    def __init__(self, checkpoints: Checkpoints) -> None:
+        self.checkpoints = checkpoints
         self._subscribers: defaultdict[str, set[Subscriber]] = defaultdict(set)
 
     def subscribe(self, channel: str, subscriber: Subscriber) -> None:
@@ -65,13 +83,23 @@ class Hub:
         else:
             del self._subscribers[channel]
 
-    def deliver(self, events: Sequence[schemas.Event]) -> None:
-        """Hand each event to every subscriber of its channel, in order."""
-        for event in events:
+    def deliver(self, events: Sequence[schemas.Event], *, root: bytes) -> None:
+        """Hand each event to every subscriber of its channel, in order.
+
+        Args:
+            events: events of one channel, just committed, in log order.
+            root: the channel's Merkle root with the last of them; its signed checkpoint
+                rides on the last event.
+        """
+        for position, event in enumerate(events, start=1):
             watchers = self._subscribers.get(event.channel)
             if not watchers:
                 continue
-            text = encode_event(event)  # serialised once, however many sockets get it
+            checkpoint = None
+            if position == len(events):
+                checkpoint = self.checkpoints.sign(event.channel, event.seq, root).note
+            # Serialised once, however many sockets get it.
+            text = encode_event(event, checkpoint)
             for subscriber in list(watchers):
                 subscriber.offer_event(event, text)
 
@@ -93,16 +121,19 @@ class Fanout(Protocol):
 
     hub: Hub
 
-    async def publish(self, events: Sequence[schemas.Event]) -> None:
-        """Make committed ``events`` reach every subscriber, in every process."""
+    async def publish(self, events: Sequence[schemas.Event], *, root: bytes) -> None:
+        """Make committed ``events`` (one command's) reach every subscriber, in every process.
+
+        ``root`` is the channel's Merkle root once they are in the log.
+        """
 
 
 class LocalFanout:
     """Fan-out within one process: publishing is delivering to the local hub."""
 
-    def __init__(self, hub: Hub | None = None) -> None:
-        self.hub = hub or Hub()
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
 
-    async def publish(self, events: Sequence[schemas.Event]) -> None:
+    async def publish(self, events: Sequence[schemas.Event], *, root: bytes) -> None:
         """Deliver ``events`` to this process's subscribers."""
-        self.hub.deliver(events)
+        self.hub.deliver(events, root=root)

@@ -139,8 +139,10 @@ def parse(text: str) -> Checkpoint:
     return Checkpoint(origin, int(size), root_hash, tuple(extensions))
 
 
-def sign_checkpoint(checkpoint: Checkpoint, signer_key: str | Signer) -> str:
-    """The checkpoint as a note signed with ``signer_key``.
+def sign_checkpoint(
+    checkpoint: Checkpoint, signer_key: str | Signer | Iterable[str | Signer]
+) -> str:
+    """The checkpoint as a note signed with ``signer_key`` (one key, or several).
 
     Raises:
         NoteError: The signer key is malformed.

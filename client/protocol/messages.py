@@ -191,6 +191,12 @@ class SubscribedMessage(BaseModel):
     type: Literal["subscribed"] = "subscribed"
     channel: str = Field(description="The channel's id.")
     head: int = Field(description="The log's last sequence number at subscription time.")
+    checkpoint: str | None = Field(
+        None,
+        description="The signed checkpoint of the log up to `head` (a C2SP signed note): "
+        "check it against the last one you kept before you trust what follows. This server "
+        "always sends it; a client that verifies treats its absence as an error.",
+    )
 
 
 class EventMessage(BaseModel):
@@ -198,6 +204,11 @@ class EventMessage(BaseModel):
 
     type: Literal["event"] = "event"
     event: Event = Field(description="The event, exactly as the REST API serves it.")
+    checkpoint: str | None = Field(
+        None,
+        description="The signed checkpoint of the log up to this event. The last event of "
+        "every batch the server sends carries one; it vouches for the events before it.",
+    )
 
 
 class ResultMessage(BaseModel):

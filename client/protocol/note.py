@@ -45,6 +45,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -204,10 +205,19 @@ class Verifier:
             raise NoteError("malformed verifier key: the key ID does not match the key")
         return verifier
 
-    @property
+    def __reduce__(self) -> tuple[type[Verifier], tuple[str, bytes]]:
+        # Pickled as its fields: the cached key object below cannot be.
+        return (type(self), (self.name, self.public_key))
+
+    # Derived once per key, not once per signature: a server checks and signs many.
+    @cached_property
     def key_id(self) -> bytes:
         """The 4-byte ID that tells this key's signatures from others of the same name."""
         return _key_id(self.name, self.public_key)
+
+    @cached_property
+    def _public_key(self) -> Ed25519PublicKey:
+        return Ed25519PublicKey.from_public_bytes(self.public_key)
 
     def __str__(self) -> str:
         return _format_key(self.name, self.key_id, self.public_key)
@@ -215,7 +225,7 @@ class Verifier:
     def verify(self, message: bytes, signature: bytes) -> bool:
         """Whether ``signature`` is this key's Ed25519 signature of ``message``."""
         try:
-            Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
+            self._public_key.verify(signature, message)
         except (InvalidSignature, ValueError):
             return False
         return True
@@ -259,15 +269,25 @@ class Signer:
 
     def verifier(self) -> Verifier:
         """The verifier for this signer's signatures."""
-        public_key = self._private_key().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        return Verifier(self.name, public_key)
+        return self._verifier
 
     def sign(self, message: bytes) -> bytes:
         """The 64-byte Ed25519 signature of ``message``."""
-        return self._private_key().sign(message)
+        return self._private_key.sign(message)
 
+    def __reduce__(self) -> tuple[type[Signer], tuple[str, bytes]]:
+        # Pickled as its fields: the cached key objects below cannot be.
+        return (type(self), (self.name, self.seed))
+
+    # Derived once per key, not once per signature (the server signs every batch it pushes).
+    @cached_property
     def _private_key(self) -> Ed25519PrivateKey:
         return Ed25519PrivateKey.from_private_bytes(self.seed)
+
+    @cached_property
+    def _verifier(self) -> Verifier:
+        public = self._private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return Verifier(self.name, public)
 
 
 def generate_key(name: str) -> tuple[str, str]:
@@ -299,24 +319,33 @@ def verifier_key(signer_key: str) -> str:
     return str(Signer.parse(signer_key).verifier())
 
 
-def sign_note(text: str, signer_key: str | Signer) -> str:
+def sign_note(text: str, signer_key: str | Signer | Iterable[str | Signer]) -> str:
     """Sign ``text`` and return the signed note.
 
     Args:
         text: The note text: non-empty, ending in a newline, without control characters
             other than newlines.
-        signer_key: A signer key string, or a parsed :class:`Signer`.
+        signer_key: A signer key string or a parsed :class:`Signer`, or several of them:
+            a log that rotates its key signs with the old and the new key for a while,
+            so that readers who know either can open its notes.
 
     Raises:
-        NoteError: The text or the key is not acceptable.
+        NoteError: The text or a key is not acceptable.
     """
-    signer = signer_key if isinstance(signer_key, Signer) else Signer.parse(signer_key)
+    keys = [signer_key] if isinstance(signer_key, str | Signer) else list(signer_key)
+    if not keys:
+        raise NoteError("a note needs at least one signer")
+    signers = [key if isinstance(key, Signer) else Signer.parse(key) for key in keys]
     if not text.endswith("\n"):
         raise NoteError("a note text must end with a newline")
     if _has_control_characters(text) or not _is_valid_utf8(text):
         raise NoteError("a note text must be UTF-8 without control characters but newline")
-    signature = signer.key_id + signer.sign(text.encode("utf-8"))
-    return f"{text}\n{_SIGNATURE_PREFIX}{signer.name} {_encode_base64(signature)}\n"
+    message = text.encode("utf-8")
+    lines = [
+        f"{_SIGNATURE_PREFIX}{signer.name} {_encode_base64(signer.key_id + signer.sign(message))}\n"
+        for signer in signers
+    ]
+    return f"{text}\n{''.join(lines)}"
 
 
 def _parse_signature_line(line: str) -> tuple[str, bytes, bytes]:

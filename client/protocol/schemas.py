@@ -43,6 +43,8 @@ __all__ = [
     "DecisionRequest",
     "Event",
     "EventPage",
+    "KeyOut",
+    "KeyRegistration",
     "Me",
     "NamedRef",
     "NoticeDetail",
@@ -80,6 +82,12 @@ MAX_SEQ = 2**31 - 1
 """The largest sequence number a log can hold (a 32-bit column)."""
 Seq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
 Reason = Annotated[str, StringConstraints(max_length=MAX_REASON), AfterValidator(check_text)]
+Signature = Annotated[str, StringConstraints(max_length=200, pattern=r"^[A-Za-z0-9+/]+={0,2}$")]
+_SIGNATURE = (
+    "The operator's signature of what it says, made with the key it registered on the "
+    "channel: base64 of the key's 4-byte id and the 64-byte Ed25519 signature (see "
+    "client/protocol/signatures.py)."
+)
 
 _REQUEST = ConfigDict(extra="forbid")
 
@@ -138,6 +146,7 @@ class NoticeDraft(BaseModel):
     client_time: Time | None = Field(
         None, description="The client's own clock, kept as a claim beside the server's time."
     )
+    signature: Signature | None = Field(None, description=_SIGNATURE)
 
 
 class DecisionRequest(BaseModel):
@@ -158,6 +167,7 @@ class DecisionRequest(BaseModel):
     client_time: Time | None = Field(
         None, description="The client's own clock, kept as a claim beside the server's time."
     )
+    signature: Signature | None = Field(None, description=_SIGNATURE)
 
 
 class CancelRequest(BaseModel):
@@ -195,6 +205,38 @@ class PolicyOut(BaseModel):
     min_advance_notice_seconds: dict[Priority, int] = Field(
         description="How long before its activity starts a notice must be sent."
     )
+    require_signatures: bool = Field(
+        False, description="Whether notices and decisions must carry the operator's signature."
+    )
+
+
+class KeyRegistration(BaseModel):
+    """An operator's public key, to check the signatures it makes on a channel."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"verifier_key": "ana+81ebb1d6+Ae2r9wax9AbqVqCMiqhTvN/bbXsnW83C1WHfz/AMhsZI"}
+            ]
+        },
+    )
+
+    verifier_key: str = Field(
+        max_length=300,
+        description="`<operator id>+<key id>+<base64 key>`, as `hotline keygen` prints it; "
+        "the key's name must be the caller's operator id.",
+    )
+
+
+class KeyOut(BaseModel):
+    """The key an operator has in force on a channel."""
+
+    channel: str = Field(description="The channel's id.")
+    operator: str = Field(description="The operator's id, the key's name.")
+    verifier_key: str = Field(description="The verifier key.")
+    seq: int = Field(description="Sequence number of its `operator.key_registered` event.")
+    registered_at: Time = Field(description="Server time of the registration.")
 
 
 class Channel(BaseModel):

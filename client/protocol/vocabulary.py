@@ -57,3 +57,4 @@ class EventType(StrEnum):
     NOTICE_OBJECTED = "notice.objected"
     NOTICE_CANCELLED = "notice.cancelled"
     NOTICE_OVERDUE = "notice.overdue"
+    OPERATOR_KEY_REGISTERED = "operator.key_registered"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,12 @@ _document: dict[str, Any] = {}
 
 def on_pre_build(config: MkDocsConfig) -> None:
     """Build the OpenAPI document, check it, and save it beside the page."""
-    document = create_app(Settings(database_url="sqlite:///:memory:")).openapi()
+    # A throwaway signing key: building the docs must not leave a secret behind.
+    with tempfile.TemporaryDirectory() as scratch:
+        settings = Settings(
+            database_url="sqlite:///:memory:", log_key_file=Path(scratch, "log.key")
+        )
+        document = create_app(settings).openapi()
     holes = list(_holes(document))
     if holes:
         raise PluginError("the OpenAPI document is incomplete:\n  " + "\n  ".join(holes))

@@ -13,11 +13,13 @@ from server.api.problems import Unauthenticated
 from server.domain.model import Actor
 from server.fanout import Fanout
 from server.service import access
+from server.service.log import Checkpoints
 from server.store.db import Database
 from server.store.repository import Identity
 
 __all__ = [
     "ChannelId",
+    "CheckpointsDep",
     "CurrentIdentity",
     "CurrentOperator",
     "DatabaseDep",
@@ -54,6 +56,15 @@ async def _fanout(request: Request) -> Fanout:
 
 FanoutDep = Annotated[Fanout, Depends(_fanout)]
 """Where committed events are published."""
+
+
+async def _checkpoints(request: Request) -> Checkpoints:
+    checkpoints: Checkpoints = request.app.state.checkpoints
+    return checkpoints
+
+
+CheckpointsDep = Annotated[Checkpoints, Depends(_checkpoints)]
+"""Signs checkpoints with the server's key."""
 
 
 async def _identity(

@@ -34,6 +34,7 @@ from server.domain.errors import Refusal
 from server.fanout import Fanout, encode_event
 from server.metrics import Metrics
 from server.service import access, commands, queries
+from server.service import log as log_service
 from server.store.db import Database
 from server.store.repository import Identity
 
@@ -234,8 +235,11 @@ class Connection:
         # Join the hub first, then read the log: an event committed in between arrives
         # both ways, and the duplicate is dropped above. Nothing can fall between.
         self.fanout.hub.subscribe(channel, self)
-        head = (await queries.channel(self.db, self.identity.actor, channel)).head
-        subscribed = messages.SubscribedMessage(channel=channel, head=head)
+        latest = await log_service.latest_checkpoint(
+            self.db, self.fanout.hub.checkpoints, self.identity.actor, channel
+        )
+        head = latest.checkpoint.size
+        subscribed = messages.SubscribedMessage(channel=channel, head=head, checkpoint=latest.note)
         await self.websocket.send_text(subscribed.model_dump_json())
         await self._catch_up(channel, upto=head)
 
@@ -250,8 +254,14 @@ class Connection:
             )
             if not page.events:
                 return
+            # The page's last event carries the checkpoint that vouches for the page.
+            last = page.events[-1].seq
+            signed = await log_service.checkpoint_at(
+                self.db, self.fanout.hub.checkpoints, channel, last
+            )
             for event in page.events:
-                await self.websocket.send_text(encode_event(event))
+                checkpoint = signed.note if event.seq == last else None
+                await self.websocket.send_text(encode_event(event, checkpoint))
                 self.sent_up_to[channel] = event.seq
                 self.metrics.events_pushed.inc()
 

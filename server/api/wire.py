@@ -30,13 +30,19 @@ def content(draft: schemas.NoticeDraft) -> NoticeContent:
 
 def send_command(draft: schemas.NoticeDraft) -> rules.SendNotice:
     """The command a send request (REST body or socket message) asks for."""
-    return rules.SendNotice(draft.id, content(draft), client_time=draft.client_time)
+    return rules.SendNotice(
+        draft.id, content(draft), client_time=draft.client_time, signature=draft.signature
+    )
 
 
 def decide_command(notice_id: UUID, request: schemas.DecisionRequest) -> rules.Decide:
     """The command an acknowledgement or objection (REST body or socket message) asks for."""
     return rules.Decide(
-        notice_id, request.decision, reason=request.reason, client_time=request.client_time
+        notice_id,
+        request.decision,
+        reason=request.reason,
+        client_time=request.client_time,
+        signature=request.signature,
     )
 
 

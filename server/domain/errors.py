@@ -11,6 +11,9 @@ problem type in one place (``server/api/problems.py``)::
     │   ├── AlreadyDecided        a second acknowledgement or objection
     │   └── NoticeClosed          acting on a notice that is cancelled or decided
     └── Invalid               the command itself is malformed or breaks the policy
+        ├── BadSignature          a signature that does not verify with the key in force
+        ├── SignatureRequired     an unsigned notice or decision where policy wants one
+        └── BadKey                a malformed key, or one not named after its operator
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AlreadyDecided",
+    "BadKey",
+    "BadSignature",
     "Conflict",
     "Forbidden",
     "IdempotencyConflict",
@@ -30,6 +35,7 @@ __all__ = [
     "NotFound",
     "NoticeClosed",
     "Refusal",
+    "SignatureRequired",
 ]
 
 
@@ -92,3 +98,30 @@ class Invalid(Refusal):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class BadSignature(Invalid):
+    """The signature is malformed, by a key other than the operator's key in force, or false."""
+
+    code = "bad-signature"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="signature")
+
+
+class SignatureRequired(Invalid):
+    """The channel policy requires signed notices and decisions, and this one is not."""
+
+    code = "signature-required"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="signature")
+
+
+class BadKey(Invalid):
+    """A verifier key that is malformed, or not named after the operator registering it."""
+
+    code = "bad-key"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="verifier_key")

@@ -18,11 +18,13 @@ from server.domain.model import Notice
 
 __all__ = [
     "Event",
+    "LogEvent",
     "NoticeCancelled",
     "NoticeDecided",
     "NoticeOverdue",
     "NoticeReceived",
     "NoticeSent",
+    "OperatorKeyRegistered",
     "evolve",
 ]
 
@@ -36,6 +38,8 @@ class NoticeSent:
     """A party sent a notice; ``notice`` is its state at that moment."""
 
     notice: Notice
+    signature: str | None = None
+    """The sending operator's signature, if it signed (see client/protocol/signatures.py)."""
     type: ClassVar[EventType] = EventType.NOTICE_SENT
 
     @property
@@ -63,7 +67,7 @@ class NoticeSent:
                 "starts_at": format_time(c.activity.starts_at),
                 "ends_at": format_time(c.activity.ends_at),
             }
-        return {
+        data = {
             "notice": str(n.id),
             "subject": c.subject,
             "body": c.body,
@@ -75,6 +79,7 @@ class NoticeSent:
             "ack_due_at": _time(n.ack_due_at),
             "client_time": _time(n.client_time),
         }
+        return _with_signature(data, self.signature)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +108,8 @@ class NoticeDecided:
     decision: Decision
     reason: str | None = None
     client_time: datetime | None = None
+    signature: str | None = None
+    """The deciding operator's signature, if it signed."""
 
     @property
     def type(self) -> EventType:
@@ -112,11 +119,12 @@ class NoticeDecided:
 
     def data(self) -> dict[str, Any]:
         """The event's ``data`` object on the wire."""
-        return {
+        data = {
             "notice": str(self.notice_id),
             "reason": self.reason,
             "client_time": _time(self.client_time),
         }
+        return _with_signature(data, self.signature)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +159,32 @@ class NoticeOverdue:
         return {"notice": str(self.notice_id), "due_at": format_time(self.due_at)}
 
 
+@dataclass(frozen=True, slots=True)
+class OperatorKeyRegistered:
+    """An operator made its public key known on a channel: it checks its signatures from now."""
+
+    at: datetime
+    party: str
+    operator: str
+    verifier_key: str
+    type: ClassVar[EventType] = EventType.OPERATOR_KEY_REGISTERED
+    notice_id: ClassVar[UUID | None] = None
+
+    def data(self) -> dict[str, Any]:
+        """The event's ``data`` object on the wire."""
+        return {"operator": self.operator, "verifier_key": self.verifier_key}
+
+
 Event = NoticeSent | NoticeReceived | NoticeDecided | NoticeCancelled | NoticeOverdue
-"""Any event the rules can produce."""
+"""Any event of a notice's life: what the rules produce for a notice command."""
+
+LogEvent = Event | OperatorKeyRegistered
+"""Any event a channel's log holds."""
+
+
+def _with_signature(data: dict[str, Any], signature: str | None) -> dict[str, Any]:
+    # Only signed events carry the member, so an unsigned one reads as it always did.
+    return data if signature is None else {**data, "signature": signature}
 
 
 def evolve(notice: Notice | None, event: Event) -> Notice:
@@ -162,7 +194,7 @@ def evolve(notice: Notice | None, event: Event) -> Notice:
         ValueError: the event cannot follow that state (a bug in the rules, never input).
     """
     if isinstance(event, NoticeSent):
-        return event.notice
+        return replace(event.notice, signature=event.signature)
     if notice is None:
         raise ValueError(f"{event.type} before notice.sent")
     match event:

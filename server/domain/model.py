@@ -68,6 +68,8 @@ class Policy:
     """Time from sending to the acknowledgement deadline, per priority."""
     min_advance_notice: Mapping[Priority, timedelta] = field(default_factory=_default_min_advance)
     """How long before its activity window starts a notice must be sent, per priority."""
+    require_signatures: bool = False
+    """Whether notices and decisions must carry their operator's signature."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,3 +157,5 @@ class Notice:
     cancelled_by: str | None = None
     cancel_reason: str | None = None
     overdue_at: datetime | None = None
+    signature: str | None = None
+    """The sending operator's signature, as logged; a retry is a repeat only if it agrees."""

@@ -16,15 +16,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from client.protocol.note import NoteError, Verifier
+from client.protocol.signatures import SignatureError, signed_content, verify
 from client.protocol.times import to_millisecond
 from client.protocol.vocabulary import Decision, Role, Status
 from server.domain.errors import (
     AlreadyDecided,
+    BadKey,
+    BadSignature,
     Forbidden,
     IdempotencyConflict,
     Invalid,
     NotFound,
     NoticeClosed,
+    SignatureRequired,
 )
 from server.domain.events import (
     Event,
@@ -33,6 +38,7 @@ from server.domain.events import (
     NoticeOverdue,
     NoticeReceived,
     NoticeSent,
+    OperatorKeyRegistered,
 )
 from server.domain.model import MAX_REASON, Actor, Channel, Notice, NoticeContent
 
@@ -42,8 +48,10 @@ __all__ = [
     "Decide",
     "MarkOverdue",
     "RecordReceipt",
+    "RegisterKey",
     "SendNotice",
     "decide",
+    "register_key",
 ]
 
 AWAITING_DECISION = frozenset({Status.SENT, Status.DELIVERED, Status.OVERDUE})
@@ -56,6 +64,7 @@ class SendNotice:
     notice_id: UUID
     content: NoticeContent
     client_time: datetime | None = None
+    signature: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +82,7 @@ class Decide:
     decision: Decision
     reason: str | None = None
     client_time: datetime | None = None
+    signature: str | None = None
 
     def __post_init__(self) -> None:
         if self.decision is Decision.OBJECTED and not (self.reason or "").strip():
@@ -101,7 +111,14 @@ class MarkOverdue:
 
 
 Command = SendNotice | RecordReceipt | Decide | Cancel | MarkOverdue
-"""Any command the rules accept."""
+"""Any command about a notice that the rules accept."""
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterKey:
+    """An operator makes its public key known, to check the signatures it makes from now."""
+
+    verifier_key: str
 
 
 def decide(
@@ -112,6 +129,7 @@ def decide(
     notice: Notice | None,
     now: datetime,
     referenced: Notice | None = None,
+    key: str | None = None,
 ) -> list[Event]:
     """Return the events ``command`` causes, or raise why it is refused.
 
@@ -123,6 +141,8 @@ def decide(
         notice: the notice with the command's id as it stands now, or ``None``.
         now: the server's clock, stamped on every event.
         referenced: for a ``SendNotice`` that refers to an earlier notice, that notice.
+        key: the actor's verifier key in force on the channel, if it registered one; it
+            checks the signature of a ``SendNotice`` or ``Decide``.
 
     Returns:
         The new events in log order; empty when the command repeats one already applied.
@@ -139,13 +159,13 @@ def decide(
         raise Forbidden("only the server itself may act without an operator")
     match command:
         case SendNotice():
-            return _send(command, channel, actor, notice, now, referenced)
+            return _send(command, channel, actor, notice, now, referenced, key)
         case RecordReceipt():
             found = _found(notice, channel, command.notice_id)
             return _receive(found, actor, now)
         case Decide():
             found = _found(notice, channel, command.notice_id)
-            return _decide(command, found, channel, actor, now)
+            return _decide(command, found, channel, actor, now, key)
         case Cancel():
             found = _found(notice, channel, command.notice_id)
             return _cancel(command, found, actor, now)
@@ -171,32 +191,10 @@ def _send(
     existing: Notice | None,
     now: datetime,
     referenced: Notice | None,
+    key: str | None,
 ) -> list[Event]:
     _require_operator(actor, "send notices")
-    if existing is not None:
-        same = (
-            existing.channel == channel.id
-            and existing.sender_party == actor.party
-            and existing.content == command.content
-        )
-        if same:
-            return []  # a retry of a send that already happened: answer with the original
-        raise IdempotencyConflict(
-            f"notice id {command.notice_id} was already used for other content",
-            notice_id=command.notice_id,
-        )
     content = command.content
-    if content.refers_to is not None and (referenced is None or referenced.channel != channel.id):
-        raise Invalid(f"refers_to names no notice of channel {channel.id}", field="refers_to")
-    if content.activity is not None:
-        advance = channel.policy.min_advance_notice[content.priority]
-        # With no minimum (urgent works), even works already under way may be announced.
-        if advance and content.activity.starts_at - now < advance:
-            raise Invalid(
-                f"{content.priority} notices must be sent at least {_describe(advance)} "
-                "before the activity starts",
-                field="activity",
-            )
     due = now + channel.policy.ack_deadlines[content.priority] if content.ack_required else None
     notice = Notice(
         id=command.notice_id,
@@ -209,7 +207,85 @@ def _send(
         ack_due_at=due,
         client_time=command.client_time,
     )
-    return [NoticeSent(notice)]
+    sent = NoticeSent(notice, signature=command.signature)
+    if existing is not None:
+        return _repeat(command, existing, sent, channel, actor, key)
+    _check_signature(sent, command.signature, channel, actor, key)
+    if content.refers_to is not None and (referenced is None or referenced.channel != channel.id):
+        raise Invalid(f"refers_to names no notice of channel {channel.id}", field="refers_to")
+    if content.activity is not None:
+        advance = channel.policy.min_advance_notice[content.priority]
+        # With no minimum (urgent works), even works already under way may be announced.
+        if advance and content.activity.starts_at - now < advance:
+            raise Invalid(
+                f"{content.priority} notices must be sent at least {_describe(advance)} "
+                "before the activity starts",
+                field="activity",
+            )
+    return [sent]
+
+
+def _repeat(
+    command: SendNotice,
+    existing: Notice,
+    sent: NoticeSent,
+    channel: Channel,
+    actor: Actor,
+    key: str | None,
+) -> list[Event]:
+    """A send under an id already used: a retry (no events), or a conflict."""
+    same = (
+        existing.channel == channel.id
+        and existing.sender_party == actor.party
+        and existing.content == command.content
+        # Signed and unsigned are different content: answering a signed retry of an
+        # unsigned send with success would let the client believe the log holds its
+        # signature.
+        and (existing.signature is None) == (command.signature is None)
+    )
+    if not same:
+        raise IdempotencyConflict(
+            f"notice id {command.notice_id} was already used for other content",
+            notice_id=command.notice_id,
+        )
+    if command.signature != existing.signature:
+        # Another signature of the same content (a later client_time, or a newer key): a
+        # claim like any other, and a false one an error. The stored one needs no
+        # re-checking: it verified when it was logged, and the key in force may have
+        # changed since.
+        _check_signature(sent, command.signature, channel, actor, key)
+    return []  # a retry of a send that already happened: answer with the original
+
+
+def _check_signature(
+    event: NoticeSent | NoticeDecided,
+    signature: str | None,
+    channel: Channel,
+    actor: Actor,
+    key: str | None,
+) -> None:
+    """Refuse a false signature, or a missing one where the policy requires it."""
+    if signature is None:
+        if channel.policy.require_signatures:
+            raise SignatureRequired(
+                f"channel {channel.id} requires notices and decisions signed by their operator"
+            )
+        return
+    if key is None:
+        raise BadSignature(
+            f"unknown key: operator {actor.operator} has registered no key on channel {channel.id}"
+        )
+    content = signed_content(
+        channel=channel.id,
+        event_type=event.type,
+        party=actor.party,
+        operator=actor.operator,
+        data=event.data(),
+    )
+    try:
+        verify(key, content, signature)
+    except (SignatureError, NoteError) as error:
+        raise BadSignature(str(error)) from None
 
 
 def _describe(span: timedelta) -> str:
@@ -234,11 +310,28 @@ def _receive(notice: Notice, actor: Actor, now: datetime) -> list[Event]:
 
 
 def _decide(
-    command: Decide, notice: Notice, channel: Channel, actor: Actor, now: datetime
+    command: Decide,
+    notice: Notice,
+    channel: Channel,
+    actor: Actor,
+    now: datetime,
+    key: str | None,
 ) -> list[Event]:
     _require_operator(actor, "acknowledge or object")
     if actor.party == notice.sender_party:
         raise Forbidden("a party cannot acknowledge or object to its own notice")
+    decided = NoticeDecided(
+        notice.id,
+        now,
+        actor.party,
+        actor.operator,
+        command.decision,
+        reason=command.reason,
+        client_time=command.client_time,
+        signature=command.signature,
+    )
+    # The first decision stands, whatever the second carries: a retry of it is told so,
+    # even when its signature no longer matches a key registered since.
     if notice.decision is not None:
         raise AlreadyDecided(
             f"notice {notice.id} was already {notice.decision} by {notice.decided_by}",
@@ -246,21 +339,12 @@ def _decide(
         )
     if notice.status is Status.CANCELLED:
         raise NoticeClosed(f"notice {notice.id} was cancelled", notice_id=notice.id)
+    _check_signature(decided, command.signature, channel, actor, key)
     events: list[Event] = []
     if notice.received_at is None:
         # Deciding from the inbox implies the party has the notice.
         events.append(NoticeReceived(notice.id, now, actor.party, actor.operator))
-    events.append(
-        NoticeDecided(
-            notice.id,
-            now,
-            actor.party,
-            actor.operator,
-            command.decision,
-            reason=command.reason,
-            client_time=command.client_time,
-        )
-    )
+    events.append(decided)
     return events
 
 
@@ -289,3 +373,38 @@ def _mark_overdue(notice: Notice | None, channel: Channel, now: datetime) -> lis
     ):
         return []  # decided, cancelled or already overdue meanwhile: nothing to say
     return [NoticeOverdue(notice.id, now, notice.ack_due_at)]
+
+
+def register_key(
+    command: RegisterKey, *, channel: Channel, actor: Actor, key: str | None, now: datetime
+) -> list[OperatorKeyRegistered]:
+    """Return the event that registers an operator's key, or raise why it is refused.
+
+    Args:
+        command: the key to register.
+        channel: the channel it is registered on; the caller already checked that the
+            actor's party is one of its two.
+        actor: the operator registering its own key.
+        key: the actor's verifier key in force on the channel, if any.
+        now: the server's clock.
+
+    Returns:
+        The ``operator.key_registered`` event; none if that key is already in force.
+
+    Raises:
+        Forbidden: the actor is not an operator with the ``operator`` role.
+        BadKey: the key is malformed, or not named after the actor.
+    """
+    _require_operator(actor, "register signing keys")
+    try:
+        verifier = Verifier.parse(command.verifier_key)
+    except NoteError as error:
+        raise BadKey(str(error)) from None
+    if verifier.name != actor.operator:
+        raise BadKey(
+            f"the key is named {verifier.name!r}: an operator's key must be named after it, "
+            f"{actor.operator!r}"
+        )
+    if str(verifier) == key:
+        return []  # already in force: registering it again changes nothing
+    return [OperatorKeyRegistered(to_millisecond(now), actor.party, actor.operator, str(verifier))]

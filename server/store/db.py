@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from server.store.tree import RightEdges
+
 __all__ = ["Database", "async_url"]
 
 SQLITE_PRAGMAS = (
@@ -53,7 +55,10 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class Database:
-    """An engine and its session factory; cheap to create, connects lazily."""
+    """An engine, its session factory and what this process remembers of the database.
+
+    Cheap to create; connects lazily.
+    """
 
     def __init__(self, url: str | URL, *, echo: bool = False) -> None:
         self.url = async_url(url)
@@ -61,6 +66,8 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.tree_edges = RightEdges()
+        """Each channel's Merkle tree right edge as of this process's last commit to it."""
 
     @property
     def is_sqlite(self) -> bool:

@@ -2,7 +2,8 @@
 
 The ``events`` table is the channel log: its primary key ``(channel_id, seq)`` makes a
 duplicate sequence number impossible, and ``channels.head_seq`` (bumped in the same
-transaction) makes a gap impossible. ``notices`` holds each notice's current state, which
+transaction) makes a gap impossible. ``log_nodes`` holds the channel's Merkle tree, grown
+in the same transaction as the events. ``notices`` holds each notice's current state, which
 is always the fold of its events; it exists so that the inbox is one indexed query.
 """
 
@@ -17,11 +18,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     TypeDecorator,
     Uuid,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -30,6 +33,7 @@ __all__ = [
     "Base",
     "ChannelRow",
     "EventRow",
+    "LogNodeRow",
     "NoticeRow",
     "OperatorRow",
     "PartyRow",
@@ -162,12 +166,25 @@ class NoticeRow(Base):
     cancelled_by: Mapped[str | None] = mapped_column(String(64))
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     overdue_at: Mapped[datetime | None]
+    signature: Mapped[str | None] = mapped_column(Text)
 
 
 class EventRow(Base):
     """One entry of a channel's log."""
 
     __tablename__ = "events"
+    __table_args__ = (
+        # Finds an operator's signing key in force without reading the whole log; partial,
+        # so that the other events (nearly all of them) cost nothing more to write.
+        Index(
+            "ix_events_keys",
+            "channel_id",
+            "actor_operator",
+            "seq",
+            sqlite_where=text("type = 'operator.key_registered'"),
+            postgresql_where=text("type = 'operator.key_registered'"),
+        ),
+    )
 
     channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id"), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
@@ -177,3 +194,20 @@ class EventRow(Base):
     actor_operator: Mapped[str | None] = mapped_column(String(64))
     notice_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     data: Mapped[str] = mapped_column(Text)
+
+
+class LogNodeRow(Base):
+    """A complete, perfect subtree of a channel's Merkle tree (level 0: a leaf's hash).
+
+    The subtree at ``(level, idx)`` covers the leaves ``[idx * 2**level, (idx + 1) *
+    2**level)``. Once complete it never changes, so each is written once, in the same
+    transaction as the event that completes it; any root or proof is folded from at most
+    a few dozen of them (see ``client/protocol/merkle.py``).
+    """
+
+    __tablename__ = "log_nodes"
+
+    channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id"), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))

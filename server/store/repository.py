@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from client.protocol import schemas
 from client.protocol.vocabulary import Decision, EventType, Priority, Role, Status
-from server.domain.events import Event
+from server.domain.events import LogEvent
 from server.domain.model import (
     ActivityWindow,
     Actor,
@@ -63,13 +63,14 @@ def policy_to_json(policy: Policy) -> str:
             "min_advance_notice_seconds": {
                 p.value: int(d.total_seconds()) for p, d in policy.min_advance_notice.items()
             },
+            "require_signatures": policy.require_signatures,
         },
         sort_keys=True,
     )
 
 
 def policy_from_json(text: str) -> Policy:
-    """Read a policy written by :func:`policy_to_json`."""
+    """Read a policy written by :func:`policy_to_json`, or by an older version of it."""
     raw = json.loads(text)
     return Policy(
         ack_deadlines={
@@ -78,6 +79,8 @@ def policy_from_json(text: str) -> Policy:
         min_advance_notice={
             Priority(p): timedelta(seconds=s) for p, s in raw["min_advance_notice_seconds"].items()
         },
+        # Policies written before signatures existed required none.
+        require_signatures=raw.get("require_signatures", False),
     )
 
 
@@ -120,6 +123,7 @@ def _notice(row: NoticeRow) -> Notice:
         cancelled_by=row.cancelled_by,
         cancel_reason=row.cancel_reason,
         overdue_at=row.overdue_at,
+        signature=row.signature,
     )
 
 
@@ -151,6 +155,7 @@ def _notice_columns(notice: Notice) -> dict[str, Any]:
         "cancelled_by": notice.cancelled_by,
         "cancel_reason": notice.cancel_reason,
         "overdue_at": notice.overdue_at,
+        "signature": notice.signature,
     }
 
 
@@ -204,7 +209,7 @@ class Repository:
         return None if row is None else (_channel(row), row.head_seq)
 
     async def append(
-        self, channel_id: str, head: int, events: Sequence[Event]
+        self, channel_id: str, head: int, events: Sequence[LogEvent]
     ) -> list[schemas.Event]:
         """Write ``events`` to the log after ``head`` and move the head past them."""
         rows = [
@@ -225,6 +230,25 @@ class Repository:
             update(ChannelRow).where(ChannelRow.id == channel_id).values(head_seq=head + len(rows))
         )
         return [wire_event(row) for row in rows]
+
+    async def key_in_force(self, channel_id: str, operator: str) -> schemas.Event | None:
+        """The operator's last ``operator.key_registered`` event on the channel, if any.
+
+        The log is the only record of keys, so that the server checks signatures against
+        exactly what an auditor reads.
+        """
+        stmt = (
+            select(EventRow)
+            .where(
+                EventRow.channel_id == channel_id,
+                EventRow.type == EventType.OPERATOR_KEY_REGISTERED.value,
+                EventRow.actor_operator == operator,
+            )
+            .order_by(EventRow.seq.desc())
+            .limit(1)
+        )
+        row = (await self.session.scalars(stmt)).one_or_none()
+        return None if row is None else wire_event(row)
 
     async def notice(self, notice_id: uuid.UUID) -> tuple[Notice, int] | None:
         """The notice with this id, in any channel, with its ``notice.sent`` sequence number."""
@@ -283,6 +307,10 @@ class Repository:
             )
             for row in rows
         ]
+
+    async def channel_ids(self) -> list[str]:
+        """Every channel's id (for the server's own housekeeping)."""
+        return list(await self.session.scalars(select(ChannelRow.id).order_by(ChannelRow.id)))
 
     async def visible_head(self, party: str, channel_id: str) -> int | None:
         """The log head of a channel if ``party`` is one of its two, else ``None``."""

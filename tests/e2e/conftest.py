@@ -206,10 +206,10 @@ class Launcher:
         self.started.append(server)
         return server
 
-    def demo(self, database_url: str | None = None) -> Demo:
+    def demo(self, database_url: str | None = None, *, port: int = 0) -> Demo:
         """Start the demo (on this test's database unless told) and read its JSON line."""
         url = database_url or self.database_url
-        server = self.start("demo", "--json", "--port", "0", "--database-url", url)
+        server = self.start("demo", "--json", "--port", str(port), "--database-url", url)
         announced: dict[str, Any] = json.loads(server.read_first_line())
         return Demo(
             process=server,

@@ -20,7 +20,9 @@ from uuid import UUID
 import pytest
 
 from client import Closed, Conflict, HotlineClient, Subscription
+from client.protocol.note import generate_key
 from client.protocol.schemas import Event
+from client.protocol.signatures import check_signatures
 from client.protocol.vocabulary import EventType, Status
 from tests.e2e.conftest import COMMAND_TIMEOUT, Demo, clean_env
 
@@ -303,3 +305,30 @@ def test_a_profile_gives_url_token_and_channel_and_flags_override_it(
     assert json.loads(overridden.stdout)["me"]["operator"]["id"] == "dev"
     assert wrong_channel.returncode == 1
     assert "404 not-found" in wrong_channel.stderr
+
+
+async def test_a_notice_signed_and_acknowledged_signed_over_the_socket_checks_out(
+    server: Demo,
+) -> None:
+    ana_key, ana_public = generate_key("ana")
+    carla_key, carla_public = generate_key("carla")
+    async with (
+        HotlineClient(server.url, server.tokens["ana"], signing_key=ana_key) as ana,
+        HotlineClient(server.url, server.tokens["carla"], signing_key=carla_key) as carla,
+    ):
+        await ana.register_key(server.channel)
+        await carla.register_key(server.channel)
+        async with (
+            ana.subscribe([server.channel]) as water,
+            carla.subscribe([server.channel]) as roads,
+        ):
+            sent = await water.send(server.channel, subject="Valve exchange, Quay Street")
+            await next_matching(roads, concerning(sent.id, EventType.NOTICE_SENT))
+            await roads.acknowledge(server.channel, sent.id)
+            await next_matching(water, concerning(sent.id, EventType.NOTICE_ACKNOWLEDGED))
+        log = await carla.raw_events(server.channel, after=0, limit=1000)
+
+    report = check_signatures(log, pinned={"ana": [ana_public], "carla": [carla_public]})
+
+    assert report.failures == []
+    assert report.signed == 2  # the notice and the acknowledgement; a receipt is not signed

@@ -132,7 +132,9 @@ async def test_websocat_receives_a_notice_as_one_raw_json_line_and_confirms_rece
 
     assert welcome["type"] == "welcome"
     assert welcome["operator"]["id"] == "carla"
+    checkpoint = subscribed.pop("checkpoint")
     assert subscribed == {"type": "subscribed", "channel": run.channel, "head": head}
+    assert checkpoint.startswith(f"hotline.localhost/{run.channel}\n{head}\n")
     assert sent.status_code == 201, sent.text
     for line in carla.lines:
         parse_server_message(line)  # every line websocat printed is one protocol message
@@ -144,6 +146,8 @@ async def test_websocat_receives_a_notice_as_one_raw_json_line_and_confirms_rece
     assert event["data"]["subject"] == "Gas-free zone, Quay Street"
     assert event["data"]["priority"] == "urgent"
     assert event["at"].endswith("Z")
+    # The event came live, alone: it carries the signed checkpoint that vouches for it.
+    assert pushed["checkpoint"].startswith(f"hotline.localhost/{run.channel}\n{head + 1}\n")
     assert result["ref"] == "typed-by-hand"
     assert result["created"] is True
     assert result["notice"]["receipt"]["operator"] == "carla"

@@ -123,10 +123,11 @@ class Api:
 
 
 @pytest.fixture
-async def api(db: Database, database_url: str) -> AsyncIterator[Api]:
+async def api(db: Database, database_url: str, tmp_path: Path) -> AsyncIterator[Api]:
     """The app on a migrated database with the demo's parties, operators and channel."""
     operators = await demo.seed(db)
-    app = create_app(Settings(database_url=database_url), db=db)
+    settings = Settings(database_url=database_url, log_key_file=tmp_path / "log.key")
+    app = create_app(settings, db=db)
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://hotline.test") as client:

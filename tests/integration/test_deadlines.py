@@ -11,19 +11,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from client.protocol import schemas
+from client.protocol.note import Signer, generate_key
 from client.protocol.times import parse_time
 from client.protocol.vocabulary import Priority
 from server.app import create_app
 from server.config import Settings
 from server.domain.model import Policy
 from server.fanout import Hub
+from server.keys import LogKeys
 from server.service import admin, commands, demo
+from server.service.log import Checkpoints
 from server.store.db import Database
 from tests.integration.conftest import Api
 
@@ -40,14 +44,15 @@ DUE_AT_ONCE = Policy(
 
 
 @pytest.fixture
-async def api(db: Database, database_url: str) -> AsyncIterator[Api]:
+async def api(db: Database, database_url: str, tmp_path: Path) -> AsyncIterator[Api]:
     """The demo on a channel with the ``DUE_AT_ONCE`` policy, and no background watcher."""
     # The demo seeding keeps parties and channels that already exist.
     for party_id, name in demo.PARTIES.items():
         await admin.create_party(db, party_id, name=name)
     await admin.create_channel(db, demo.CHANNEL, parties=("water", "roads"), policy=DUE_AT_ONCE)
     operators = await demo.seed(db)
-    app = create_app(Settings(database_url=database_url), db=db)
+    settings = Settings(database_url=database_url, log_key_file=tmp_path / "log.key")
+    app = create_app(settings, db=db)
     transport = httpx.ASGITransport(app=app)  # no lifespan: the watcher is never started
     async with httpx.AsyncClient(transport=transport, base_url="http://hotline.test") as client:
         yield Api(client, {o.id: o.token for o in operators})
@@ -265,10 +270,10 @@ class RecordingFanout:
     """A fan-out that remembers what was published to it."""
 
     def __init__(self) -> None:
-        self.hub = Hub()
+        self.hub = Hub(Checkpoints(LogKeys(Signer.parse(generate_key("test.example")[0]))))
         self.published: list[schemas.Event] = []
 
-    async def publish(self, events: Sequence[schemas.Event]) -> None:
+    async def publish(self, events: Sequence[schemas.Event], *, root: bytes) -> None:
         self.published.extend(events)
 
 

@@ -93,6 +93,7 @@ def test_every_request_body_has_examples_that_the_api_would_accept(openapi: Docu
         "NoticeDraft": schemas.NoticeDraft,
         "DecisionRequest": schemas.DecisionRequest,
         "CancelRequest": schemas.CancelRequest,
+        "KeyRegistration": schemas.KeyRegistration,
     }
 
     named = {}

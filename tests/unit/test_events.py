@@ -79,7 +79,13 @@ def _cancelled() -> NoticeCancelled:
 def test_a_sent_notice_is_the_notice_the_event_carries() -> None:
     event = NoticeSent(sent())
 
-    assert evolve(None, event) is event.notice
+    assert evolve(None, event) == event.notice
+
+
+def test_a_sent_notice_keeps_the_signature_it_was_sent_with() -> None:
+    event = NoticeSent(sent(), signature="c2lnbmF0dXJl")
+
+    assert evolve(None, event).signature == "c2lnbmF0dXJl"
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,8 @@ import client
 import client.backoff
 import client.drafts
 import client.errors
+import client.keyfile
+import client.keys_cli
 import client.live
 import client.resume
 import client.sdk
@@ -22,6 +24,8 @@ MODULES = [
     client.backoff,
     client.drafts,
     client.errors,
+    client.keyfile,
+    client.keys_cli,
     client.live,
     client.resume,
     client.sdk,

@@ -8,6 +8,7 @@ which is all the SDK may rely on.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import inspect
 import json
@@ -45,7 +46,12 @@ from client import (
     Unauthenticated,
     Unreachable,
 )
+from client.audit import LogTampered, SplitView
 from client.live import Connector, WebSocketLike
+from client.protocol import merkle
+from client.protocol.checkpoint import Checkpoint, sign_checkpoint
+from client.protocol.log import event_hash, origin
+from client.protocol.note import generate_key
 from client.protocol.schemas import Event, NoticeOut
 from client.protocol.vocabulary import Decision, Priority, Status
 
@@ -103,6 +109,10 @@ def event_json(
         "actor": {"party": party, "operator": operator},
         "data": {"notice": str(notice or uuid4())},
     }
+
+
+def b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
 
 
 def problem(status: int, code: str, detail: str, **extra: Any) -> httpx.Response:
@@ -449,6 +459,9 @@ class FakeHotline:
 
     def __init__(self) -> None:
         self.log: list[dict[str, Any]] = []
+        self.signer_key, self.log_key = generate_key("fake.test")
+        self.tree: list[dict[str, Any]] | None = None
+        """What the fake's Merkle tree holds, when a test makes it differ from the log."""
         self.sessions: list[Session] = []
         self.subscriptions: asyncio.Queue[tuple[Session, str, int]] = asyncio.Queue()
         self.receipts: list[str] = []
@@ -522,10 +535,55 @@ class FakeHotline:
             return
         session.subscribed[channel] = after
         head = len(self.log)
-        await session.ws.send(json.dumps({"type": "subscribed", "channel": channel, "head": head}))
+        subscribed = {
+            "type": "subscribed",
+            "channel": channel,
+            "head": head,
+            "checkpoint": self.checkpoint(head),
+        }
+        await session.ws.send(json.dumps(subscribed))
         for event in self.log[after:]:
-            await session.ws.send(json.dumps({"type": "event", "event": event}))
+            message: dict[str, Any] = {"type": "event", "event": event}
+            if event["seq"] == head:  # the last of the catch-up vouches for it all
+                message["checkpoint"] = self.checkpoint(head)
+            await session.ws.send(json.dumps(message))
         await self.subscriptions.put((session, channel, after))
+
+    def checkpoint(self, size: int) -> str:
+        """The fake's signed checkpoint of its first ``size`` events."""
+        leaves = [event_hash(e) for e in (self.tree or self.log)[:size]]
+        signed = Checkpoint(origin("fake.test", CHANNEL), size, merkle.root_hash(leaves))
+        return sign_checkpoint(signed, self.signer_key)
+
+    def rest(self, request: httpx.Request) -> httpx.Response:
+        """The REST reads a verifying subscription makes (for ``httpx.MockTransport``)."""
+        leaves = [event_hash(e) for e in (self.tree or self.log)]
+        query = request.url.params
+        path = request.url.path.removeprefix(f"/api/v1/channels/{CHANNEL}")
+        if request.url.path == "/api/v1/log/key":
+            key = {"name": "fake.test", "verifier_key": self.log_key}
+            return httpx.Response(200, json={**key, "previous_verifier_key": None})
+        if path == "/events":
+            after, limit = int(query["after"]), int(query["limit"])
+            page = self.log[after : after + limit]
+            return httpx.Response(200, json={"events": page, "head": len(self.log)})
+        if path == "/proofs/consistency":
+            old, size = int(query["old_size"]), int(query["size"])
+            hashes = merkle.consistency_proof(old, leaves[:size])
+            body = {"old_size": old, "size": size, "hashes": [b64(h) for h in hashes]}
+            return httpx.Response(200, json=body)
+        if path == "/proofs/inclusion":
+            seq, size = int(query["seq"]), int(query["size"])
+            hashes = merkle.inclusion_proof(seq - 1, leaves[:size])
+            return httpx.Response(
+                200, json={"seq": seq, "size": size, "hashes": [b64(h) for h in hashes]}
+            )
+        return problem(404, "not-found", f"no {request.url.path}")
+
+    def client(self, who: str = "tok-carla", **options: Any) -> HotlineClient:
+        """A client of the fake: its socket for events, its REST reads in memory."""
+        transport = httpx.MockTransport(self.rest)
+        return HotlineClient(self.url, who, backoff=FAST, transport=transport, **options)
 
     def append(self, kind: str = "notice.sent", **fields: Any) -> dict[str, Any]:
         """Add an event to the log (not pushed: a subscriber reads it when it catches up)."""
@@ -543,7 +601,9 @@ class FakeHotline:
         """Send an event as is (for duplicates) to one session or all."""
         for target in [session] if session else list(self.sessions):
             if CHANNEL in target.subscribed and target.ws.state is State.OPEN:
-                await target.ws.send(json.dumps({"type": "event", "event": event}))
+                checkpoint = self.checkpoint(event["seq"])
+                message = {"type": "event", "event": event, "checkpoint": checkpoint}
+                await target.ws.send(json.dumps(message))
 
     async def subscribed(self) -> tuple[Session, int]:
         """Wait for the next subscription; returns its session and ``after``."""
@@ -571,7 +631,7 @@ def subscription(
     fake: FakeHotline, who: str = "tok-carla", connect: Connector | None = None, **options: Any
 ) -> Subscription:
     """A subscription to the fake's channel, as carla unless ``who`` names another token."""
-    client = HotlineClient(fake.url, who, backoff=FAST, timeout=WAIT, ws_connect=connect)
+    client = fake.client(who, timeout=WAIT, ws_connect=connect)
     return client.subscribe([CHANNEL], **options)
 
 
@@ -654,8 +714,13 @@ async def test_the_resume_file_is_saved_after_each_event_and_read_at_the_start(
         later = await take(again, 1)
 
     # The second event was being handled: only the first counts as done.
-    assert saved_while_handling == {"after": {CHANNEL: 1}}
-    assert saved_at_exit == {"after": {CHANNEL: 3}}
+    assert saved_while_handling["after"] == {CHANNEL: 1}
+    assert saved_at_exit["after"] == {CHANNEL: 3}
+    # Beside it, what was verified: the range of the handled events, the last checkpoint.
+    audit = saved_at_exit["audit"]
+    assert audit["log_key"] == fake.log_key
+    assert audit["channels"][CHANNEL]["range"]["size"] == 3
+    assert audit["channels"][CHANNEL]["checkpoint"] == fake.checkpoint(3)
     assert after == 3
     assert [e.seq for e in later] == [4]
     assert names_in(tmp_path) == ["seen.json"]  # no temporary file left behind
@@ -867,7 +932,7 @@ async def test_a_command_in_flight_when_the_socket_drops_raises_connection_lost(
 async def test_a_refused_subscription_ends_the_subscription_with_the_error(
     fake: FakeHotline,
 ) -> None:
-    client = HotlineClient(fake.url, "tok-carla", backoff=FAST)
+    client = fake.client("tok-carla")
     async with client.subscribe(["no-such-channel"]) as sub:
         with pytest.raises(NotFound):
             await take(sub, 1)
@@ -877,7 +942,7 @@ async def test_a_subscription_to_a_channel_with_a_64_character_id_is_refused_not
     fake: FakeHotline,
 ) -> None:
     unknown = "x" * 64  # as long as a channel id may be: no room for it in a ref
-    client = HotlineClient(fake.url, "tok-carla", backoff=FAST)
+    client = fake.client("tok-carla")
 
     async with client.subscribe([unknown]) as sub:
         with pytest.raises(NotFound) as raised:
@@ -891,7 +956,7 @@ async def test_a_subscription_to_a_channel_with_a_64_character_id_is_refused_not
 async def test_each_channel_gets_its_own_short_ref_and_a_refusal_names_the_channel(
     fake: FakeHotline,
 ) -> None:
-    client = HotlineClient(fake.url, "tok-carla", backoff=FAST)
+    client = fake.client("tok-carla")
     async with client.subscribe([CHANNEL, "other"]) as sub:
         with pytest.raises(NotFound) as raised:
             await take(sub, 1)
@@ -1016,6 +1081,95 @@ async def test_a_message_the_client_does_not_know_is_skipped(fake: FakeHotline) 
 async def test_a_resume_position_beyond_the_servers_log_is_refused(fake: FakeHotline) -> None:
     fake.append()
 
-    async with subscription(fake, after=7) as sub:
+    async with subscription(fake, after=7, verify=False) as sub:
         with pytest.raises(HotlineError, match="not the log it was reading before"):
             await take(sub, 1)
+
+
+async def test_a_verifying_client_resuming_beyond_the_servers_log_says_the_event_is_missing(
+    fake: FakeHotline,
+) -> None:
+    fake.append()
+
+    async with subscription(fake, after=7) as sub:
+        with pytest.raises(LogTampered, match="event 7 is missing") as raised:
+            await take(sub, 1)
+
+    assert raised.value.seq == 7
+
+
+async def test_an_event_that_differs_from_the_signed_log_is_refused_and_named(
+    fake: FakeHotline,
+) -> None:
+    for _ in range(5):
+        fake.append()
+    fake.tree = list(fake.log)
+    fake.log[2] = {**fake.log[2], "data": {"notice": str(uuid4())}}  # served, not signed
+
+    async with subscription(fake) as sub:
+        with pytest.raises(LogTampered, match="event 3 is not the event") as raised:
+            await take(sub, 1)
+
+    assert raised.value.seq == 3
+
+
+async def test_a_server_showing_another_history_than_the_remembered_one_is_a_split_view(
+    fake: FakeHotline, tmp_path: Path
+) -> None:
+    resume = tmp_path / "seen.json"
+    for _ in range(3):
+        fake.append()
+    async with subscription(fake, resume_file=resume) as sub:
+        await take(sub, 3)
+    remembered = fake.checkpoint(3)
+    fake.log = [event_json(seq) for seq in range(1, 5)]  # the same key, another history
+
+    async with subscription(fake, resume_file=resume) as again:
+        with pytest.raises(SplitView) as raised:
+            await take(again, 1)
+
+    assert raised.value.earlier == remembered
+    assert raised.value.later == fake.checkpoint(4)
+
+
+async def test_a_client_pinning_a_rotated_key_keeps_what_it_verified_with_the_old_one(
+    fake: FakeHotline, tmp_path: Path
+) -> None:
+    resume = tmp_path / "seen.json"
+    for _ in range(2):
+        fake.append()
+    async with subscription(fake, resume_file=resume) as sub:
+        await take(sub, 2)
+    old_key = fake.log_key
+    fake.signer_key, fake.log_key = generate_key("fake.test")  # rotated, old file deleted
+
+    async with subscription(fake, resume_file=resume) as unpinned:
+        with pytest.raises(LogTampered, match="rotated the key"):
+            await take(unpinned, 1)
+    async with subscription(fake, resume_file=resume, log_key=fake.log_key) as pinned:
+        await fake.subscribed()
+        await fake.publish()
+        later = await take(pinned, 1)
+
+    assert [e.seq for e in later] == [3]
+    assert json.loads(resume.read_text())["audit"]["log_key"] == fake.log_key != old_key
+
+
+async def test_a_verification_read_failing_while_the_server_restarts_means_reconnecting(
+    fake: FakeHotline,
+) -> None:
+    fake.append()
+    answer = fake.rest
+    failures = iter(range(4))  # more than the client's own retries of one request
+
+    def restarting(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/log/key") and next(failures, None) is not None:
+            return problem(503, "unavailable", "restarting")
+        return answer(request)
+
+    fake.rest = restarting  # type: ignore[method-assign]
+    async with subscription(fake) as sub:
+        events = await take(sub, 1)
+
+    assert [e.seq for e in events] == [1]
+    assert fake.hellos >= 2
