@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from client.protocol import schemas
@@ -174,6 +174,21 @@ def wire_event(row: EventRow) -> schemas.Event:
     )
 
 
+# Every request runs these two, so they are built once with bound parameters: building a
+# statement anew costs about as much as SQLite takes to answer it. Columns, not ORM
+# objects, since the rows are only read.
+_IDENTITY = (
+    select(OperatorRow.id, OperatorRow.role, OperatorRow.name, PartyRow.id, PartyRow.name)
+    .join(TokenRow, TokenRow.operator_id == OperatorRow.id)
+    .join(PartyRow, PartyRow.id == OperatorRow.party_id)
+    .where(TokenRow.token_hash == bindparam("token_hash"), TokenRow.revoked_at.is_(None))
+)
+_VISIBLE_HEAD = select(ChannelRow.head_seq).where(
+    ChannelRow.id == bindparam("channel"),
+    or_(ChannelRow.party_a == bindparam("party"), ChannelRow.party_b == bindparam("party")),
+)
+
+
 class Repository:
     """Reads and writes for one session; the caller owns the transaction."""
 
@@ -269,20 +284,14 @@ class Repository:
 
     async def identity_for_token(self, token_hash: str) -> Identity | None:
         """The operator whose unrevoked token has this hash."""
-        stmt = (
-            select(OperatorRow, PartyRow)
-            .join(TokenRow, TokenRow.operator_id == OperatorRow.id)
-            .join(PartyRow, PartyRow.id == OperatorRow.party_id)
-            .where(TokenRow.token_hash == token_hash, TokenRow.revoked_at.is_(None))
-        )
-        found = (await self.session.execute(stmt)).one_or_none()
+        found = (await self.session.execute(_IDENTITY, {"token_hash": token_hash})).one_or_none()
         if found is None:
             return None
-        operator, party = found
+        operator, role, operator_name, party, party_name = found
         return Identity(
-            actor=Actor(party=party.id, operator=operator.id, role=Role(operator.role)),
-            operator_name=operator.name,
-            party_name=party.name,
+            actor=Actor(party=party, operator=operator, role=Role(role)),
+            operator_name=operator_name,
+            party_name=party_name,
         )
 
     async def channels_of(self, party: str, channel_id: str | None = None) -> list[schemas.Channel]:
@@ -314,11 +323,8 @@ class Repository:
 
     async def visible_head(self, party: str, channel_id: str) -> int | None:
         """The log head of a channel if ``party`` is one of its two, else ``None``."""
-        stmt = select(ChannelRow.head_seq).where(
-            ChannelRow.id == channel_id,
-            or_(ChannelRow.party_a == party, ChannelRow.party_b == party),
-        )
-        head: int | None = (await self.session.execute(stmt)).scalar_one_or_none()
+        params = {"channel": channel_id, "party": party}
+        head: int | None = (await self.session.execute(_VISIBLE_HEAD, params)).scalar_one_or_none()
         return head
 
     async def notices(
