@@ -40,12 +40,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import math
 import os
 import platform
 import random
-import re
 import sqlite3
 import statistics
 import subprocess
@@ -61,7 +61,7 @@ from typing import Any
 
 import asyncpg
 import httpx
-from bench_live import Spread, filesystem_of
+from bench_live import Spread, filesystem_of, full_loop
 from bench_send import Server, cpu_model
 from sqlalchemy import event, insert, select, text, update
 from sqlalchemy.engine import make_url
@@ -92,6 +92,8 @@ WARMUP = 10
 BEFORE_THE_LOG = "5f33ca5"
 """The last commit without the Merkle tree: the full loop's baseline."""
 TARGETS = {"proof ms at 1M": 5.0, "loop ratio": 1.20}
+LOOP_WARMUP = 30
+"""Untimed loops on each server before the loop part's turns."""
 """The issue's targets: a proof served in under 5 ms at 10^6 events; the loop 20% slower at most."""
 BODY = "Open trench on the north lane; one lane closed with signals."
 EPOCH = datetime(2026, 11, 2, 7, 30, tzinfo=UTC)
@@ -404,45 +406,61 @@ def code_of(tree: Path) -> str:
     return found.stdout.strip()
 
 
-def loop_medians(tree: Path, args: argparse.Namespace) -> list[float]:
-    """Run ``bench_live.py``'s loop part on the code in ``tree``; each run's median, in ms.
+@contextlib.contextmanager
+def server_on(tree: Path, directory: Path) -> Iterator[Server]:
+    """The demo server in ``directory``, running the code in ``tree`` (``PYTHONPATH``)."""
+    directory.mkdir()
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = str(tree)  # the child inherits it: Server copies os.environ
+    try:
+        server = Server(directory)
+    finally:
+        if before is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = before
+    try:
+        yield server
+    finally:
+        server.stop()
 
-    The server it starts inherits ``PYTHONPATH``, so it runs ``tree``'s code. Its
-    throughput part is cut to two notices and its idle part skipped: only the loop counts.
+
+def loop_cost(args: argparse.Namespace, directory: Path) -> None:
+    """Both codes' servers at once, ``--loops`` loops on each in turn, ``--loop-rounds`` times.
+
+    Turns of a second or two, rather than whole runs of each, so that whatever else the
+    machine does in the meantime weighs on both codes alike: on a shared machine the same
+    code's run medians wander by a fifth from one minute to the next.
     """
-    script = Path(__file__).with_name("bench_live.py")
-    command = [sys.executable, str(script), "--runs", str(args.loop_runs)]
-    command += ["--loops", str(args.loops), "--notices", "2", "--clients", "1"]
-    command += ["--consumers", "1", "--idle", "0"]
-    done = subprocess.run(
-        command,
-        cwd=tree,
-        env={**os.environ, "PYTHONPATH": str(tree)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"bench_live.py failed on {tree}:\n{done.stdout}\n{done.stderr}")
-    return [float(m) for m in re.findall(r"whole loop \(ms\)\s+([\d.]+)", done.stdout)]
-
-
-def loop_cost(args: argparse.Namespace) -> None:
-    """Alternate the two codes ``--loop-rounds`` times and compare their run medians."""
     trees = {"before the log": args.before, "with the log": args.after}
     for label, tree in trees.items():
         print(f"  {label}: {code_of(tree)}")
-    medians: dict[str, list[float]] = {label: [] for label in trees}
-    for _ in range(args.loop_rounds):
-        for label, tree in trees.items():
-            medians[label] += loop_medians(tree, args)
-    print(f"{'full loop, run medians (ms)':<36}{'median':>9}   runs")
-    for label, runs in medians.items():
-        print(
-            f"  {label:<34}{statistics.median(runs):9.2f}   " + " ".join(f"{m:.2f}" for m in runs)
-        )
-    ratio = statistics.median(medians["with the log"]) / statistics.median(
-        medians["before the log"]
+    samples: dict[str, list[float]] = {label: [] for label in trees}
+    cpu: dict[str, list[float]] = {label: [] for label in trees}
+    with contextlib.ExitStack() as stack:
+        servers = {
+            label: stack.enter_context(server_on(tree, directory / f"loop-{n}"))
+            for n, (label, tree) in enumerate(trees.items())
+        }
+        for label, server in servers.items():
+            # Proof of the code each server runs: only the log's serves its key.
+            token = {"Authorization": f"Bearer {server.tokens['ana']}"}
+            has_log = httpx.get(f"{server.url}/api/v1/log/key", headers=token).is_success
+            print(f"  {label}: serves /api/v1/log/key: {'yes' if has_log else 'no'}")
+            asyncio.run(full_loop(server, LOOP_WARMUP, deflate=True))
+        for _ in range(args.loop_rounds):
+            for label, server in servers.items():
+                loop = asyncio.run(full_loop(server, args.loops, deflate=True))
+                samples[label] += loop.samples
+                cpu[label].append(loop.server_cpu_ms)
+    heading = f"full loop, {args.loop_rounds} turns each (ms)"
+    print(f"{heading:<36}{'median':>9}{'p99':>9}{'server CPU':>12}")
+    for label in trees:
+        spread = Spread.of(samples[label])
+        print(f"  {label:<34}{spread.median:9.2f}{spread.p99:9.2f}", end="")
+        print(f"{statistics.median(cpu[label]):9.2f} ms")
+    ratio = statistics.median(samples["with the log"]) / statistics.median(
+        samples["before the log"]
     )
     limit = TARGETS["loop ratio"]
     print(f"  ratio {ratio:.2f}; target <= {limit:.2f}: {verdict(ratio <= limit)}")
@@ -575,12 +593,9 @@ def main(argv: list[str] | None = None) -> None:
         help="the code to compare with --before (this tree)",
     )
     parser.add_argument(
-        "--loop-rounds", type=int, default=2, help="alternations of before and after (2)"
+        "--loop-rounds", type=int, default=20, help="turns of each code in the loop part (20)"
     )
-    parser.add_argument(
-        "--loop-runs", type=int, default=3, help="bench_live.py --runs each time (3)"
-    )
-    parser.add_argument("--loops", type=int, default=200, help="bench_live.py --loops (200)")
+    parser.add_argument("--loops", type=int, default=50, help="loops timed per turn (50)")
     parser.add_argument("--seed", type=int, default=6962)
     args = parser.parse_args(argv)
     args.sizes.sort()
@@ -599,8 +614,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.postgres and "store" in args.parts:
             print("store, PostgreSQL")
             asyncio.run(postgres_part(args.postgres, args))
-    if args.before is not None:
-        loop_cost(args)
+        if args.before is not None:
+            loop_cost(args, directory)
 
 
 def measure_sizes(directory: Path, args: argparse.Namespace) -> None:
