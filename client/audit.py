@@ -246,19 +246,13 @@ class ChannelAuditor:
                     later=note,
                 )
             if latest.size > old.size:
-                proof = await self._fetch(old.size, latest.size)
-                try:
-                    verify_consistency(
-                        old.size, latest.size, proof, old.root_hash, latest.root_hash
-                    )
-                except ProofError as exc:
-                    raise SplitView(
-                        f"{self.channel}: the log of {latest.size} events does not extend the "
-                        f"one of {old.size} events signed before: history was rewritten",
-                        channel=self.channel,
-                        earlier=self.note,
-                        later=note,
-                    ) from exc
+                await self._prove_prefix(
+                    old,
+                    latest,
+                    notes=(self.note, note),
+                    why=f"the log of {latest.size} events does not extend the one of "
+                    f"{old.size} events signed before: history was rewritten",
+                )
         if latest.size == self.seen.size and latest.root_hash != self.seen.root():
             raise LogTampered(
                 f"{self.channel}: the events seen do not match the checkpoint",
@@ -334,24 +328,37 @@ class ChannelAuditor:
             # A batch that ends before the checkpoint already trusted (catching up, or
             # resuming): its own signed root must be a prefix of the trusted one, or a
             # server could replay a forked past under a checkpoint made for the purpose.
-            proof = await self._fetch(signed.size, old.size)
-            try:
-                verify_consistency(signed.size, old.size, proof, signed.root_hash, old.root_hash)
-            except ProofError as exc:
-                assert self.note is not None
-                raise SplitView(
-                    f"{self.channel}: the checkpoint of {signed.size} events is not a prefix "
-                    f"of the one of {old.size} events verified before",
-                    channel=self.channel,
-                    earlier=self.note,
-                    later=checkpoint,
-                ) from exc
+            assert self.note is not None
+            await self._prove_prefix(
+                signed,
+                old,
+                notes=(self.note, checkpoint),
+                why=f"the checkpoint of {signed.size} events is not a prefix of the one of "
+                f"{old.size} events verified before",
+            )
         if old is None or signed.size >= old.size:
             self.checkpoint, self.note = signed, checkpoint
         self._verified = deepcopy(self.seen)
         released, self._pending = self._pending, []
         self._unhandled.extend(released)
         return [p.payload for p in released]
+
+    async def _prove_prefix(
+        self, shorter: Checkpoint, longer: Checkpoint, *, notes: tuple[str, str], why: str
+    ) -> None:
+        """Check with the server's consistency proof that ``shorter``'s log begins
+        ``longer``'s; if not, raise ``SplitView`` with the two notes, earlier first.
+        """
+        proof = await self._fetch(shorter.size, longer.size)
+        try:
+            verify_consistency(
+                shorter.size, longer.size, proof, shorter.root_hash, longer.root_hash
+            )
+        except ProofError as exc:
+            earlier, later = notes
+            raise SplitView(
+                f"{self.channel}: {why}", channel=self.channel, earlier=earlier, later=later
+            ) from exc
 
     def mark_handled(self, seq: int) -> None:
         """The consumer is done with every verified event up to ``seq``."""
