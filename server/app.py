@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from client.protocol.times import utc_now
 from server.api import asyncapi, problems, websocket
 from server.api.middleware import RequestContext
 from server.api.routes import channels, health, metrics, notices
@@ -20,7 +20,7 @@ from server.config import Settings
 from server.fanout import Fanout, Hub, LocalFanout
 from server.keys import LogKeys
 from server.metrics import Metrics
-from server.service import commands
+from server.service import access, commands
 from server.service import log as log_service
 from server.store.db import Database
 
@@ -48,6 +48,24 @@ async def _watch_deadlines(db: Database, fanout: Fanout, every: float) -> None:
         await asyncio.sleep(every)
 
 
+async def _watch_revocations(db: Database, hub: Hub, every: float) -> None:
+    """Close the sockets of tokens revoked by any process, looking every ``every`` seconds.
+
+    One indexed query a look, and none while this process has no socket open.
+    """
+    window = access.RevocationWindow(start=utc_now())
+    while True:
+        try:
+            if hub.connected:
+                looked_at = utc_now()
+                revoked = await access.revoked_since(db, window.since)
+                hub.revoke(revoked)
+                window.advance(revoked.values(), looked_at=looked_at)
+        except Exception:  # retried on the next tick; the server stays up
+            log.exception("revocation watch failed")
+        await asyncio.sleep(every)
+
+
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
     """Build the API.
 
@@ -58,7 +76,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     Returns:
         The FastAPI application. Its lifespan grows any Merkle tree that lags its log,
-        runs the deadline watcher and closes the database it made.
+        runs the deadline and revocation watchers and closes the database it made.
 
     Raises:
         KeyFileError: the signing key file cannot be used.
@@ -72,15 +90,22 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await log_service.build_missing(database)
-        watcher = asyncio.create_task(
-            _watch_deadlines(database, fanout, settings.deadline_check_seconds), name="deadlines"
-        )
+        watchers = [
+            asyncio.create_task(
+                _watch_deadlines(database, fanout, settings.deadline_check_seconds),
+                name="deadlines",
+            ),
+            asyncio.create_task(
+                _watch_revocations(database, fanout.hub, settings.revocation_check_seconds),
+                name="revocations",
+            ),
+        ]
         try:
             yield
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            for watcher in watchers:
+                watcher.cancel()
+            await asyncio.gather(*watchers, return_exceptions=True)
             if db is None:
                 await database.dispose()
 

@@ -55,3 +55,9 @@ class Settings(BaseSettings):
     deadline_check_seconds: float = Field(
         5.0, gt=0, description="How often the deadline watcher looks for missed deadlines."
     )
+    revocation_check_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="How often each server process looks for revoked tokens and closes the "
+        "WebSockets they opened (4401).",
+    )

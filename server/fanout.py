@@ -3,7 +3,9 @@
 Two pieces, so that more worker processes can be added without touching the api:
 
 - a :class:`Hub` in each process knows which local connections watch which channel and
-  hands each of them every event of that channel (and the channel's presence);
+  hands each of them every event of that channel (and the channel's presence); it also
+  knows which token each connection authenticated with, so that the sockets of a revoked
+  token can be told to close;
 - a :class:`Fanout` is how a process announces what it committed. :class:`LocalFanout`
   hands events straight to this process's hub. A PostgreSQL implementation would ``NOTIFY``
   instead and have every process's listener feed its own hub from the log.
@@ -18,8 +20,9 @@ closes itself (see ``server/api/websocket.py``).
 from __future__ import annotations
 
 import json
+import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from client.protocol import schemas
@@ -48,6 +51,8 @@ class Subscriber(Protocol):
 
     party: str
     operator: str
+    token: uuid.UUID
+    """The id of the token the connection authenticated with."""
 
     def offer_event(self, event: schemas.Event, text: str) -> None:
         """Take an event without waiting (a full queue is the subscriber's problem)."""
@@ -55,9 +60,12 @@ class Subscriber(Protocol):
     def offer_presence(self, text: str) -> None:
         """Take a presence message without waiting."""
 
+    def token_revoked(self) -> None:
+        """Close soon, as unauthenticated, without waiting."""
+
 
 class Hub:
-    """This process's registry of subscribed connections, by channel.
+    """This process's registry of its connections: by channel subscribed, and by token.
 
     Args:
         checkpoints: signs the checkpoint each published batch ends with.
@@ -66,6 +74,38 @@ class Hub:
     def __init__(self, checkpoints: Checkpoints) -> None:
         self.checkpoints = checkpoints
         self._subscribers: defaultdict[str, set[Subscriber]] = defaultdict(set)
+        self._by_token: defaultdict[uuid.UUID, set[Subscriber]] = defaultdict(set)
+
+    def connect(self, subscriber: Subscriber) -> None:
+        """Count a connection as open, under the token it authenticated with."""
+        self._by_token[subscriber.token].add(subscriber)
+
+    def disconnect(self, subscriber: Subscriber) -> None:
+        """Forget a connection that has closed."""
+        connections = self._by_token.get(subscriber.token)
+        if connections is None:
+            return
+        connections.discard(subscriber)
+        if not connections:
+            del self._by_token[subscriber.token]
+
+    @property
+    def connected(self) -> bool:
+        """Whether any connection is open in this process."""
+        return bool(self._by_token)
+
+    def revoke(self, tokens: Iterable[uuid.UUID]) -> int:
+        """Tell every connection that authenticated with one of ``tokens`` to close.
+
+        A token with no connection here (or none left) is passed over, so telling it twice
+        is harmless. Returns how many connections were told.
+        """
+        told = 0
+        for token in tokens:
+            for connection in list(self._by_token.get(token, ())):
+                connection.token_revoked()
+                told += 1
+        return told
 
     def subscribe(self, channel: str, subscriber: Subscriber) -> None:
         """Start handing ``subscriber`` the channel's events; tell everyone who is online."""

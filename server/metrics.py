@@ -44,6 +44,11 @@ class Metrics:
             "Sockets closed with 4429 because their queue was full.",
             registry=self.registry,
         )
+        self.revoked_closes = Counter(
+            "hotline_websocket_revoked_closes",
+            "Sockets closed with 4401 because their token was revoked.",
+            registry=self.registry,
+        )
 
     def pushed_live(self, event: schemas.Event) -> None:
         """Count a live event written to a socket and how long it took to get there."""

@@ -77,7 +77,8 @@ CLOSE_CODE_MEANINGS: dict[CloseCode, str] = {
     CloseCode.INTERNAL_ERROR: "The peer missed its pings, or the server failed: reconnect and "
     "resume.",
     CloseCode.SERVICE_RESTART: "The server is shutting down or restarting: reconnect and resume.",
-    CloseCode.UNAUTHENTICATED: "The first message was not a `hello` with a valid token. Final.",
+    CloseCode.UNAUTHENTICATED: "The first message was not a `hello` with a valid token, or the "
+    "token the socket said `hello` with has since been revoked. Final.",
     CloseCode.HELLO_TIMEOUT: "No `hello` arrived in time after the socket opened.",
     CloseCode.TOO_SLOW: "The client fell behind its events: reconnect and resume from the last "
     "`seq` it has.",

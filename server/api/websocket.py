@@ -4,7 +4,10 @@ Each connection runs two tasks (the python-websockets pattern): a reader that pa
 the client says and acts on it, and a writer that is the only one to send. They meet in a
 bounded queue. The hub puts events into that queue without waiting; if it is full, the
 client is too slow, and the connection closes with ``4429`` so that the client resumes
-from the last sequence number it has, without slowing anyone else down.
+from the last sequence number it has, without slowing anyone else down. The hub also
+tells a connection when the token it authenticated with has been revoked (see
+``_watch_revocations`` in ``server/app.py``); it then acts on nothing more it reads and
+closes with ``4401``.
 
 The writer keeps, per subscribed channel, the last sequence number it sent. An event at or
 below it is a duplicate and is dropped; one beyond the next is preceded by the missing
@@ -83,12 +86,16 @@ class Connection:
         self.identity = identity
         self.party = identity.actor.party
         self.operator = identity.actor.operator
+        self.token = identity.token
         self.db = db
         self.fanout = fanout
         self.settings = settings
         self.queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=settings.ws_queue_size)
         self.sent_up_to: dict[str, int] = {}
-        self.too_slow = asyncio.Event()
+        self.ending = asyncio.Event()
+        """Set once the connection must close, with ``close_code`` and ``close_reason``."""
+        self.close_code = CloseCode.NORMAL
+        self.close_reason = ""
         self.metrics: Metrics = websocket.app.state.metrics
 
     # -- what the hub calls (never waits) ------------------------------------------------
@@ -101,43 +108,67 @@ class Connection:
         """Queue a presence message for the writer."""
         self._offer(_Text(text))
 
+    def token_revoked(self) -> None:
+        """Close as unauthenticated: the token this socket said hello with is revoked."""
+        self._end(CloseCode.UNAUTHENTICATED, "token revoked")
+
     def _offer(self, item: _Item) -> None:
-        if self.too_slow.is_set():
+        if self.ending.is_set():
             return
         try:
             self.queue.put_nowait(item)
         except asyncio.QueueFull:
-            self.too_slow.set()
+            self._end(CloseCode.TOO_SLOW, "too slow: resume from your last seq")
+
+    def _end(self, code: CloseCode, reason: str) -> None:
+        if self.ending.is_set():
+            return  # the first reason to close is the one the client is told
+        self.close_code, self.close_reason = code, reason
+        self.ending.set()
 
     # -- the session ---------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Read and write until the client leaves, falls behind, or the server stops."""
+        """Read and write until the client leaves, falls behind, is revoked, or the server stops."""
         reader = asyncio.create_task(self._read(), name="ws-read")
         writer = asyncio.create_task(self._write(), name="ws-write")
         self.metrics.connections.inc()
-        slow = asyncio.create_task(self.too_slow.wait(), name="ws-slow")
+        # Registered only now, a moment after its token was checked: a revocation committed
+        # in between is still inside the revocation watch's next look (it looks back).
+        self.fanout.hub.connect(self)
+        ending = asyncio.create_task(self.ending.wait(), name="ws-ending")
         try:
             done, _ = await asyncio.wait(
-                {reader, writer, slow}, return_when=asyncio.FIRST_COMPLETED
+                {reader, writer, ending}, return_when=asyncio.FIRST_COMPLETED
             )
         finally:
-            for task in (reader, writer, slow):
+            for task in (reader, writer, ending):
                 task.cancel()
             # Wait for them to finish unwinding, so that nothing outlives the connection.
-            await asyncio.gather(reader, writer, slow, return_exceptions=True)
+            await asyncio.gather(reader, writer, ending, return_exceptions=True)
             for channel in list(self.sent_up_to):
                 self.fanout.hub.unsubscribe(channel, self)
+            self.fanout.hub.disconnect(self)
             self.metrics.connections.dec()
-        if slow in done:
-            self.metrics.too_slow_closes.inc()
-            log.info("closing a socket that fell behind", extra={"operator": self.operator})
-            await _close(self.websocket, CloseCode.TOO_SLOW, "too slow: resume from your last seq")
+        if ending in done:
+            self._log_end()
+            await _close(self.websocket, self.close_code, self.close_reason)
             return
         for finished in done:
             error = finished.exception()
             if error is not None and not isinstance(error, WebSocketDisconnect):
                 raise error
+
+    def _log_end(self) -> None:
+        if self.close_code is CloseCode.TOO_SLOW:
+            self.metrics.too_slow_closes.inc()
+            log.info("closing a socket that fell behind", extra={"operator": self.operator})
+        else:
+            self.metrics.revoked_closes.inc()
+            log.info(
+                "closing a socket whose token was revoked",
+                extra={"operator": self.operator, "token_id": str(self.token)},
+            )
 
     async def _read(self) -> None:
         limit = self.settings.ws_max_message_bytes
@@ -194,6 +225,10 @@ class Connection:
         | messages.DecideMessage
         | messages.CancelMessage,
     ) -> None:
+        if self.ending.is_set():
+            # Closing, perhaps for a revoked token: act on nothing more. An in-memory check,
+            # free; the token is not read from the database for each command.
+            return
         try:
             command = _command_of(message)
             outcome = await commands.execute(

@@ -100,6 +100,12 @@ class Directory:
         result = await self.session.execute(stmt)
         return int(getattr(result, "rowcount", 0))
 
+    async def revoked_since(self, since: datetime) -> dict[uuid.UUID, datetime]:
+        """The tokens revoked at or after ``since``, with when (one range of an index)."""
+        stmt = select(TokenRow.id, TokenRow.revoked_at).where(TokenRow.revoked_at >= since)
+        rows = (await self.session.execute(stmt)).all()
+        return {token: at for token, at in rows if at is not None}
+
     async def tokens(self, operator_id: str | None = None) -> list[TokenInfo]:
         """Tokens, newest first, of one operator or of all."""
         stmt = select(TokenRow).order_by(TokenRow.created_at.desc())

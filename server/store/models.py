@@ -114,7 +114,8 @@ class TokenRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     label: Mapped[str]
     created_at: Mapped[datetime]
-    revoked_at: Mapped[datetime | None]
+    # Indexed for each server's revocation watch, which reads the tokens revoked lately.
+    revoked_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class ChannelRow(Base):

@@ -39,6 +39,8 @@ class Identity:
     actor: Actor
     operator_name: str
     party_name: str
+    token: uuid.UUID
+    """The id of the token it authenticated with (never the token itself)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +180,9 @@ def wire_event(row: EventRow) -> schemas.Event:
 # statement anew costs about as much as SQLite takes to answer it. Columns, not ORM
 # objects, since the rows are only read.
 _IDENTITY = (
-    select(OperatorRow.id, OperatorRow.role, OperatorRow.name, PartyRow.id, PartyRow.name)
+    select(
+        OperatorRow.id, OperatorRow.role, OperatorRow.name, PartyRow.id, PartyRow.name, TokenRow.id
+    )
     .join(TokenRow, TokenRow.operator_id == OperatorRow.id)
     .join(PartyRow, PartyRow.id == OperatorRow.party_id)
     .where(TokenRow.token_hash == bindparam("token_hash"), TokenRow.revoked_at.is_(None))
@@ -287,11 +291,12 @@ class Repository:
         found = (await self.session.execute(_IDENTITY, {"token_hash": token_hash})).one_or_none()
         if found is None:
             return None
-        operator, role, operator_name, party, party_name = found
+        operator, role, operator_name, party, party_name, token = found
         return Identity(
             actor=Actor(party=party, operator=operator, role=Role(role)),
             operator_name=operator_name,
             party_name=party_name,
+            token=token,
         )
 
     async def channels_of(self, party: str, channel_id: str | None = None) -> list[schemas.Channel]:

@@ -1,68 +1,25 @@
 """Fixtures for integration tests: the real app on a real database, SQLite and PostgreSQL.
 
-Every test that takes ``api`` runs twice: once on a fresh SQLite file, once on a fresh
-PostgreSQL database (created from ``HOTLINE_TEST_POSTGRES_URL`` and dropped afterwards).
-Where that variable is not set the PostgreSQL run is skipped, saying so.
+Every test that takes ``api`` runs twice, as ``database_url`` does (``tests/conftest.py``):
+once on a fresh SQLite file, once on a fresh PostgreSQL database.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from sqlalchemy.engine import make_url
 
 from server.app import create_app
 from server.config import Settings
 from server.service import demo
 from server.store.db import Database
 from server.store.migrate import upgrade
-
-POSTGRES_ENV = "HOTLINE_TEST_POSTGRES_URL"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL of an empty database of each kind."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'hotline.db'}"
-        return
-    server_url = os.environ.get(POSTGRES_ENV)
-    if not server_url and os.environ.get("HOTLINE_REQUIRE_POSTGRES"):
-        pytest.fail(f"HOTLINE_REQUIRE_POSTGRES is set but {POSTGRES_ENV} is not")
-    if not server_url:
-        pytest.skip(
-            f"PostgreSQL tests need {POSTGRES_ENV} (e.g. postgresql://postgres@127.0.0.1/test)"
-        )
-    yield from _fresh_postgres_database(server_url)
-
-
-def _fresh_postgres_database(server_url: str) -> Iterator[str]:
-    import asyncio
-
-    base = make_url(server_url)
-    name = f"hotline_test_{uuid.uuid4().hex[:12]}"
-    admin_dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
-
-    async def run(sql: str) -> None:
-        connection = await asyncpg.connect(admin_dsn)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture
