@@ -51,7 +51,7 @@ class Subscriber(Protocol):
 
     party: str
     operator: str
-    token: uuid.UUID
+    token_id: uuid.UUID
     """The id of the token the connection authenticated with."""
 
     def offer_event(self, event: schemas.Event, text: str) -> None:
@@ -78,21 +78,20 @@ class Hub:
 
     def connect(self, subscriber: Subscriber) -> None:
         """Count a connection as open, under the token it authenticated with."""
-        self._by_token[subscriber.token].add(subscriber)
+        self._by_token[subscriber.token_id].add(subscriber)
 
     def disconnect(self, subscriber: Subscriber) -> None:
         """Forget a connection that has closed."""
-        connections = self._by_token.get(subscriber.token)
+        connections = self._by_token.get(subscriber.token_id)
         if connections is None:
             return
         connections.discard(subscriber)
         if not connections:
-            del self._by_token[subscriber.token]
+            del self._by_token[subscriber.token_id]
 
-    @property
-    def connected(self) -> bool:
-        """Whether any connection is open in this process."""
-        return bool(self._by_token)
+    def token_ids(self) -> set[uuid.UUID]:
+        """The ids of the tokens this process's open connections authenticated with."""
+        return set(self._by_token)
 
     def revoke(self, tokens: Iterable[uuid.UUID]) -> int:
         """Tell every connection that authenticated with one of ``tokens`` to close.

@@ -86,7 +86,7 @@ class Connection:
         self.identity = identity
         self.party = identity.actor.party
         self.operator = identity.actor.operator
-        self.token = identity.token
+        self.token_id = identity.token_id
         self.db = db
         self.fanout = fanout
         self.settings = settings
@@ -133,8 +133,9 @@ class Connection:
         reader = asyncio.create_task(self._read(), name="ws-read")
         writer = asyncio.create_task(self._write(), name="ws-write")
         self.metrics.connections.inc()
-        # Registered only now, a moment after its token was checked: a revocation committed
-        # in between is still inside the revocation watch's next look (it looks back).
+        # Registered a moment after its token was checked: a revocation committed in
+        # between is found by the revocation watch's next look, which asks about the token
+        # of every connection registered by then.
         self.fanout.hub.connect(self)
         ending = asyncio.create_task(self.ending.wait(), name="ws-ending")
         try:
@@ -144,12 +145,14 @@ class Connection:
         finally:
             for task in (reader, writer, ending):
                 task.cancel()
-            # Wait for them to finish unwinding, so that nothing outlives the connection.
-            await asyncio.gather(reader, writer, ending, return_exceptions=True)
-            for channel in list(self.sent_up_to):
-                self.fanout.hub.unsubscribe(channel, self)
-            self.fanout.hub.disconnect(self)
-            self.metrics.connections.dec()
+            try:
+                # Wait for them to finish unwinding, so that nothing outlives the connection.
+                await asyncio.gather(reader, writer, ending, return_exceptions=True)
+            finally:  # even if cancelled again meanwhile (the server stopping)
+                for channel in list(self.sent_up_to):
+                    self.fanout.hub.unsubscribe(channel, self)
+                self.fanout.hub.disconnect(self)
+                self.metrics.connections.dec()
         if ending in done:
             self._log_end()
             await _close(self.websocket, self.close_code, self.close_reason)
@@ -163,11 +166,11 @@ class Connection:
         if self.close_code is CloseCode.TOO_SLOW:
             self.metrics.too_slow_closes.inc()
             log.info("closing a socket that fell behind", extra={"operator": self.operator})
-        else:
+        elif self.close_code is CloseCode.UNAUTHENTICATED:
             self.metrics.revoked_closes.inc()
             log.info(
                 "closing a socket whose token was revoked",
-                extra={"operator": self.operator, "token_id": str(self.token)},
+                extra={"operator": self.operator, "token_id": str(self.token_id)},
             )
 
     async def _read(self) -> None:

@@ -5,9 +5,9 @@ enough to store: there is nothing to guess, so the slow password hashes (which e
 protect short, human-chosen secrets) would only slow every request down.
 
 REST checks the token on every request, so a revoked token is refused at once. A WebSocket
-checks it once, at ``hello``; each server process therefore watches the database for
-revocations (``revoked_since``, through a :class:`RevocationWindow`) and closes the
-sockets of a revoked token. A token may be revoked by another process, such as
+checks it once, at ``hello``; each server process therefore asks the database, every few
+seconds, which of the tokens its sockets use have been revoked since (``revoked_among``)
+and closes their sockets. A token may be revoked by another process, such as
 ``hotline admin token revoke``, so the database is the only place to learn of it.
 """
 
@@ -16,8 +16,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+from collections.abc import Collection
 
 from client.protocol.limits import MAX_NAME
 from client.protocol.times import utc_now
@@ -27,27 +26,17 @@ from server.store.directory import Directory, TokenInfo
 from server.store.repository import Identity, Repository
 
 __all__ = [
-    "REVOCATION_OVERLAP",
+    "REVOKED_LOOKUP_CHUNK",
     "TOKEN_PREFIX",
-    "RevocationWindow",
     "authenticate",
     "hash_token",
     "issue_token",
     "list_tokens",
     "revoke",
-    "revoked_since",
+    "revoked_among",
 ]
 
 TOKEN_PREFIX = "hl_"  # noqa: S105 - a public prefix that lets secret scanners spot leaked tokens
-
-REVOCATION_OVERLAP = timedelta(seconds=60)
-"""How far back each look for revocations reaches before the last one it found.
-
-A revocation is stamped by the clock of the process that revokes, before it commits: it can
-become visible after a look that already saw later stamps. The margin covers that wait (up
-to SQLite's 30 s busy timeout) and clocks a few seconds apart. Re-reading a token revoked
-in the last minute costs a row, and its sockets are closed already.
-"""
 
 
 def hash_token(token: str) -> str:
@@ -110,41 +99,16 @@ async def list_tokens(db: Database, operator_id: str | None = None) -> list[Toke
         return await Directory(session).tokens(operator_id)
 
 
-async def revoked_since(db: Database, since: datetime) -> dict[uuid.UUID, datetime]:
-    """The ids of the tokens revoked at or after ``since``, with the time of each."""
+REVOKED_LOOKUP_CHUNK = 500
+"""Token ids asked about per query: far below any database's limit on bound parameters."""
+
+
+async def revoked_among(db: Database, token_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of ``token_ids`` that have been revoked, asked in chunks by primary key."""
+    ids = list(token_ids)
+    revoked: set[uuid.UUID] = set()
     async with db.session() as session:
-        return await Directory(session).revoked_since(since)
-
-
-class RevocationWindow:
-    """Where a process's next look for revoked tokens starts.
-
-    The mark moves only with the ``revoked_at`` stamps found in the database, not with this
-    process's clock, so that this clock running ahead of the revoker's skips nothing; each
-    look reaches ``overlap`` before the mark, for revocations stamped a moment before they
-    were committed. The mark never passes the time the look began, so that one stamp from
-    a clock running ahead cannot hide the revocations that follow it.
-
-    Args:
-        start: where the first look starts: when the process began watching (it had no
-            sockets before, so nothing revoked earlier matters to it).
-        overlap: how far each look reaches back before the mark.
-    """
-
-    def __init__(self, start: datetime, *, overlap: timedelta = REVOCATION_OVERLAP) -> None:
-        self.mark = start
-        self.overlap = overlap
-
-    @property
-    def since(self) -> datetime:
-        """The earliest ``revoked_at`` the next look must read."""
-        return self.mark - self.overlap
-
-    def advance(self, found: Iterable[datetime], *, looked_at: datetime) -> None:
-        """Move the mark past a look's findings.
-
-        Args:
-            found: the ``revoked_at`` stamps the look read.
-            looked_at: when the look began, by this process's clock.
-        """
-        self.mark = min(max([self.mark, *found]), looked_at)
+        directory = Directory(session)
+        for start in range(0, len(ids), REVOKED_LOOKUP_CHUNK):
+            revoked |= await directory.revoked_among(ids[start : start + REVOKED_LOOKUP_CHUNK])
+    return revoked

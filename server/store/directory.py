@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -100,11 +101,12 @@ class Directory:
         result = await self.session.execute(stmt)
         return int(getattr(result, "rowcount", 0))
 
-    async def revoked_since(self, since: datetime) -> dict[uuid.UUID, datetime]:
-        """The tokens revoked at or after ``since``, with when (one range of an index)."""
-        stmt = select(TokenRow.id, TokenRow.revoked_at).where(TokenRow.revoked_at >= since)
-        rows = (await self.session.execute(stmt)).all()
-        return {token: at for token, at in rows if at is not None}
+    async def revoked_among(self, token_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        """Those of ``token_ids`` that have been revoked (primary-key lookups)."""
+        stmt = select(TokenRow.id).where(
+            TokenRow.id.in_(token_ids), TokenRow.revoked_at.is_not(None)
+        )
+        return set((await self.session.scalars(stmt)).all())
 
     async def tokens(self, operator_id: str | None = None) -> list[TokenInfo]:
         """Tokens, newest first, of one operator or of all."""

@@ -115,7 +115,7 @@ class TokenRow(Base):
     label: Mapped[str]
     created_at: Mapped[datetime]
     # Indexed for each server's revocation watch, which reads the tokens revoked lately.
-    revoked_at: Mapped[datetime | None] = mapped_column(index=True)
+    revoked_at: Mapped[datetime | None]
 
 
 class ChannelRow(Base):

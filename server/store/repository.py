@@ -39,7 +39,7 @@ class Identity:
     actor: Actor
     operator_name: str
     party_name: str
-    token: uuid.UUID
+    token_id: uuid.UUID
     """The id of the token it authenticated with (never the token itself)."""
 
 
@@ -291,12 +291,12 @@ class Repository:
         found = (await self.session.execute(_IDENTITY, {"token_hash": token_hash})).one_or_none()
         if found is None:
             return None
-        operator, role, operator_name, party, party_name, token = found
+        operator, role, operator_name, party, party_name, token_id = found
         return Identity(
             actor=Actor(party=party, operator=operator, role=Role(role)),
             operator_name=operator_name,
             party_name=party_name,
-            token=token,
+            token_id=token_id,
         )
 
     async def channels_of(self, party: str, channel_id: str | None = None) -> list[schemas.Channel]:
