@@ -249,7 +249,8 @@ class ChannelAuditor:
                 await self._prove_prefix(
                     old,
                     latest,
-                    notes=(self.note, note),
+                    earlier=self.note,
+                    later=note,
                     why=f"the log of {latest.size} events does not extend the one of "
                     f"{old.size} events signed before: history was rewritten",
                 )
@@ -332,7 +333,8 @@ class ChannelAuditor:
             await self._prove_prefix(
                 signed,
                 old,
-                notes=(self.note, checkpoint),
+                earlier=self.note,
+                later=checkpoint,
                 why=f"the checkpoint of {signed.size} events is not a prefix of the one of "
                 f"{old.size} events verified before",
             )
@@ -344,10 +346,10 @@ class ChannelAuditor:
         return [p.payload for p in released]
 
     async def _prove_prefix(
-        self, shorter: Checkpoint, longer: Checkpoint, *, notes: tuple[str, str], why: str
+        self, shorter: Checkpoint, longer: Checkpoint, *, earlier: str, later: str, why: str
     ) -> None:
         """Check with the server's consistency proof that ``shorter``'s log begins
-        ``longer``'s; if not, raise ``SplitView`` with the two notes, earlier first.
+        ``longer``'s; if not, raise ``SplitView`` with the note verified earlier and the later.
         """
         proof = await self._fetch(shorter.size, longer.size)
         try:
@@ -355,7 +357,6 @@ class ChannelAuditor:
                 shorter.size, longer.size, proof, shorter.root_hash, longer.root_hash
             )
         except ProofError as exc:
-            earlier, later = notes
             raise SplitView(
                 f"{self.channel}: {why}", channel=self.channel, earlier=earlier, later=later
             ) from exc

@@ -93,9 +93,9 @@ WARMUP = 10
 BEFORE_THE_LOG = "5f33ca5"
 """The last commit without the Merkle tree: the full loop's baseline."""
 TARGETS = {"proof ms at 1M": 5.0, "loop ratio": 1.20}
+"""The issue's targets: a proof served in under 5 ms at 10^6 events; the loop 20% slower at most."""
 LOOP_WARMUP = 30
 """Untimed loops on each server before the loop part's turns."""
-"""The issue's targets: a proof served in under 5 ms at 10^6 events; the loop 20% slower at most."""
 BODY = "Open trench on the north lane; one lane closed with signals."
 EPOCH = datetime(2026, 11, 2, 7, 30, tzinfo=UTC)
 
@@ -411,15 +411,7 @@ def code_of(tree: Path) -> str:
 def server_on(tree: Path, directory: Path) -> Iterator[Server]:
     """The demo server in ``directory``, running the code in ``tree`` (``PYTHONPATH``)."""
     directory.mkdir()
-    before = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = str(tree)  # the child inherits it: Server copies os.environ
-    try:
-        server = Server(directory)
-    finally:
-        if before is None:
-            del os.environ["PYTHONPATH"]
-        else:
-            os.environ["PYTHONPATH"] = before
+    server = Server(directory, env={"PYTHONPATH": str(tree)})
     try:
         yield server
     finally:
@@ -448,12 +440,17 @@ def loop_cost(args: argparse.Namespace, directory: Path) -> None:
             token = {"Authorization": f"Bearer {server.tokens['ana']}"}
             has_log = httpx.get(f"{server.url}/api/v1/log/key", headers=token).is_success
             print(f"  {label}: serves /api/v1/log/key: {'yes' if has_log else 'no'}")
+            if has_log != (label == "with the log"):
+                raise SystemExit(f"the server {label} runs the wrong code: check PYTHONPATH")
             asyncio.run(full_loop(server, LOOP_WARMUP, deflate=True))
+        order = list(servers.items())
         for _ in range(args.loop_rounds):
-            for label, server in servers.items():
+            # ABBA: whatever one turn leaves behind falls on each code's turns alike.
+            for label, server in order:
                 loop = asyncio.run(full_loop(server, args.loops, deflate=True))
                 samples[label] += loop.samples
                 cpu[label].append(loop.server_cpu_ms)
+            order.reverse()
     heading = f"full loop, {args.loop_rounds} turns each (ms)"
     print(f"{heading:<36}{'median':>9}{'p99':>9}{'server CPU':>12}")
     for label in trees:

@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,11 +76,16 @@ class Summary:
 
 
 class Server:
-    """The demo server as a child process, its log in a file, its JSON line read in time."""
+    """The demo server as a child process, its log in a file, its JSON line read in time.
 
-    def __init__(self, directory: Path) -> None:
+    ``env`` adds to (or overrides) the environment it inherits, less any ``HOTLINE_``
+    setting: ``PYTHONPATH`` to run another tree's code, for instance.
+    """
+
+    def __init__(self, directory: Path, *, env: Mapping[str, str] | None = None) -> None:
         self.log = directory / "server.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+        env = {**inherited, **(env or {})}
         database_url = f"sqlite:///{directory / 'hotline.db'}"
         command = [sys.executable, "-m", "server", "demo", "--json", "--port", "0"]
         with self.log.open("wb") as log:
