@@ -6,7 +6,7 @@ protect short, human-chosen secrets) would only slow every request down.
 
 REST checks the token on every request, so a revoked token is refused at once. A WebSocket
 checks it once, at ``hello``; each server process therefore asks the database, every few
-seconds, which of the tokens its sockets use have been revoked since (``revoked_among``)
+seconds, which of the tokens its sockets use have been revoked (``revoked_among``)
 and closes their sockets. A token may be revoked by another process, such as
 ``hotline admin token revoke``, so the database is the only place to learn of it.
 """
