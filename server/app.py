@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from server.api import asyncapi, problems, websocket
+from server.api import asyncapi, cors, docs, problems, web, websocket
 from server.api.middleware import RequestContext
 from server.api.routes import channels, health, metrics, notices
 from server.api.routes import keys as key_routes
@@ -113,6 +113,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         summary="An auditable two-party notification channel.",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load their scripts from a CDN; docs.install's do not
+        redoc_url=None,
         openapi_tags=[
             {"name": "channels", "description": "Who am I, my channels, and their logs."},
             {"name": "notices", "description": "Send, read, receive, decide, cancel."},
@@ -136,6 +138,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(key_routes.router, prefix="/api/v1")
     app.include_router(log_routes.router, prefix="/api/v1")
     app.include_router(websocket.router, prefix="/api/v1")
+    docs.install(app)
+    web.install(app)
+    cors.install(app, settings.cors_origins)
 
     build_openapi = app.openapi
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from client.cli import register as register_client_commands
 from client.protocol.vocabulary import Role
-from server.config import Settings
+from server.config import ANY_ORIGIN, Settings
 from server.domain.errors import Refusal
 from server.domain.model import Policy
 from server.keys import KeyFileError, LogKeys, rotate
@@ -121,10 +121,15 @@ def demo_command(
     database_url: DbOpt = None,
     log_format: LogOpt = None,
 ) -> None:
-    """Create the water-and-roads demo (idempotently), start the server and print its tokens."""
+    """Create the water-and-roads demo (idempotently), start the server and print its tokens.
+
+    Pages on any origin may call the demo's API (HOTLINE_CORS_ORIGINS, when set, decides).
+    """
     from server.serve import serve as run_server  # the web stack loads only when serving
 
     settings = _settings(host=host, port=port, database_url=database_url, log_format=log_format)
+    if "cors_origins" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"cors_origins": [ANY_ORIGIN]})
     log_key = LogKeys.load_or_create(settings.log_key_file, name=settings.log_name).verifier_key
     issued: list[demo.DemoOperator] = []
 
@@ -132,14 +137,25 @@ def demo_command(
         issued.extend(await demo.seed(db))
 
     def announce(url: str) -> None:
+        # Called once the server has started, after uvicorn's startup lines, so that this
+        # is the last thing on the screen until the first request is logged.
+        console = f"{url}/"
         if as_json:
             summary = {
                 "url": url,
+                "console_url": console,
                 "channel": demo.CHANNEL,
                 "database_url": make_url(settings.database_url).render_as_string(),
                 "log_key": log_key,
                 "operators": [
-                    {"id": o.id, "party": o.party, "name": o.name, "token": o.token} for o in issued
+                    {
+                        "id": o.id,
+                        "party": o.party,
+                        "name": o.name,
+                        "token": o.token,
+                        "console_link": sign_in_link(url, o.token),
+                    }
+                    for o in issued
                 ],
             }
             print(json.dumps(summary), flush=True)
@@ -153,9 +169,27 @@ def demo_command(
             table.add_row(escape(demo.PARTIES[o.party]), o.id, escape(o.name), o.token)
         out.print(table)
         out.print(f"Log key (checkpoints are signed with it): {log_key}")
-        out.print(f"API docs: {url}/docs    Stop with Ctrl+C.")
+        out.print(f"API docs: {escape(url)}/docs")
+        # Each link on a line of its own, never folded: a terminal can then open it whole.
+        out.print(
+            "Sign in to the web console with a link (the token after # never leaves the browser):"
+        )
+        width = max((len(o.id) for o in issued), default=0)
+        for o in issued:
+            party = escape(demo.PARTIES[o.party])
+            out.print(f"  {o.id:<{width}}  {escape(sign_in_link(url, o.token))}  ({party})")
+        out.print(f"Console: {escape(console)}    Stop with Ctrl+C.")
 
-    asyncio.run(run_server(settings, prepare=prepare, on_listening=announce))
+    asyncio.run(run_server(settings, prepare=prepare, on_started=announce))
+
+
+def sign_in_link(url: str, token: str) -> str:
+    """A link to the console that signs in with ``token``.
+
+    The token rides in the fragment (after ``#``), which browsers never send to a server:
+    it stays out of access logs and proxies; the console reads it and clears it.
+    """
+    return f"{url}/#token={token}"
 
 
 @party_app.command("create")

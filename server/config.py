@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["ANY_ORIGIN", "Settings"]
+
+ANY_ORIGIN = "*"
+"""The ``cors_origins`` entry that allows pages from every origin."""
+
+# What a browser sends in ``Origin``: scheme, host and port, no path, not even "/".
+_ORIGIN = re.compile(r"^[a-z][a-z0-9+.-]*://[^/?#\s]+$")
 
 
 class Settings(BaseSettings):
@@ -30,6 +38,12 @@ class Settings(BaseSettings):
         Path("hotline-log.key"),
         description="The checkpoint signing key; made (mode 0600) on first start. Keep it "
         "outside the database and its backups.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins of the web pages that may call the REST API "
+        "(`https://app.example.org`), comma-separated or as a JSON list; `*` allows any. "
+        "None by default; `hotline demo` allows any.",
     )
     host: str = Field("127.0.0.1", description="Address to listen on.")
     port: int = Field(8000, ge=0, le=65535, description="Port to listen on; 0 picks a free one.")
@@ -61,3 +75,28 @@ class Settings(BaseSettings):
         description="How often each server process looks for revoked tokens and closes the "
         "WebSockets they opened (4401).",
     )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        # NoDecode hands the variable over as it is, so both spellings can be read here:
+        # `a,b` as people write it, `["a", "b"]` as pydantic-settings writes lists.
+        if not isinstance(value, str):
+            return value
+        if value.lstrip().startswith("["):
+            return json.loads(value)  # malformed JSON: a ValueError, reported as invalid
+        return [part.strip() for part in value.split(",") if part.strip()]
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        # Browsers send origins in lower case; one written with a path or a trailing slash
+        # would never match, silently, so it is refused here instead.
+        checked = [origin.strip().lower() for origin in origins]
+        for origin in checked:
+            if origin != ANY_ORIGIN and not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: write scheme://host[:port] with no path "
+                    "and no trailing slash (https://app.example.org), or * for any"
+                )
+        return checked

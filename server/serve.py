@@ -6,6 +6,7 @@ import logging
 import signal
 import socket
 from collections.abc import Awaitable, Callable
+from functools import partial
 from types import FrameType
 
 import uvicorn
@@ -22,16 +23,28 @@ log = logging.getLogger(__name__)
 
 
 class _Server(uvicorn.Server):
-    """Uvicorn's server, minus one habit: re-raising the signal that stopped it.
+    """Uvicorn's server, minus one habit and plus one hook.
 
     After a graceful shutdown uvicorn raises the caught SIGTERM or SIGINT again, so the
     process dies "by signal" (status -15, or a KeyboardInterrupt traceback on Ctrl+C).
     A shutdown that finished its requests cleanly is a success: exit 0.
+
+    ``on_started`` runs once the application's startup has finished and the socket is
+    served, after uvicorn's own startup lines: what it prints comes last, below them.
     """
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self.on_started = on_started
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
         self._captured_signals.clear()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.on_started is not None:
+            self.on_started()
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -55,10 +68,12 @@ async def serve(
     settings: Settings,
     *,
     prepare: Callable[[Database], Awaitable[None]] | None = None,
-    on_listening: Callable[[str], None] | None = None,
+    on_started: Callable[[str], None] | None = None,
 ) -> None:
-    """Apply migrations, run ``prepare``, listen, call ``on_listening(url)``, and serve.
+    """Apply migrations, run ``prepare``, listen, start, call ``on_started(url)``, and serve.
 
+    ``on_started`` is called once the application has started (its lifespan has run) and
+    the socket is served: a request sent by whoever reads what it prints is answered.
     Returns when the server has shut down (SIGINT or SIGTERM finish in-flight requests).
     """
     configure(level=settings.log_level, fmt=settings.log_format)
@@ -82,14 +97,13 @@ async def serve(
             # error from the endpoint rather than a bare close from the protocol layer.
             ws_max_size=16 * settings.ws_max_message_bytes,
         )
-        server = _Server(config)
+        announce = None if on_started is None else partial(on_started, url)
+        server = _Server(config, announce)
         # Whoever reads the URL may signal at once: catch signals from now on, not only
         # once uvicorn installs its own handlers, or a quick SIGTERM kills us uncleanly.
         for stop in (signal.SIGINT, signal.SIGTERM):
             signal.signal(stop, server.handle_exit)
         log.info("serving", extra={"url": url, "database": db.url.render_as_string()})
-        if on_listening is not None:
-            on_listening(url)
         await server.serve(sockets=[sock])
     finally:
         await db.dispose()

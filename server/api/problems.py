@@ -137,9 +137,10 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     response = problem(exc.status_code, code, str(exc.detail), instance=request.url.path)
     if exc.headers:
         response.headers.update(exc.headers)
-    if exc.status_code == 405:
-        # Starlette names only the first route on the path; RFC 9110 wants them all.
-        response.headers["Allow"] = ", ".join(sorted(_methods_at(request)))
+    if exc.status_code == 405 and (documented := _methods_at(request)):
+        # Starlette names only the first route on the path; RFC 9110 wants them all. Paths
+        # the document leaves out (the static files) keep the Allow their route gave.
+        response.headers["Allow"] = ", ".join(sorted(documented))
     return response
 
 

@@ -80,10 +80,15 @@ class Api:
 
 
 @pytest.fixture
-async def api(db: Database, database_url: str, tmp_path: Path) -> AsyncIterator[Api]:
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """The app's settings; a test module overrides this fixture to change one."""
+    return Settings(database_url=database_url, log_key_file=tmp_path / "log.key")
+
+
+@pytest.fixture
+async def api(db: Database, settings: Settings) -> AsyncIterator[Api]:
     """The app on a migrated database with the demo's parties, operators and channel."""
     operators = await demo.seed(db)
-    settings = Settings(database_url=database_url, log_key_file=tmp_path / "log.key")
     app = create_app(settings, db=db)
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
