@@ -1,0 +1,448 @@
+/**
+ * An operator's connection to a Hotline server: the REST calls as methods, and live events as
+ * a subscription (`live.js`). The browser's counterpart of `client/sdk.py`, with the same
+ * rules: the token travels in a header (REST) or in the socket's first message, never in a
+ * URL; a request that is safe to repeat (a read, a send with its id, a receipt) is tried again
+ * after a network failure or a 502/503/504; a refusal is a `ProblemError` with the problem's
+ * status and stable `code`, and a server that does not answer is `Unreachable`.
+ *
+ *     const hotline = new HotlineClient({ baseUrl: "http://127.0.0.1:8000", token });
+ *     const notice = await hotline.send("water-roads", { subject: "Water main renewal, Mill Lane" });
+ * @module
+ */
+
+import { Backoff, sleep } from "./backoff.js";
+import { fromBase64 } from "./bytes.js";
+import { buildCancellation, buildDecision, buildDraft, noticeId } from "./drafts.js";
+import { HotlineError, LogTampered, ProblemError, Unreachable } from "./errors.js";
+import { CompactRange, eventHash } from "./log.js";
+import { Subscription } from "./live.js";
+
+const RETRY_STATUSES = new Set([502, 503, 504]);
+
+/**
+ * @typedef {import("./drafts.js").NoticeDraft} NoticeDraft
+ * @typedef {import("./messages.js").HotlineEvent} HotlineEvent
+ * @typedef {import("./live.js").SubscribeOptions} SubscribeOptions
+ * @typedef {{id: string, name: string}} NamedRef
+ * @typedef {{operator: NamedRef, role: string, party: NamedRef}} Me
+ * @typedef {{id: string, parties: NamedRef[], policy: Record<string, any>, head: number}} Channel
+ * @typedef {{events: HotlineEvent[], head: number}} EventPage
+ * @typedef {Record<string, any> & {id: string, channel: string, status: string, seq: number}} Notice
+ * @typedef {Notice & {history: HotlineEvent[]}} NoticeDetail
+ * @typedef {{items: Notice[], next_cursor: string | null}} NoticePage
+ * @typedef {{origin: string, size: number, root_hash: string, note: string}} CheckpointOut
+ */
+
+/**
+ * @typedef {object} ClientOptions
+ * @property {string} baseUrl the server, such as `https://hotline.example.org`
+ * @property {string} token the operator's bearer token
+ * @property {typeof globalThis.fetch} [fetch] used instead of the global `fetch`
+ * @property {import("./socket.js").WebSocketClass} [WebSocket] used instead of the global one
+ * @property {number} [timeout] milliseconds any one request, or socket opening, may take (10 s)
+ * @property {number} [retries] how often a request safe to repeat is tried again (2)
+ * @property {Backoff} [backoff] the delays between tries, and the default for subscriptions
+ */
+
+export class HotlineClient {
+  /** @param {ClientOptions} options */
+  constructor({ baseUrl, token, fetch, WebSocket, timeout = 10_000, retries = 2, backoff }) {
+    /** The server, without a trailing slash. */
+    this.baseUrl = new URL(baseUrl, globalThis.location?.href).href.replace(/\/+$/, "");
+    this.timeout = timeout;
+    this.retries = retries;
+    this.backoff = backoff ?? new Backoff();
+    // A private field: logging the client, or serialising it, does not show the token.
+    this.#token = token;
+    /** @type {typeof globalThis.fetch} */
+    this._fetch = fetch ?? globalThis.fetch.bind(globalThis);
+    /** @type {import("./socket.js").WebSocketClass | undefined} */
+    this.WebSocket = WebSocket ?? globalThis.WebSocket;
+  }
+
+  /** @type {string} */
+  #token;
+
+  /** The operator's bearer token (the socket's `hello` carries it). */
+  get token() {
+    return this.#token;
+  }
+
+  // -- REST ------------------------------------------------------------------------------
+
+  /**
+   * Whether the server answers its liveness check; never rejects.
+   * @returns {Promise<boolean>}
+   */
+  async healthy() {
+    try {
+      const response = await this._fetch(`${this.baseUrl}/healthz`, {
+        signal: AbortSignal.timeout(this.timeout),
+      });
+      return response.status === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * The operator the token belongs to, its role and its party.
+   * @returns {Promise<Me>}
+   */
+  async me() {
+    return this._request("GET", "/me", { retry: true });
+  }
+
+  /**
+   * The channels of the operator's party, with their policies and heads.
+   * @returns {Promise<Channel[]>}
+   */
+  async channels() {
+    return this._request("GET", "/channels", { retry: true });
+  }
+
+  /**
+   * One channel of the operator's party.
+   * @param {string} channel
+   * @returns {Promise<Channel>}
+   */
+  async channel(channel) {
+    return this._request("GET", channelPath(channel), { retry: true });
+  }
+
+  /**
+   * A slice of the channel's log, as served (not verified: `subscribe` verifies).
+   * @param {string} channel
+   * @param {{after?: number, limit?: number}} [options] events after `after` (0), at most `limit` (100)
+   * @returns {Promise<EventPage>}
+   */
+  async events(channel, { after = 0, limit = 100 } = {}) {
+    return this._request("GET", `${channelPath(channel)}/events`, {
+      params: { after, limit },
+      retry: true,
+    });
+  }
+
+  /**
+   * One page of the channel's notices that match, newest first.
+   * @param {string} channel
+   * @param {{status?: string, priority?: string, sentBy?: string, awaitingDecision?: boolean,
+   *   cursor?: string | null, limit?: number}} [filters] `cursor`: the `next_cursor` of the
+   *   page before; `limit`: notices per page (at most 200)
+   * @returns {Promise<NoticePage>}
+   */
+  async notices(channel, { status, priority, sentBy, awaitingDecision, cursor, limit } = {}) {
+    return this._request("GET", `${channelPath(channel)}/notices`, {
+      params: {
+        status,
+        priority,
+        sent_by: sentBy,
+        awaiting_decision: awaitingDecision ? "true" : undefined,
+        cursor: cursor ?? undefined,
+        limit,
+      },
+      retry: true,
+    });
+  }
+
+  /**
+   * One notice with its own events from the log.
+   * @param {string} channel
+   * @param {string} id the notice's id
+   * @returns {Promise<NoticeDetail>}
+   */
+  async notice(channel, id) {
+    return this._request("GET", noticePath(channel, id), { retry: true });
+  }
+
+  /**
+   * Send a notice to the other party of `channel`. Sending again with the same `id` and
+   * content is safe (the server answers with the original), so give your own `id`
+   * (`crypto.randomUUID()`) if you may have to retry after a failure.
+   * @param {string} channel
+   * @param {NoticeDraft} draft
+   * @returns {Promise<Notice>} the notice as the server recorded it
+   * @throws {ProblemError} 422: the draft breaks the schema or the policy; 409: the id was
+   *   used before for other content
+   */
+  async send(channel, draft) {
+    return this._request("POST", `${channelPath(channel)}/notices`, {
+      json: buildDraft(draft),
+      retry: true,
+    });
+  }
+
+  /**
+   * Confirm that the operator's party has the notice (the first confirmation counts).
+   * @param {string} channel
+   * @param {string} id
+   * @returns {Promise<Notice>}
+   */
+  async receipt(channel, id) {
+    return this._request("POST", noticePath(channel, id, "receipt"), { retry: true });
+  }
+
+  /**
+   * Acknowledge a notice for the operator's party.
+   * @param {string} channel
+   * @param {string} id
+   * @returns {Promise<Notice>}
+   * @throws {ProblemError} 409 `already-decided`: the first decision is in `.problem.decision`
+   */
+  async acknowledge(channel, id) {
+    return this._decide(channel, id, "acknowledged", null);
+  }
+
+  /**
+   * Object to a notice, saying why.
+   * @param {string} channel
+   * @param {string} id
+   * @param {string} reason
+   * @returns {Promise<Notice>}
+   * @throws {ProblemError} 409 `already-decided`; 422: the reason is empty
+   */
+  async object(channel, id, reason) {
+    return this._decide(channel, id, "objected", reason);
+  }
+
+  /**
+   * @param {string} channel
+   * @param {string} id
+   * @param {"acknowledged" | "objected"} decision
+   * @param {string | null} reason
+   * @returns {Promise<Notice>}
+   */
+  async _decide(channel, id, decision, reason) {
+    return this._request("POST", noticePath(channel, id, "decision"), {
+      json: buildDecision(decision, reason),
+    });
+  }
+
+  /**
+   * Withdraw a notice the operator's party sent, while it awaits a decision.
+   * @param {string} channel
+   * @param {string} id
+   * @param {string} [reason]
+   * @returns {Promise<Notice>}
+   */
+  async cancel(channel, id, reason) {
+    return this._request("POST", noticePath(channel, id, "cancellation"), {
+      json: buildCancellation(reason),
+    });
+  }
+
+  // -- the verifiable log ------------------------------------------------------------------
+
+  /**
+   * The verifier key the server signs checkpoints with (compare it out of band).
+   * @returns {Promise<string>}
+   */
+  async logKey() {
+    const found = await this._request("GET", "/log/key", { retry: true });
+    if (typeof found?.verifier_key !== "string") {
+      throw new HotlineError("the server's answer is not a log key");
+    }
+    return found.verifier_key;
+  }
+
+  /**
+   * The channel's latest signed checkpoint, not yet verified (`ChannelAuditor` verifies).
+   * @param {string} channel
+   * @returns {Promise<CheckpointOut>}
+   */
+  async checkpoint(channel) {
+    return this._request("GET", `${channelPath(channel)}/checkpoint`, { retry: true });
+  }
+
+  /**
+   * The server's proof that event `seq` is in the tree of the first `size` events.
+   * @param {string} channel
+   * @param {number} seq
+   * @param {number} size
+   * @returns {Promise<Uint8Array[]>}
+   */
+  async inclusionProof(channel, seq, size) {
+    const found = await this._request("GET", `${channelPath(channel)}/proofs/inclusion`, {
+      params: { seq, size },
+      retry: true,
+    });
+    return decodeHashes(found);
+  }
+
+  /**
+   * The server's proof that the tree of `size` events extends that of `oldSize`.
+   * @param {string} channel
+   * @param {number} oldSize
+   * @param {number} size
+   * @returns {Promise<Uint8Array[]>}
+   */
+  async consistencyProof(channel, oldSize, size) {
+    const found = await this._request("GET", `${channelPath(channel)}/proofs/consistency`, {
+      params: { old_size: oldSize, size },
+      retry: true,
+    });
+    return decodeHashes(found);
+  }
+
+  /**
+   * The range of the first `size` events, to start checking a log from its middle: built from
+   * event `size` and its inclusion proof, it is only a claim until the first signed root is
+   * rebuilt from it.
+   * @param {string} channel
+   * @param {number} size
+   * @returns {Promise<CompactRange>}
+   * @throws {LogTampered} event `size` is missing, or the proof is malformed
+   */
+  async compactRange(channel, size) {
+    if (size === 0) return new CompactRange();
+    const { events } = await this.events(channel, { after: size - 1, limit: 1 });
+    if (!Array.isArray(events) || events[0]?.seq !== size) {
+      throw new LogTampered(`${channel}: event ${size} is missing`, { channel, seq: size });
+    }
+    const proof = await this.inclusionProof(channel, size, size);
+    try {
+      return await CompactRange.fromInclusionProof(size, proof, await eventHash(events[0]));
+    } catch (error) {
+      throw new LogTampered(`${channel}: a malformed proof (${error})`, { channel });
+    }
+  }
+
+  // -- live --------------------------------------------------------------------------------
+
+  /**
+   * Events of `channel` as they happen, over a socket that heals itself, each checked against
+   * the server's signed checkpoints before `onEvent` sees it (see `live.js`).
+   * @param {string} channel
+   * @param {SubscribeOptions} [options]
+   * @returns {Subscription}
+   */
+  subscribe(channel, options = {}) {
+    return new Subscription(this, channel, options);
+  }
+
+  // -- the wire ----------------------------------------------------------------------------
+
+  /**
+   * @param {string} method
+   * @param {string} path below `/api/v1`
+   * @param {{json?: unknown, params?: Record<string, string | number | undefined>,
+   *   retry?: boolean}} [options]
+   * @returns {Promise<any>}
+   */
+  async _request(method, path, { json, params, retry = false } = {}) {
+    const url = new URL(`${this.baseUrl}/api/v1${path}`);
+    for (const [name, value] of Object.entries(params ?? {})) {
+      if (value !== undefined) url.searchParams.set(name, String(value));
+    }
+    /** @type {Record<string, string>} */
+    const headers = { Authorization: `Bearer ${this.token}`, Accept: "application/json" };
+    if (json !== undefined) headers["Content-Type"] = "application/json";
+    const body = json === undefined ? undefined : JSON.stringify(json);
+    const attempts = 1 + (retry ? this.retries : 0);
+    for (let attempt = 0; ; attempt += 1) {
+      const last = attempt === attempts - 1;
+      /** @type {Response} */
+      let response;
+      try {
+        response = await this._fetch(url, {
+          method,
+          headers,
+          body,
+          signal: AbortSignal.timeout(this.timeout),
+        });
+      } catch (error) {
+        if (last) {
+          throw new Unreachable(`cannot reach ${this.baseUrl}: ${reasonOf(error)}`, {
+            cause: error,
+          });
+        }
+        await sleep(this.backoff.delay(attempt));
+        continue;
+      }
+      if (response.ok) return await readJson(response, this.baseUrl);
+      if (last || !RETRY_STATUSES.has(response.status)) throw await refusal(response);
+      await sleep(this.backoff.delay(attempt));
+    }
+  }
+}
+
+/** @param {string} channel */
+function channelPath(channel) {
+  return `/channels/${encodeURIComponent(channel)}`;
+}
+
+/**
+ * @param {string} channel
+ * @param {string} id
+ * @param {string} [action]
+ */
+function noticePath(channel, id, action) {
+  const path = `${channelPath(channel)}/notices/${noticeId(id)}`;
+  return action === undefined ? path : `${path}/${action}`;
+}
+
+/** @param {unknown} error */
+function reasonOf(error) {
+  if (error instanceof Error) {
+    const cause = /** @type {any} */ (error).cause;
+    return cause instanceof Error ? `${error.message} (${cause.message})` : error.message;
+  }
+  return String(error);
+}
+
+/**
+ * @param {Response} response
+ * @param {string} baseUrl
+ */
+async function readJson(response, baseUrl) {
+  /** @type {string} */
+  let text;
+  try {
+    text = await response.text();
+  } catch (error) {
+    // The body broke off: as good as no answer (httpx raises a transport error too).
+    throw new Unreachable(`${baseUrl} broke off its answer: ${reasonOf(error)}`, { cause: error });
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HotlineError(`${baseUrl} answered ${response.status} with a body that is not JSON`);
+  }
+}
+
+/**
+ * The `ProblemError` for a refusal; a body that is not a problem becomes one from the status.
+ * @param {Response} response
+ * @returns {Promise<ProblemError>}
+ */
+async function refusal(response) {
+  /** @type {unknown} */
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    // not JSON: the status line says what there is to say
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    body = { detail: response.statusText || "the server refused" };
+  }
+  return new ProblemError(/** @type {Record<string, any>} */ (body), response.status);
+}
+
+/**
+ * Proof hashes as the API serves them (base64) to bytes.
+ * @param {any} found a proof as the API serves it
+ * @returns {Uint8Array[]}
+ */
+function decodeHashes(found) {
+  const hashes = found?.hashes;
+  if (!Array.isArray(hashes) || !hashes.every((h) => typeof h === "string")) {
+    throw new HotlineError("the server's answer is not a proof");
+  }
+  try {
+    return hashes.map((h) => fromBase64(h));
+  } catch (error) {
+    throw new HotlineError(`the server's proof is not base64: ${reasonOf(error)}`);
+  }
+}
