@@ -1,0 +1,226 @@
+/**
+ * Compose a notice: subject, body, priority, activity window, area, whether an answer is
+ * required, and the earlier notice it updates or answers.
+ *
+ * The form is built once and kept, so that a notice being written survives everything
+ * that redraws the rest of the console. Sending is idempotent: the draft's id is chosen
+ * once and kept while the content stays the same, so "send" pressed again after a network
+ * failure cannot send the notice twice.
+ * @module
+ */
+
+import { partyName } from "./context.js";
+import { h, replace } from "./dom.js";
+import { dateTime, duration, shorten, statusWord } from "./format.js";
+import { fieldOf, readDraft } from "./draft.js";
+import { PRIORITIES } from "./notices.js";
+
+/** @typedef {import("./draft.js").Draft} Draft */
+
+const FIELDS = ["subject", "body", "priority", "activity", "area", "ack_required", "refers_to"];
+
+/** The compose view. */
+export class ComposeView {
+  /**
+   * @param {HTMLElement} root
+   * @param {import("./context.js").Context} context
+   * @param {(noticeId: string) => void} onSent called once the server has the notice
+   */
+  constructor(root, context, onSent) {
+    this.context = context;
+    this.onSent = onSent;
+    /** @type {{id: string, content: string} | null} the last draft tried and its id */
+    this.attempt = null;
+    this.subject = h("input", { id: "compose-subject", name: "subject", required: true, autocomplete: "off" });
+    this.body = h("textarea", { id: "compose-body", name: "body", rows: 5 });
+    this.priority = h(
+      "select",
+      { id: "compose-priority", name: "priority", "aria-describedby": "compose-priority-hint" },
+      PRIORITIES.map((p) => h("option", { value: p }, p)),
+    );
+    this.priorityHint = h("p", { id: "compose-priority-hint", class: "hint" });
+    this.startsAt = h("input", { id: "compose-starts", name: "starts_at", type: "datetime-local" });
+    this.endsAt = h("input", { id: "compose-ends", name: "ends_at", type: "datetime-local" });
+    this.area = h("input", { id: "compose-area", name: "area", autocomplete: "off" });
+    this.ackRequired = h("input", { id: "compose-ack", name: "ack_required", type: "checkbox", checked: true });
+    this.refersTo = h("select", { id: "compose-refers", name: "refers_to" });
+    this.error = h("div", { id: "compose-error", class: "problem", role: "alert" });
+    this.submit = h("button", { type: "submit", class: "primary" }, "Send notice");
+    this.fieldset = h(
+      "fieldset",
+      {},
+      h("legend", { class: "visually-hidden" }, "The notice"),
+      field("subject", "Subject", this.subject),
+      field("body", "Body", this.body),
+      field("priority", "Priority", this.priority, this.priorityHint),
+      h(
+        "fieldset",
+        { id: "compose-activity", class: "window", "aria-describedby": "compose-activity-error" },
+        h("legend", {}, "Activity window (optional)"),
+        field("starts", "Starts", this.startsAt),
+        field("ends", "Ends", this.endsAt),
+        h("p", { id: "compose-activity-error", class: "field-error" }),
+      ),
+      field("area", "Area (street, district)", this.area),
+      h(
+        "div",
+        { class: "field check" },
+        this.ackRequired,
+        h("label", { for: "compose-ack" }, "Acknowledgement required"),
+      ),
+      field("refers", "In reply to / update of", this.refersTo),
+      this.error,
+      h("div", { class: "actions" }, this.submit),
+    );
+    this.form = h("form", { id: "compose-form", novalidate: true, "aria-labelledby": "compose-title" }, this.fieldset);
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      void this.send();
+    });
+    this.priority.addEventListener("change", () => this.#hint());
+    replace(root, h("h2", { id: "compose-title" }, "New notice"), this.form);
+    this.#hint();
+  }
+
+  /**
+   * Prepare the form for a route: `#compose/<id>` makes it an update of that notice.
+   * @param {string | null} refersTo
+   */
+  show(refersTo) {
+    this.render();
+    if (!refersTo) return;
+    const earlier = this.context.book.notices.get(refersTo);
+    this.refersTo.value = earlier ? refersTo : "";
+    if (earlier && !this.subject.value) this.subject.value = `Re: ${earlier.subject}`;
+  }
+
+  /** Bring the list of earlier notices up to date, keeping the choice. */
+  render() {
+    const { book, channel } = this.context;
+    const chosen = this.refersTo.value;
+    replace(
+      this.refersTo,
+      h("option", { value: "" }, "— none —"),
+      book.list().map((n) =>
+        h(
+          "option",
+          { value: n.id, selected: n.id === chosen },
+          `${shorten(n.subject, 60)} (${partyName(channel, n.sender.party)}, ${dateTime(n.sentAt)}, ${statusWord(n.status)})`,
+        ),
+      ),
+    );
+    this.fieldset.disabled = this.context.stopped() || this.context.me.role !== "operator";
+  }
+
+  /** Check the form and send the notice. */
+  async send() {
+    this.#showErrors({}, "");
+    const { draft, errors } = readDraft({
+      subject: this.subject.value,
+      body: this.body.value,
+      priority: this.priority.value,
+      startsAt: this.startsAt.value,
+      endsAt: this.endsAt.value,
+      area: this.area.value,
+      ackRequired: this.ackRequired.checked,
+      refersTo: this.refersTo.value,
+    });
+    if (!draft) {
+      this.#showErrors(errors, "The notice was not sent: correct the fields marked below.");
+      return;
+    }
+    if (this.context.stopped()) return;
+    const content = JSON.stringify(draft);
+    if (this.attempt?.content !== content) this.attempt = { id: crypto.randomUUID(), content };
+    const id = this.attempt.id;
+    this.submit.disabled = true;
+    replace(this.submit, "Sending…");
+    try {
+      const priority = /** @type {"routine" | "important" | "urgent"} */ (draft.priority);
+      await this.context.client.send(this.context.channel.id, { ...draft, id, priority });
+    } catch (error) {
+      this.#refused(error);
+      return;
+    } finally {
+      this.submit.disabled = false;
+      replace(this.submit, "Send notice");
+    }
+    this.attempt = null;
+    this.form.reset();
+    this.#hint();
+    this.context.announce(`Notice sent: ${draft.subject}`);
+    this.onSent(id);
+  }
+
+  /** @param {unknown} error */
+  #refused(error) {
+    const problem = /** @type {{errors?: {field?: string, message?: string}[], detail?: string, status?: number}} */ (
+      error
+    );
+    if (typeof problem?.status === "number" && problem.status > 0) {
+      /** @type {Record<string, string>} */
+      const errors = {};
+      for (const e of problem.errors ?? []) {
+        const name = fieldOf(String(e.field ?? ""));
+        if (name) errors[name] = String(e.message ?? "refused");
+      }
+      this.#showErrors(errors, `The server refused the notice: ${problem.detail ?? String(error)}`);
+    } else {
+      this.#showErrors(
+        {},
+        `The notice may not have been sent: ${error instanceof Error ? error.message : String(error)}. ` +
+          "Sending it again is safe: the server keeps one notice per id, and this draft keeps its id.",
+      );
+    }
+  }
+
+  /**
+   * @param {Record<string, string>} errors by field
+   * @param {string} summary
+   */
+  #showErrors(errors, summary) {
+    replace(this.error, summary);
+    /** @type {HTMLElement | null} */
+    let first = null;
+    for (const name of FIELDS) {
+      const message = errors[name] ?? "";
+      const id = name === "refers_to" ? "refers" : name === "ack_required" ? "ack" : name;
+      const slot = this.form.querySelector(`#compose-${id}-error`);
+      if (slot) replace(slot, message);
+      const control = name === "activity" ? this.startsAt : this.form.querySelector(`#compose-${id}`);
+      if (control instanceof HTMLElement) {
+        if (message) control.setAttribute("aria-invalid", "true");
+        else control.removeAttribute("aria-invalid");
+        if (message && !first) first = control;
+      }
+    }
+    first?.focus();
+  }
+
+  #hint() {
+    const policy = this.context.channel.policy;
+    const priority = this.priority.value;
+    const answer = policy.ack_deadline_seconds[priority];
+    const advance = policy.min_advance_notice_seconds[priority];
+    replace(
+      this.priorityHint,
+      answer === undefined ? "" : `To be answered within ${duration(answer * 1000)}. `,
+      advance ? `Works must be announced at least ${duration(advance * 1000)} before they start.` : "",
+      advance === 0 ? "Works may be announced as they start." : "",
+    );
+  }
+}
+
+/**
+ * A labelled control with a slot for its error, which the control is described by.
+ * @param {string} id the control's id without "compose-"
+ * @param {string} label
+ * @param {HTMLElement} control
+ * @param {HTMLElement} [hint]
+ */
+function field(id, label, control, hint) {
+  const error = h("p", { id: `compose-${id}-error`, class: "field-error" });
+  const described = [control.getAttribute("aria-describedby"), error.id].filter(Boolean).join(" ");
+  control.setAttribute("aria-describedby", described);
+  return h("div", { class: "field" }, h("label", { for: control.id }, label), control, hint, error);
+}

@@ -1,0 +1,97 @@
+/**
+ * The channel's log as this console received it: every event, in order, each marked as
+ * verified (the SDK hands an event over only once a signed checkpoint covering it has
+ * been checked), with what the console made of it.
+ *
+ * Events are never changed once logged, so new ones are appended rather than the list
+ * redrawn: a log of thousands of events costs nothing per new event.
+ * @module
+ */
+
+import { partyName } from "./context.js";
+import { h, replace } from "./dom.js";
+import { dateTime, shorten } from "./format.js";
+import { href } from "./router.js";
+
+/** @typedef {import("./notices.js").LogEntry} LogEntry */
+
+/** The log view. */
+export class LogView {
+  /**
+   * @param {HTMLElement} root
+   * @param {import("./context.js").Context} context
+   */
+  constructor(root, context) {
+    this.context = context;
+    this.summary = h("p", { id: "log-summary" });
+    this.list = h("ol", { id: "log-list", class: "log", "aria-labelledby": "log-title" });
+    this.shown = 0;
+    replace(
+      root,
+      h("h2", { id: "log-title" }, "Channel log"),
+      h(
+        "p",
+        { class: "hint" },
+        "Each event below was checked by this browser against a checkpoint signed with the " +
+          "server's log key before it was shown, and each checkpoint against the one before it. " +
+          "A rewritten or forked history stops the console.",
+      ),
+      this.summary,
+      this.list,
+    );
+  }
+
+  render() {
+    const { book, channel } = this.context;
+    const entries = book.entries;
+    if (this.shown > entries.length) {
+      replace(this.list);
+      this.shown = 0;
+    }
+    for (; this.shown < entries.length; this.shown += 1) {
+      this.list.appendChild(eventLine(entries[this.shown], channel, book));
+    }
+    const unread = entries.filter((e) => e.effect === "unreadable").length;
+    replace(
+      this.summary,
+      entries.length
+        ? `${entries.length} event${entries.length === 1 ? "" : "s"}, all verified.`
+        : "No events yet.",
+      unread ? ` ${unread} could not be read and changed nothing.` : "",
+    );
+  }
+}
+
+/**
+ * One event of the log, with its verified mark and what the console made of it.
+ * @param {LogEntry | null} entry
+ * @param {import("./context.js").Channel} channel
+ * @param {import("./notices.js").NoticeBook} [book] to name the notice an event is about
+ * @returns {HTMLLIElement}
+ */
+export function eventLine(entry, channel, book) {
+  if (!entry) return h("li", { class: "event" }, "(not received)");
+  const { event, effect } = entry;
+  const actor = event.actor
+    ? `${event.actor.operator} (${partyName(channel, event.actor.party)})`
+    : "the server";
+  const notice = entry.notice && book?.notices.get(entry.notice);
+  return h(
+    "li",
+    { class: `event effect-${effect}`, "data-seq": event.seq, "data-type": event.type },
+    h("span", { class: "seq" }, `#${event.seq}`),
+    " ",
+    h("span", { class: "type" }, event.type),
+    " ",
+    event.at && h("time", { datetime: event.at }, dateTime(event.at)),
+    " ",
+    h("span", { class: "actor" }, actor),
+    notice && [" · ", h("a", { href: href("notice", notice.id) }, shorten(notice.subject, 60))],
+    " ",
+    h("span", { class: "verified", title: "in the log the server signed" }, "✓ verified"),
+    effect === "unknown" &&
+      h("span", { class: "note" }, " · a type this console does not know: shown, ignored"),
+    effect === "unreadable" &&
+      h("span", { class: "note problem" }, ` · could not be read (${entry.problem}): changed nothing`),
+  );
+}
