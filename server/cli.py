@@ -171,9 +171,7 @@ def demo_command(
         out.print(f"Log key (checkpoints are signed with it): {log_key}")
         out.print(f"API docs: {escape(url)}/docs")
         # Each link on a line of its own, never folded: a terminal can then open it whole.
-        out.print(
-            "Sign in to the web console with a link (the token after # never leaves the browser):"
-        )
+        out.print("Sign in to the web console (the token after # is never sent to the server):")
         width = max((len(o.id) for o in issued), default=0)
         for o in issued:
             party = escape(demo.PARTIES[o.party])
