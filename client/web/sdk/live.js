@@ -136,13 +136,16 @@ export class Subscription {
     this._savedAudit = {};
     /** @type {Socket | null} */
     this._socket = null;
-    this._stopping = new AbortController();
-    this._finished = false;
+    this._stopping = new AbortController(); // aborted once asked to stop
+    this._settled = false;
     /** @type {(value: void) => void} */
     let resolve = () => {};
     /** @type {(error: Error) => void} */
     let reject = () => {};
-    /** Resolves once `close()` stopped the subscription; rejects with the error that did. */
+    /**
+     * Resolves once the subscription has stopped after `close()` (what it handled by then is
+     * in the store); rejects with the error that stopped it otherwise.
+     */
     this.closed = new Promise((res, rej) => {
       resolve = res;
       reject = rej;
@@ -152,11 +155,13 @@ export class Subscription {
     if (options.onError) this.closed.catch(() => {}); // told through onError: not unhandled
     options.signal?.addEventListener("abort", () => this.close(), { once: true });
     if (options.signal?.aborted) {
-      this.close();
+      this._stopping.abort();
+      this._settle(null);
     } else {
       this._run().then(
-        () => this._finish(null),
-        (error) => this._finish(error),
+        () => this._settle(null),
+        // An error on the way out of a close the caller asked for is not news.
+        (error) => this._settle(this._stopped ? null : error),
       );
     }
   }
@@ -171,9 +176,16 @@ export class Subscription {
     return { ...auditor.checkpoint, note: auditor.note };
   }
 
-  /** Stop: close the socket; `onEvent` is called no more and `closed` resolves. */
+  /** Stop: close the socket; `onEvent` is called no more, and `closed` resolves once stopped. */
   close() {
-    this._finish(null);
+    if (this._stopped) return;
+    this._stopping.abort();
+    this._socket?.close();
+  }
+
+  /** Whether the subscription was asked to stop. */
+  get _stopped() {
+    return this._stopping.signal.aborted;
   }
 
   // -- the connection loop -----------------------------------------------------------------
@@ -185,17 +197,20 @@ export class Subscription {
       this._reader.WebSocket
     );
     this._status("connecting", { attempt: 0 });
-    for (let attempt = 0; !this._finished; ) {
+    for (let attempt = 0; !this._stopped; ) {
       /** @type {{welcomed: boolean, code?: number, reason?: string}} */
       let ended = { welcomed: false };
       try {
-        const socket = await Socket.open(WebSocketImpl, url, { timeout: this._reader.timeout });
+        const socket = await Socket.open(WebSocketImpl, url, {
+          timeout: this._reader.timeout,
+          signal: this._stopping.signal,
+        });
         ended = await this._session(socket);
       } catch (error) {
         if (!(error instanceof SocketClosed || error instanceof SocketTimeout)) throw error;
         ended = { welcomed: false, ...closeInfo(error) };
       }
-      if (this._finished) return;
+      if (this._stopped) return;
       if (ended.welcomed) attempt = 0;
       const delay = this._backoff.delay(attempt);
       attempt += 1;
@@ -222,7 +237,9 @@ export class Subscription {
    */
   async _session(socket) {
     let welcomed = false;
+    this._socket = socket; // for close() to close
     try {
+      if (this._stopped) return { welcomed };
       socket.send(JSON.stringify({ type: "hello", token: this._reader.token }));
       const first = parseServerMessage(await socket.recv(this._reader.timeout));
       if ("ignored" in first) {
@@ -237,6 +254,7 @@ export class Subscription {
       this.welcome = first.message;
       welcomed = true;
       await this._prepareAudit();
+      if (this._stopped) return { welcomed };
       this._head = null;
       this._subscribeRef = `s${++this._refs}`;
       socket.send(
@@ -247,10 +265,9 @@ export class Subscription {
           after: this._received,
         }),
       );
-      this._socket = socket;
       for (;;) {
         await this._onMessage(socket, await socket.recv());
-        if (this._finished) return { welcomed };
+        if (this._stopped) return { welcomed };
       }
     } catch (error) {
       if (error instanceof SocketClosed && FINAL_CLOSE_CODES.has(error.code)) {
@@ -354,7 +371,7 @@ export class Subscription {
     let handled = 0;
     try {
       for (const event of events) {
-        if (this._finished) return;
+        if (this._stopped) return;
         this._noteReceipt(event);
         await this._options.onEvent?.(event);
         this.lastSeq = event.seq;
@@ -456,7 +473,7 @@ export class Subscription {
             checkpoint,
             previousKeys,
           });
-    if (this._finished) return;
+    if (this._stopped) return;
     this.logKey = key;
     this._auditor = auditor;
   }
@@ -471,13 +488,14 @@ export class Subscription {
     this._options.onStatus?.(state, info);
   }
 
-  /** @param {unknown} error */
-  _finish(error) {
-    if (this._finished) return;
-    this._finished = true;
+  /**
+   * The subscription has stopped: say so, and settle `closed`.
+   * @param {unknown} error what stopped it, or `null` for `close()`
+   */
+  _settle(error) {
+    if (this._settled) return;
+    this._settled = true;
     this._stopping.abort();
-    this._socket?.close();
-    this._socket = null;
     const failure = error === null ? null : asError(error);
     this._status("stopped", failure === null ? {} : { error: failure });
     if (failure === null) {

@@ -89,28 +89,35 @@ export class Socket {
    * Open a connection to `url`.
    * @param {WebSocketClass} WebSocketImpl
    * @param {string} url
-   * @param {{timeout: number, maxBytes?: number}} options `timeout`: milliseconds to open in
+   * @param {{timeout: number, maxBytes?: number, signal?: AbortSignal}} options `timeout`:
+   *   milliseconds to open in; `signal`: gives up opening when aborted
    * @returns {Promise<Socket>}
-   * @throws {SocketClosed} it could not be opened
+   * @throws {SocketClosed} it could not be opened, or `signal` was aborted
    * @throws {SocketTimeout} it did not open in time
    */
-  static async open(WebSocketImpl, url, { timeout, maxBytes = MAX_MESSAGE_BYTES }) {
+  static async open(WebSocketImpl, url, { timeout, maxBytes = MAX_MESSAGE_BYTES, signal }) {
     const ws = new WebSocketImpl(url);
     const socket = new Socket(ws, maxBytes);
-    await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        socket.close(1000, "");
-        reject(new SocketTimeout(`the socket did not open within ${timeout} ms`));
-      }, timeout);
-      ws.addEventListener("open", () => {
-        clearTimeout(timer);
-        resolve(undefined);
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    let timer;
+    const giveUp = () => socket.close(1000, "");
+    try {
+      await new Promise((resolve, reject) => {
+        timer = setTimeout(() => {
+          giveUp();
+          reject(new SocketTimeout(`the socket did not open within ${timeout} ms`));
+        }, timeout);
+        ws.addEventListener("open", () => resolve(undefined));
+        ws.addEventListener("close", (event) => reject(new SocketClosed(event.code, event.reason)));
+        signal?.addEventListener("abort", () => {
+          giveUp();
+          reject(new SocketClosed(1000, "stopped"));
+        });
+        if (signal?.aborted) giveUp();
       });
-      ws.addEventListener("close", (event) => {
-        clearTimeout(timer);
-        reject(new SocketClosed(event.code, event.reason));
-      });
-    });
+    } finally {
+      clearTimeout(timer);
+    }
     return socket;
   }
 

@@ -43,7 +43,10 @@ class ServerProcess {
     });
     this.exited = new Promise((resolve) => {
       this.child.once("exit", (code, signal) => resolve({ code, signal }));
-      this.child.once("error", (error) => resolve({ code: null, signal: null, error }));
+      this.child.once("error", (error) => {
+        this.stderr += `${error.message}\n`; // such as spawn python ENOENT
+        resolve({ code: null, signal: null, error });
+      });
     });
     this.child.stderr.setEncoding("utf8");
     this.child.stderr.on("data", (chunk) => {
