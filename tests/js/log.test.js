@@ -24,7 +24,8 @@ for (const vector of log.events) {
 }
 
 test("the events' root is the root of their leaves in log order", async () => {
-  const eventLeaves = await Promise.all(log.events.map((/** @type {any} */ v) => eventHash(v.event)));
+  const events = log.events.map((/** @type {any} */ v) => v.event);
+  const eventLeaves = await Promise.all(events.map(eventHash));
   assert.deepEqual(await rootHash(eventLeaves), fromBase64(log.events_root));
 });
 
@@ -54,7 +55,9 @@ test("the inclusion proof of every last leaf is the range before it", async () =
 });
 
 test("an origin is the log's name and the channel's id", () => {
-  for (const vector of log.origins) assert.equal(origin(vector.log_name, vector.channel), vector.origin);
+  for (const vector of log.origins) {
+    assert.equal(origin(vector.log_name, vector.channel), vector.origin);
+  }
 });
 
 test("a proof of the wrong length for its last leaf is a ProofError", async () => {

@@ -77,9 +77,8 @@ test("every consistency proof between trees of 0..64 leaves holds", async () => 
 test("every mutated inclusion proof is refused, or held, exactly as Python does", async () => {
   const wrong = [];
   for (const v of mutated.inclusion) {
-    const got = await outcome(() =>
-      verifyInclusion(fromBase64(v.leaf_hash), v.index, v.size, hashes(v.proof), fromBase64(v.root)),
-    );
+    const [leaf, root] = [fromBase64(v.leaf_hash), fromBase64(v.root)];
+    const got = await outcome(() => verifyInclusion(leaf, v.index, v.size, hashes(v.proof), root));
     if (got.error !== v.error || got.message !== v.message) wrong.push({ name: v.name, got, v });
   }
   assert.deepEqual(wrong, []);
@@ -126,7 +125,7 @@ test("sizes past 2**32 are counted exactly, not cut to 32 bits", async () => {
   await assert.rejects(verifyInclusion(last, big, big + 2, [perfect], root), ProofError);
 });
 
-test("a proof that is not an array, or an index that is not a whole number, is a ProofError", async () => {
+test("a proof not in an array, or an index not a whole number, is a ProofError", async () => {
   const [leaf] = leaves;
   const root = roots[1];
   await assert.rejects(

@@ -49,7 +49,7 @@ async function opened(vector) {
 }
 
 for (const implementation of /** @type {const} */ (["webcrypto", "noble"])) {
-  test(`every note vector opens or is refused as in Python, Ed25519 by ${implementation}`, async () => {
+  test(`every note opens or is refused as in Python, Ed25519 by ${implementation}`, async () => {
     await using(implementation, async () => {
       const wrong = [];
       for (const vector of notes.notes) {

@@ -77,7 +77,9 @@ export function toHex(bytes) {
  * @throws {RangeError} `text` is not an even number of hex digits
  */
 export function fromHex(text) {
-  if (!/^(?:[0-9a-fA-F]{2})*$/.test(text)) throw new RangeError(`${JSON.stringify(text)} is not hex`);
+  if (!/^(?:[0-9a-fA-F]{2})*$/.test(text)) {
+    throw new RangeError(`${JSON.stringify(text)} is not hex`);
+  }
   return Uint8Array.from(text.match(/../g) ?? [], (pair) => Number.parseInt(pair, 16));
 }
 

@@ -70,7 +70,8 @@ function write(value, open) {
   } else {
     const prototype = Object.getPrototypeOf(value);
     if (prototype !== Object.prototype && prototype !== null) {
-      throw new TypeError(`a ${prototype?.constructor?.name ?? "class"} instance is not a JSON object`);
+      const kind = prototype?.constructor?.name ?? "class";
+      throw new TypeError(`a ${kind} instance is not a JSON object`);
     }
     const record = /** @type {Record<string, unknown>} */ (value);
     // The default sort compares strings by UTF-16 code units, as RFC 8785 §3.2.3 asks.
@@ -87,6 +88,8 @@ function write(value, open) {
  */
 function quote(text) {
   // JSON.stringify would write a lone surrogate as \udXXX; RFC 8785 refuses it instead.
-  if (!isWellFormed(text)) throw new RangeError("a string with a lone surrogate has no canonical JSON");
+  if (!isWellFormed(text)) {
+    throw new RangeError("a string with a lone surrogate has no canonical JSON");
+  }
   return JSON.stringify(text);
 }

@@ -47,7 +47,9 @@ function checkLine(what, line) {
   // Signed notes refuse control characters, so a checkpoint holding one could never be
   // signed; and a newline inside a line would shift every line after it.
   if (line === "") throw new CheckpointError(`the ${what} is empty`);
-  if (/[\x00-\x1f]/.test(line)) throw new CheckpointError(`the ${what} holds a control character or newline`);
+  if (/[\x00-\x1f]/.test(line)) {
+    throw new CheckpointError(`the ${what} holds a control character or newline`);
+  }
 }
 
 /**
@@ -62,11 +64,14 @@ export function parseCheckpoint(text) {
     throw new CheckpointError("a checkpoint must end with a newline");
   }
   const lines = text.slice(0, -1).split("\n");
-  if (lines.length < 3) throw new CheckpointError("a checkpoint needs an origin, a size and a root hash");
+  if (lines.length < 3) {
+    throw new CheckpointError("a checkpoint needs an origin, a size and a root hash");
+  }
   const [origin, size, root, ...extensions] = lines;
 
   if (!SIZE.test(size)) {
-    throw new CheckpointError(`the tree size ${JSON.stringify(size)} is not a plain decimal number`);
+    const spelled = JSON.stringify(size);
+    throw new CheckpointError(`the tree size ${spelled} is not a plain decimal number`);
   }
   // Checked before BigInt() so that a huge number costs nothing to refuse.
   if (size.length > MAX_SIZE.toString().length) {
@@ -100,8 +105,11 @@ export function parseCheckpoint(text) {
  * @returns {string}
  */
 export function formatCheckpoint({ origin, size, rootHash, extensions }) {
-  return [origin, String(size), toBase64(rootHash), ...extensions].map((line) => `${line}\n`).join("");
+  const lines = [origin, String(size), toBase64(rootHash), ...extensions];
+  return lines.map((line) => `${line}\n`).join("");
 }
+
+/** @typedef {import("./note.js").Verifier} Verifier */
 
 /**
  * Check a signed checkpoint of the log called `origin` and read it.
@@ -109,8 +117,8 @@ export function formatCheckpoint({ origin, size, rootHash, extensions }) {
  * The origin is checked too: a valid checkpoint of another log (another channel, another
  * server) signed by the same key must not pass for one of this log.
  * @param {string} note the signed note holding the checkpoint
- * @param {string | import("./note.js").Verifier | Iterable<string | import("./note.js").Verifier>} verifierKeys
- *   the keys trusted to sign for the log (see `openNote`)
+ * @param {string | Verifier | Iterable<string | Verifier>} verifierKeys the keys trusted to
+ *   sign for the log (see `openNote`)
  * @param {{origin: string}} options `origin`: the origin the checkpoint must state
  * @returns {Promise<Checkpoint>}
  * @throws {import("./errors.js").NoteError} (as a rejection) the note is malformed or not

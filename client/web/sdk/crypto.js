@@ -18,7 +18,8 @@ import { HotlineError } from "./errors.js";
 
 /**
  * Verifies one Ed25519 signature; resolves to `false` for any signature that does not hold.
- * @typedef {(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => Promise<boolean>} Ed25519Verify
+ * @typedef {(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array)
+ *   => Promise<boolean>} Ed25519Verify
  */
 
 /** @typedef {"auto" | "webcrypto" | "noble"} Ed25519Implementation */
@@ -27,7 +28,8 @@ import { HotlineError } from "./errors.js";
 // it shows that this WebCrypto really knows Ed25519, not only its name.
 const PROBE_KEY = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
 const PROBE_SIGNATURE =
-  "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b";
+  "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155" +
+  "5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b";
 
 /**
  * The platform's `SubtleCrypto`.
@@ -113,7 +115,9 @@ export async function webCryptoHasEd25519(crypto) {
  * @returns {Promise<{name: "webcrypto" | "noble", verify: Ed25519Verify}>}
  */
 export async function chooseEd25519(crypto) {
-  if (await webCryptoHasEd25519(crypto)) return { name: "webcrypto", verify: webCryptoVerify(crypto) };
+  if (await webCryptoHasEd25519(crypto)) {
+    return { name: "webcrypto", verify: webCryptoVerify(crypto) };
+  }
   return { name: "noble", verify: nobleVerify };
 }
 

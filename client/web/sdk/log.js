@@ -169,7 +169,8 @@ export class CompactRange {
    */
   static fromJSON(raw) {
     const { size, hashes } = /** @type {{size?: unknown, hashes?: unknown}} */ (raw ?? {});
-    if (typeof size !== "number" || !Array.isArray(hashes) || !hashes.every((h) => typeof h === "string")) {
+    const strings = Array.isArray(hashes) && hashes.every((h) => typeof h === "string");
+    if (typeof size !== "number" || !strings) {
       throw new TypeError("a compact range has a whole-number size and a list of base64 hashes");
     }
     try {

@@ -27,7 +27,9 @@ import { ProofError } from "./errors.js";
 export const HASH_SIZE = 32;
 
 /** The root of the tree with no leaves: SHA-256 of the empty string. */
-export const EMPTY_ROOT = fromHex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+export const EMPTY_ROOT = fromHex(
+  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+);
 
 const LEAF_PREFIX = new Uint8Array([0]);
 const NODE_PREFIX = new Uint8Array([1]);
@@ -71,7 +73,9 @@ export async function rootHash(leafHashes) {
   }
   let root = subtrees.pop();
   if (root === undefined) return new Uint8Array(EMPTY_ROOT);
-  while (subtrees.length > 0) root = await nodeHash(/** @type {Uint8Array} */ (subtrees.pop()), root);
+  while (subtrees.length > 0) {
+    root = await nodeHash(/** @type {Uint8Array} */ (subtrees.pop()), root);
+  }
   return root;
 }
 
@@ -122,7 +126,9 @@ function checkHashes(what, hashes) {
  */
 function checkIntegers(numbers) {
   for (const [name, value] of Object.entries(numbers)) {
-    if (!Number.isSafeInteger(value)) throw new ProofError(`the ${name} ${value} is not a whole number`);
+    if (!Number.isSafeInteger(value)) {
+      throw new ProofError(`the ${name} ${value} is not a whole number`);
+    }
   }
 }
 
@@ -153,7 +159,9 @@ export async function verifyInclusion(leafHash, index, size, proof, root) {
   checkHashes("the root", [root]);
   checkHashes("a proof hash", asList(proof));
   checkIntegers({ index, size });
-  if (!(0 <= index && index < size)) throw new ProofError(`leaf ${index} is not in a tree of size ${size}`);
+  if (!(0 <= index && index < size)) {
+    throw new ProofError(`leaf ${index} is not in a tree of size ${size}`);
+  }
   // fn is the node we have reached, sn the last node of its level; they walk up together.
   let fn = index;
   let sn = size - 1;
@@ -203,7 +211,9 @@ export async function verifyConsistency(oldSize, newSize, proof, oldRoot, newRoo
     throw new ProofError(`a tree of size ${newSize} cannot extend one of size ${oldSize}`);
   }
   if (oldSize === 0 || oldSize === newSize) {
-    if (proof.length > 0) throw new ProofError("there is nothing to prove, yet the proof is not empty");
+    if (proof.length > 0) {
+      throw new ProofError("there is nothing to prove, yet the proof is not empty");
+    }
     if (oldSize === 0 && !equal(oldRoot, EMPTY_ROOT)) {
       throw new ProofError("the old root is not the root of the empty tree");
     }

@@ -97,7 +97,9 @@ export class Verifier {
     if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) {
       throw new NoteError("an Ed25519 public key has 32 bytes");
     }
-    if (!(keyId instanceof Uint8Array) || keyId.length !== 4) throw new NoteError("a key ID has 4 bytes");
+    if (!(keyId instanceof Uint8Array) || keyId.length !== 4) {
+      throw new NoteError("a key ID has 4 bytes");
+    }
     /** The key's name. */
     this.name = name;
     /** The 32-byte public key. */
@@ -276,6 +278,8 @@ export async function openNote(note, verifierKeys) {
     }
     verified = true;
   }
-  if (!verified) throw new NoteError(`no signature by a known key (signed by: ${signers.join(", ")})`);
+  if (!verified) {
+    throw new NoteError(`no signature by a known key (signed by: ${signers.join(", ")})`);
+  }
   return text;
 }
