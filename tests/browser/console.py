@@ -30,7 +30,8 @@ if not os.environ.get("HOTLINE_REQUIRE_BROWSER"):  # where it is required, its a
 
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
-__all__ = ["Browser", "Console", "expect"]  # the test modules import Playwright from here
+# The test modules take Playwright's names from here (see the docstring).
+__all__ = ["Browser", "Console", "Locator", "Page", "expect"]
 
 WAIT_MS = 15_000
 """How long a page may take to show what a test waits for."""
@@ -165,9 +166,13 @@ def post_notice(demo: Demo, operator: str, subject: str, **fields: Any) -> str:
     return notice["id"]
 
 
-def window(starts: datetime, ends: datetime) -> dict[str, str]:
-    """An activity window as the wire has it."""
-    return {"starts_at": starts.isoformat(), "ends_at": ends.isoformat()}
+def plan(
+    demo: Demo, operator: str, subject: str, area: str, days: tuple[float, float], **fields: Any
+) -> str:
+    """Announce works in ``area`` from ``days[0]`` to ``days[1]`` days from now, over REST."""
+    starts, ends = (days_from_now(day) for day in days)
+    activity = {"starts_at": starts.isoformat(), "ends_at": ends.isoformat()}
+    return post_notice(demo, operator, subject, area=area, activity=activity, **fields)
 
 
 @contextmanager
@@ -176,3 +181,18 @@ def database(demo: Demo) -> Iterator[sqlite3.Connection]:
     path = demo.database_url.removeprefix("sqlite:///")
     with closing(sqlite3.connect(path)) as db, db:
         yield db
+
+
+def alter_event(demo: Demo, seq: int, data: str, *, rebuild_tree: bool = False) -> None:
+    """Rewrite event ``seq``'s data with the SQL expression ``data`` (of the old ``data``),
+    as someone with the database could. With ``rebuild_tree`` the channel's Merkle tree is
+    dropped too, so that the server rebuilds and signs it over the new history when it next
+    starts (it must be stopped first).
+    """
+    with database(demo) as db:
+        db.execute(
+            f"UPDATE events SET data = {data} WHERE channel_id = ? AND seq = ?",  # noqa: S608
+            (demo.channel, seq),
+        )
+        if rebuild_tree:
+            db.execute("DELETE FROM log_nodes WHERE channel_id = ?", (demo.channel,))

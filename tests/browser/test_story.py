@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.browser.console import Browser, Console, days_from_now, expect, post_notice, window
+from tests.browser.console import Browser, Console, days_from_now, expect, plan, post_notice
 from tests.e2e.conftest import Demo
 
 
@@ -53,23 +53,8 @@ def test_water_sends_roads_sees_it_live_and_acknowledges_and_water_sees_the_ackn
 
 def take_pictures(demo: Demo, water: Console, roads: Console, folder: Path) -> None:
     """The main views, with a few more notices so that they show what they are for."""
-    post_notice(
-        demo,
-        "carla",
-        "Resurfacing, Mill Lane",
-        body="Planing and resurfacing; road closed to through traffic.",
-        priority="important",
-        area="Mill Lane",
-        activity=window(days_from_now(4), days_from_now(6)),
-    )
-    post_notice(
-        demo,
-        "ben",
-        "Hydrant flushing, Elm Street",
-        priority="urgent",
-        area="Elm Street",
-        activity=window(days_from_now(0, 2), days_from_now(0, 6)),
-    )
+    plan(demo, "carla", "Resurfacing, Mill Lane", "Mill Lane", (4, 6), priority="important")
+    plan(demo, "ben", "Hydrant flushing, Elm Street", "Elm Street", (0.1, 0.25), priority="urgent")
     post_notice(demo, "dev", "Line painting, Station Road", area="Station Road")
     for page in (water, roads):
         page.page.set_viewport_size({"width": 1200, "height": 800})
@@ -109,3 +94,36 @@ def test_roads_offline_while_water_sends_three_has_exactly_those_three_in_order_
     expect(roads.page.locator("#log-list > li .type")).to_have_text(
         ["notice.sent"] * 3 + ["notice.received"] * 3
     )
+
+
+def test_roads_objects_with_a_reason_and_water_answers_with_an_update_then_cancels_it(
+    browser: Browser, demo: Demo
+) -> None:
+    water = Console.sign_in(browser.new_context(), demo, "ana")
+    roads = Console.sign_in(browser.new_context(), demo, "carla")
+    water.send("Water main renewal, Mill Lane", area="Mill Lane")
+
+    roads.open_notice("Water main renewal, Mill Lane")
+    roads.object("We resurface Mill Lane that week.")
+    expect(water.page.locator("#notice-status")).to_have_text("objected")
+    expect(water.page.locator(".facts")).to_contain_text("“We resurface Mill Lane that week.”")
+
+    water.page.get_by_role("link", name="Write an update or reply").click()
+    subject = water.page.locator("#compose-form").get_by_label("Subject", exact=True)
+    expect(subject).to_have_value("Re: Water main renewal, Mill Lane")
+    subject.fill("Water main renewal, Mill Lane: moved a week later")
+    water.page.get_by_role("button", name="Send notice").click()
+    expect(water.page.locator("#notice-title")).to_have_text(
+        "Water main renewal, Mill Lane: moved a week later"
+    )
+    expect(water.page.locator(".facts")).to_contain_text("Refers to")
+    water.page.locator(".facts").get_by_role("link", name="Water main renewal, Mill Lane").click()
+    expect(water.page.get_by_role("heading", name="Updates and replies")).to_be_visible()
+
+    water.open_notice("Water main renewal, Mill Lane: moved a week later")
+    water.cancel("Works postponed to the spring.")
+    roads.view("Notices")
+    expect(roads.status("Water main renewal, Mill Lane: moved a week later")).to_have_text(
+        "cancelled"
+    )
+    expect(roads.page.locator("#announcer")).to_contain_text("was cancelled by ana")

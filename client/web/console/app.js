@@ -47,7 +47,7 @@ class ConsoleApp {
       channelSelect: byId("channel-select", HTMLSelectElement),
       connection: byId("connection", HTMLElement),
       signOut: byId("sign-out", HTMLButtonElement),
-      nav: byId("views", HTMLElement),
+      nav: byId("toolbar", HTMLElement),
       stopped: byId("stopped", HTMLElement),
       problems: byId("problems", HTMLElement),
       presence: byId("presence", HTMLElement),
@@ -70,7 +70,15 @@ class ConsoleApp {
     this.ticker = undefined;
     this.page.signOut.addEventListener("click", () => this.signOut(""));
     this.page.channelSelect.addEventListener("change", () => this.openChannel(this.page.channelSelect.value));
-    window.addEventListener("hashchange", () => this.route(true));
+    window.addEventListener("hashchange", () => {
+      // A sign-in link followed from this very page changes only the fragment.
+      if (new URLSearchParams(location.hash.slice(1)).has("token")) {
+        this.signOut("");
+        void this.boot();
+      } else {
+        this.route(true);
+      }
+    });
     window.addEventListener("offline", () => {
       if (!this.open || this.stopped) return;
       this.open.feed.pause();
@@ -320,7 +328,7 @@ class ConsoleApp {
     this.stopped = false;
     document.body.classList.remove("is-stopped");
     replace(this.page.problems);
-    replace(this.page.presence);
+    this.presence.render(null, false);
     replace(this.page.announcer);
     for (const name of VIEWS) this.sections[name].hidden = true;
     this.sections.signin.hidden = false;

@@ -65,7 +65,7 @@ function plural(count, unit) {
 export function deadlineText(notice, now) {
   if (!notice.ackDueAt || !["sent", "delivered", "overdue"].includes(notice.status)) return null;
   const left = Date.parse(notice.ackDueAt) - now;
-  if (left >= 0) return { text: `${duration(left)} left to answer`, late: false };
+  if (left >= 0) return { text: `answer due in ${duration(left)}`, late: false };
   return { text: `${duration(left)} past the deadline`, late: true };
 }
 
@@ -74,6 +74,7 @@ const DATE_TIME = new Intl.DateTimeFormat(undefined, {
   timeStyle: "short",
 });
 const SHORT_DAY = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric" });
+const DATE = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
 
 /**
  * A wire time for people: "21 Nov 2026, 09:30" in the browser's time zone.
@@ -83,6 +84,15 @@ const SHORT_DAY = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "n
 export function dateTime(time) {
   const parsed = Date.parse(time);
   return Number.isNaN(parsed) ? time : DATE_TIME.format(parsed);
+}
+
+/**
+ * A date for people: "7 Dec 2026".
+ * @param {number} time milliseconds since the epoch
+ * @returns {string}
+ */
+export function date(time) {
+  return DATE.format(time);
 }
 
 /**

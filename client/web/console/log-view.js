@@ -81,14 +81,21 @@ export function eventLine(entry, channel, book) {
     { class: `event effect-${effect}`, "data-seq": event.seq, "data-type": event.type },
     h("span", { class: "seq" }, `#${event.seq}`),
     " ",
-    h("span", { class: "type" }, event.type),
-    " ",
-    event.at && h("time", { datetime: event.at }, dateTime(event.at)),
-    " ",
-    h("span", { class: "actor" }, actor),
-    notice && [" · ", h("a", { href: href("notice", notice.id) }, shorten(notice.subject, 60))],
+    h(
+      "span",
+      { class: "what" },
+      h("span", { class: "type" }, event.type),
+      notice && [" · ", h("a", { href: href("notice", notice.id) }, shorten(notice.subject, 60))],
+    ),
     " ",
     h("span", { class: "verified", title: "in the log the server signed" }, "✓ verified"),
+    " ",
+    h(
+      "span",
+      { class: "when" },
+      event.at && h("time", { datetime: event.at }, dateTime(event.at)),
+      ` · ${actor}`,
+    ),
     effect === "unknown" &&
       h("span", { class: "note" }, " · a type this console does not know: shown, ignored"),
     effect === "unreadable" &&

@@ -43,6 +43,7 @@ export class PresenceView {
    * @param {boolean} live whether the connection that reports presence is up
    */
   render(channel, live) {
+    this.root.hidden = !channel;
     if (!channel) {
       replace(this.root);
       return;

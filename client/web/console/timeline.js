@@ -10,7 +10,7 @@
 
 import { partyName, partySide } from "./context.js";
 import { h, replace } from "./dom.js";
-import { dateTime, shortDay, statusWord } from "./format.js";
+import { date, dateTime, shortDay, statusWord } from "./format.js";
 import { lanes, span } from "./overlaps.js";
 import { href } from "./router.js";
 
@@ -52,7 +52,7 @@ export class TimelineView {
     replace(
       this.summary,
       `${windows} planned window${windows === 1 ? "" : "s"} in ${found.length} area${found.length === 1 ? "" : "s"}, `,
-      `${dateTime(new Date(range.from).toISOString())} to ${dateTime(new Date(range.to).toISOString())}. `,
+      `${date(range.from)} to ${date(range.to - 1)}. `,
       clashes ? h("strong", {}, `${clashes} overlap another in the same area.`) : "No overlaps.",
     );
     /** @param {number} t */
