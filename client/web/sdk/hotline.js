@@ -11,15 +11,47 @@
  *       onEvent: (event) => console.log(event.seq, event.type),  // each verified, once, in order
  *     });
  *     await hotline.send("water-roads", { subject: "Hydrant flushing, Elm Street" });
+ *
+ * Every public name of every module is here but the socket's own plumbing (`socket.js`),
+ * which the subscription uses and nothing else should; tests/js/hotline.test.js checks it.
  * @module
  */
 
 export { ChannelAuditor, PrefixRoots, firstDifference } from "./audit.js";
-export { Backoff } from "./backoff.js";
+export { Backoff, sleep } from "./backoff.js";
+export {
+  concat,
+  equal,
+  fromBase64,
+  fromHex,
+  isWellFormed,
+  toBase64,
+  toHex,
+  utf8,
+} from "./bytes.js";
 export { canonicalJson, canonicalText } from "./canonical.js";
-export { openCheckpoint, parseCheckpoint } from "./checkpoint.js";
+export { MAX_SIZE, formatCheckpoint, openCheckpoint, parseCheckpoint } from "./checkpoint.js";
 export { HotlineClient } from "./client.js";
-export { buildDraft, noticeId, wireTime } from "./drafts.js";
+export {
+  chooseEd25519,
+  ed25519Implementation,
+  ed25519Verify,
+  setEd25519Implementation,
+  sha256,
+  webCryptoHasEd25519,
+} from "./crypto.js";
+export {
+  MAX_AREA,
+  MAX_BODY,
+  MAX_REASON,
+  MAX_SUBJECT,
+  PRIORITIES,
+  buildCancellation,
+  buildDecision,
+  buildDraft,
+  noticeId,
+  wireTime,
+} from "./drafts.js";
 export {
   CheckpointError,
   ConnectionClosed,
@@ -35,11 +67,14 @@ export { Subscription, wsUrl } from "./live.js";
 export { CompactRange, eventHash, origin } from "./log.js";
 export {
   EMPTY_ROOT,
+  HASH_SIZE,
   leafHash,
   nodeHash,
   rootHash,
   verifyConsistency,
   verifyInclusion,
 } from "./merkle.js";
-export { openNote, Verifier } from "./note.js";
-export { MemoryStore, resumeKey } from "./resume.js";
+export { parseServerMessage } from "./messages.js";
+export { Verifier, openNote } from "./note.js";
+export { MemoryStore, loadResume, resumeKey, saveResume } from "./resume.js";
+export { MAX_MESSAGE_BYTES } from "./socket.js";

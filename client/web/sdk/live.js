@@ -497,12 +497,13 @@ export class Subscription {
     this._settled = true;
     this._stopping.abort();
     const failure = error === null ? null : asError(error);
-    this._status("stopped", failure === null ? {} : { error: failure });
-    if (failure === null) {
-      this._resolve();
-    } else {
-      this._options.onError?.(failure);
-      this._reject(failure);
+    // Settled first, so that a callback that throws cannot leave `closed` pending for ever.
+    if (failure === null) this._resolve();
+    else this._reject(failure);
+    try {
+      this._status("stopped", failure === null ? {} : { error: failure });
+    } finally {
+      if (failure !== null) this._options.onError?.(failure);
     }
   }
 }
