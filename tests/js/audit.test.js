@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { ChannelAuditor, CompactRange, LogTampered, SplitView } from "../../client/web/sdk/hotline.js";
+import { ChannelAuditor, CompactRange, LogTampered, SplitView, appendAll, leafHash } from "../../client/web/sdk/hotline.js";
 import { CHANNEL, SignedLog, event, generateKey } from "./support/signed-log.js";
 
 const KEY = generateKey("hotline.example");
@@ -225,4 +225,23 @@ test("the state kept after handled events lets a new auditor carry on and still 
   assert.deepEqual(released, [4, 5, 6]);
   assert.ok(failure instanceof LogTampered, String(failure));
   assert.equal(failure.seq, 4);
+});
+
+test("a range grown a level at a time is the range grown a leaf at a time, from every size", async () => {
+  const leaves = await Promise.all(Array.from({ length: 80 }, (_, i) => leafHash(new Uint8Array([i]))));
+  const differ = [];
+  for (let start = 0; start <= 40; start += 1) {
+    const range = new CompactRange();
+    await range.extend(leaves.slice(0, start));
+    const before = JSON.stringify(range.toJSON());
+    for (const count of [0, 1, 2, 3, 7, 8, 9, 40]) {
+      const expected = range.clone();
+      await expected.extend(leaves.slice(start, start + count));
+      const grown = await appendAll(range, leaves.slice(start, start + count));
+      if (JSON.stringify(grown.toJSON()) !== JSON.stringify(expected.toJSON())) differ.push([start, count]);
+    }
+    assert.equal(JSON.stringify(range.toJSON()), before, "the range given is left as it is");
+  }
+
+  assert.deepEqual(differ, []);
 });

@@ -24,7 +24,7 @@ import { equal } from "./bytes.js";
 import { openCheckpoint } from "./checkpoint.js";
 import { CheckpointError, LogTampered, NoteError, ProofError, SplitView } from "./errors.js";
 import { CompactRange, eventHash, origin } from "./log.js";
-import { verifyConsistency } from "./merkle.js";
+import { nodeHash, verifyConsistency } from "./merkle.js";
 import { Verifier } from "./note.js";
 
 /**
@@ -33,6 +33,47 @@ import { Verifier } from "./note.js";
  */
 
 /** @typedef {import("./checkpoint.js").Checkpoint} Checkpoint */
+
+/**
+ * The range `range` grows to with `leaves` appended, as `CompactRange.extend` would make it, but
+ * hashed a tree level at a time: the nodes of one level do not depend on one another, so
+ * WebCrypto computes them side by side, in about log2(leaves) rounds instead of one per leaf.
+ * @param {CompactRange} range
+ * @param {Uint8Array[]} leaves
+ * @returns {Promise<CompactRange>} a new range; `range` is left as it is
+ */
+export async function appendAll(range, leaves) {
+  const start = range.size;
+  const end = start + leaves.length;
+  /** The range's subtree at `level`, by the bit of its size (largest first in `hashes`). */
+  const old = new Map();
+  for (let level = 52, i = 0; level >= 0; level -= 1) {
+    if (Math.floor(start / 2 ** level) % 2 === 1) old.set(level, range.hashes[i++]);
+  }
+  /** @type {Map<number, Uint8Array[]>} by level, the nodes that hold a new leaf, from `first` */
+  const levels = new Map([[0, leaves]]);
+  for (let level = 1; 2 ** level <= end; level += 1) {
+    const below = /** @type {Uint8Array[]} */ (levels.get(level - 1));
+    const firstBelow = Math.floor(start / 2 ** (level - 1));
+    const first = Math.floor(start / 2 ** level);
+    const last = Math.floor(end / 2 ** level); // exclusive
+    /** @param {number} index a node's index one level down */
+    const child = (index) => (index < firstBelow ? old.get(level - 1) : below[index - firstBelow]);
+    const made = [];
+    for (let index = first; index < last; index += 1) {
+      made.push(nodeHash(/** @type {Uint8Array} */ (child(2 * index)), /** @type {Uint8Array} */ (child(2 * index + 1))));
+    }
+    levels.set(level, await Promise.all(made));
+  }
+  const hashes = [];
+  for (let level = 52; level >= 0; level -= 1) {
+    if (Math.floor(end / 2 ** level) % 2 === 0) continue;
+    const index = Math.floor(end / 2 ** level) - 1;
+    const first = Math.floor(start / 2 ** level);
+    hashes.push(index < first ? old.get(level) : /** @type {Uint8Array[]} */ (levels.get(level))[index - first]);
+  }
+  return new CompactRange(end, /** @type {Uint8Array[]} */ (hashes));
+}
 
 /** Roots of every prefix of a run of leaves, each in O(snapshot spacing) hashing. */
 export class PrefixRoots {
@@ -127,7 +168,10 @@ export async function firstDifference(roots, checkpoint, fetch) {
   return bad;
 }
 
-/** @typedef {{seq: number, leaf: Uint8Array, payload: any}} Pending */
+/**
+ * @typedef {{seq: number, leaf: Uint8Array, payload: any}} Pending
+ * @typedef {{seq: number, event: Record<string, any>, payload: any}} Unhashed
+ */
 
 /**
  * @typedef {object} AuditorOptions
@@ -192,8 +236,10 @@ export class ChannelAuditor {
     this._fetch = fetch;
     /** The range of the events handled: what a store keeps. */
     this.handled = handled ?? new CompactRange();
-    /** Every event received, verified or not. */
+    /** Every event received and hashed, verified or not (see `received`). */
     this.seen = this.handled.clone();
+    /** @type {Unhashed[]} events received, waiting to be hashed together */
+    this._unhashed = [];
     this._verified = this.handled.clone(); // the range at the last verified event
     /** @type {Pending[]} */
     this._pending = [];
@@ -203,6 +249,25 @@ export class ChannelAuditor {
     this.note = null;
     /** @type {Checkpoint | null} The last checkpoint verified, parsed. */
     this.checkpoint = null;
+  }
+
+  /** How many events were received: those hashed and those waiting to be. */
+  get received() {
+    return this.seen.size + this._unhashed.length;
+  }
+
+  /**
+   * Hash the events waiting, all at once, and append them to `seen`. The leaf hashes do not
+   * depend on one another, so WebCrypto computes them side by side, and the range grows a
+   * level at a time (`appendAll`); nothing is checked any later for it, since no event is
+   * released before the checkpoint that covers it.
+   */
+  async _hashWaiting() {
+    const waiting = this._unhashed;
+    this._unhashed = [];
+    const leaves = await Promise.all(waiting.map((w) => eventHash(w.event)));
+    this.seen = await appendAll(this.seen, leaves);
+    for (const [i, { seq, payload }] of waiting.entries()) this._pending.push({ seq, leaf: leaves[i], payload });
   }
 
   // -- state a store keeps -----------------------------------------------------------------
@@ -262,6 +327,7 @@ export class ChannelAuditor {
    */
   async checkCheckpoint(note) {
     const latest = await this._open(note);
+    await this._hashWaiting();
     if (this.checkpoint !== null && this.note !== null) {
       const old = this.checkpoint;
       if (
@@ -308,17 +374,15 @@ export class ChannelAuditor {
    */
   async add(event, payload, checkpoint = null) {
     const seq = event.seq;
-    if (!Number.isInteger(seq) || seq !== this.seen.size + 1) {
+    const expected = this.received + 1;
+    if (!Number.isInteger(seq) || seq !== expected) {
       throw new LogTampered(
-        `${this.channel}: expected event ${this.seen.size + 1}, got ${seq}: ` +
-          "an event is missing or out of order",
-        { channel: this.channel, seq: this.seen.size + 1 },
+        `${this.channel}: expected event ${expected}, got ${seq}: an event is missing or out of order`,
+        { channel: this.channel, seq: expected },
       );
     }
-    const leaf = await eventHash(event);
-    await this.seen.append(leaf);
-    this._pending.push({ seq, leaf, payload });
-    if (checkpoint === null && (this.checkpoint === null || this.checkpoint.size !== this.seen.size)) {
+    this._unhashed.push({ seq, event, payload });
+    if (checkpoint === null && (this.checkpoint === null || this.checkpoint.size !== this.received)) {
       return [];
     }
     /** @type {Checkpoint} */
@@ -340,6 +404,12 @@ export class ChannelAuditor {
         { channel: this.channel, seq },
       );
     }
+    const old = this.checkpoint;
+    // A batch behind the trusted checkpoint needs a consistency proof (below): asked for now,
+    // it travels while the batch is hashed, and a catch-up waits one round trip less a page.
+    const proof = old !== null && signed.size < old.size ? this._fetch(signed.size, old.size) : null;
+    proof?.catch(() => {}); // awaited below, unless the events fail first and make it moot
+    await this._hashWaiting();
     if (!equal(await this.seen.root(), signed.rootHash)) {
       const leaves = this._pending.map((p) => p.leaf);
       const roots = await PrefixRoots.build(this._verified, leaves);
@@ -350,7 +420,6 @@ export class ChannelAuditor {
         { channel: this.channel, seq: first },
       );
     }
-    const old = this.checkpoint;
     if (old !== null && old.size === signed.size && !equal(old.rootHash, signed.rootHash)) {
       throw new SplitView(`${this.channel}: two checkpoints of ${signed.size} events differ`, {
         channel: this.channel,
@@ -368,6 +437,7 @@ export class ChannelAuditor {
         why:
           `the checkpoint of ${signed.size} events is not a prefix of the one of ` +
           `${old.size} events verified before`,
+        proof: proof ?? undefined,
       });
     }
     if (old === null || signed.size >= old.size) {
@@ -386,15 +456,16 @@ export class ChannelAuditor {
    * reject with `SplitView` holding the note verified earlier and the later one.
    * @param {Checkpoint} shorter
    * @param {Checkpoint} longer
-   * @param {{earlier: string, later: string, why: string}} context
+   * @param {{earlier: string, later: string, why: string, proof?: Promise<Uint8Array[]>}} context
+   *   `proof`: the proof, if asked for already
    */
-  async _provePrefix(shorter, longer, { earlier, later, why }) {
-    const proof = await this._fetch(shorter.size, longer.size);
+  async _provePrefix(shorter, longer, { earlier, later, why, proof }) {
+    const hashes = await (proof ?? this._fetch(shorter.size, longer.size));
     try {
       await verifyConsistency(
         shorter.size,
         longer.size,
-        proof,
+        hashes,
         shorter.rootHash,
         longer.rootHash,
       );

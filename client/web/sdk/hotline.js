@@ -17,7 +17,7 @@
  * @module
  */
 
-export { ChannelAuditor, PrefixRoots, firstDifference } from "./audit.js";
+export { ChannelAuditor, PrefixRoots, appendAll, firstDifference } from "./audit.js";
 export { Backoff, sleep } from "./backoff.js";
 export {
   concat,
