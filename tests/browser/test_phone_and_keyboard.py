@@ -4,6 +4,8 @@ sideways, and a notice can be sent and acknowledged without a pointer.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.browser.console import Browser, Console, Locator, Page, expect, plan
 from tests.e2e.conftest import Demo
 
@@ -33,7 +35,9 @@ def tab_to(page: Page, target: Locator) -> list[str]:
     raise AssertionError(f"{target} not reached in {MAX_TABS} presses of Tab; went by {seen}")
 
 
-def test_no_view_scrolls_sideways_at_phone_width(browser: Browser, demo: Demo) -> None:
+def test_no_view_scrolls_sideways_at_phone_width(
+    browser: Browser, demo: Demo, screenshots: Path | None
+) -> None:
     plan(  # long words everywhere: nothing may push the page wider than the phone
         demo,
         "ana",
@@ -54,6 +58,7 @@ def test_no_view_scrolls_sideways_at_phone_width(browser: Browser, demo: Demo) -
     page.locator("#inbox-list .subject").click()
     expect(page.get_by_role("button", name="Acknowledge", exact=True)).to_be_visible()
     widths["notice"] = sideways_scroll(page)
+    roads.screenshot(screenshots, "phone")
     for view in ("New notice", "Timeline", "Log"):
         roads.view(view)
         widths[view] = sideways_scroll(page)

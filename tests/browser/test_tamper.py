@@ -5,6 +5,8 @@ Python client.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.browser.console import Browser, Console, alter_event, expect, post_notice
 from tests.e2e.conftest import Demo, Launcher
 
@@ -22,7 +24,7 @@ def expect_stopped(console: Console) -> None:
 
 
 def test_an_event_changed_in_the_database_shows_the_red_banner_and_stops_the_console(
-    browser: Browser, demo: Demo
+    browser: Browser, demo: Demo, screenshots: Path | None
 ) -> None:
     for subject in SUBJECTS:
         post_notice(demo, "ana", subject)
@@ -39,6 +41,8 @@ def test_an_event_changed_in_the_database_shows_the_red_banner_and_stops_the_con
     expect_stopped(roads)
     roads.view("Notices")
     expect(roads.page.get_by_role("link", name="Oak Street #1")).to_have_count(0)
+    roads.page.set_viewport_size({"width": 1200, "height": 640})
+    roads.screenshot(screenshots, "tampered")
 
 
 def test_a_history_rewritten_while_the_console_is_open_is_a_split_view_and_stops_it(

@@ -76,3 +76,26 @@ export function byId(id, kind) {
   if (!(found instanceof kind)) throw new Error(`the page has no ${kind.name} #${id}`);
   return found;
 }
+
+/**
+ * Redraw part of the page without losing the keyboard focus: if the focus was inside
+ * `container`, it goes back to the control with the same id, or the link with the same
+ * address, once `redraw` is done. (A screen-reader user tabbing through the inbox should
+ * not be thrown to the top of the page because a notice arrived.)
+ * @param {Element} container
+ * @param {() => void} redraw
+ */
+export function keepFocus(container, redraw) {
+  const active = document.activeElement;
+  const inside = active instanceof HTMLElement && active !== container && container.contains(active);
+  const id = inside ? active.id : "";
+  const link = inside ? active.getAttribute("href") : null;
+  redraw();
+  if (!inside || container.contains(active)) return;
+  const again = id
+    ? document.getElementById(id)
+    : link
+      ? container.querySelector(`a[href="${CSS.escape(link)}"]`)
+      : null;
+  if (again instanceof HTMLElement && container.contains(again)) again.focus();
+}

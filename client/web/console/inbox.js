@@ -5,10 +5,12 @@
  */
 
 import { partyName, partySide } from "./context.js";
-import { h, replace } from "./dom.js";
+import { h, keepFocus, replace } from "./dom.js";
 import { filterForm, matches, noFilters } from "./filters.js";
 import { dateTime, deadlineText, shorten, statusWord } from "./format.js";
 import { href } from "./router.js";
+
+const PAGE = 100; // rows drawn at first, and added by "show more": a long history stays quick
 
 /** The inbox view. */
 export class InboxView {
@@ -21,11 +23,18 @@ export class InboxView {
     this.filters = noFilters();
     this.count = h("p", { id: "inbox-count", class: "count", role: "status" });
     this.list = h("ul", { id: "inbox-list", class: "notices", "aria-labelledby": "inbox-title" });
-    const form = filterForm(this.filters, (filters) => {
-      this.filters = filters;
+    this.limit = PAGE;
+    this.more = h("button", { type: "button", class: "quiet", id: "inbox-more" });
+    this.more.addEventListener("click", () => {
+      this.limit += PAGE;
       this.render();
     });
-    replace(root, h("h2", { id: "inbox-title" }, "Notices"), form, this.count, this.list);
+    const form = filterForm(this.filters, (filters) => {
+      this.filters = filters;
+      this.limit = PAGE;
+      this.render();
+    });
+    replace(root, h("h2", { id: "inbox-title" }, "Notices"), form, this.count, this.list, this.more);
   }
 
   render() {
@@ -39,12 +48,17 @@ export class InboxView {
         ? `${all.length} notice${all.length === 1 ? "" : "s"}`
         : `${shown.length} of ${all.length} notices match`,
     );
-    replace(
-      this.list,
-      shown.length
-        ? shown.map((notice) => row(notice, channel, me.party.id, now))
-        : h("li", { class: "empty" }, all.length ? "No notice matches." : "No notices yet."),
+    keepFocus(this.list, () =>
+      replace(
+        this.list,
+        shown.length
+          ? shown.slice(0, this.limit).map((notice) => row(notice, channel, me.party.id, now))
+          : h("li", { class: "empty" }, all.length ? "No notice matches." : "No notices yet."),
+      ),
     );
+    const hidden = shown.length - this.limit;
+    this.more.hidden = hidden <= 0;
+    replace(this.more, `Show ${Math.min(hidden, PAGE)} more (of ${hidden} older)`);
   }
 }
 

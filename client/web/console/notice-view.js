@@ -10,7 +10,7 @@
  */
 
 import { otherParty, partyName } from "./context.js";
-import { h, replace } from "./dom.js";
+import { h, keepFocus, replace } from "./dom.js";
 import { MAX_REASON, textProblem } from "./draft.js";
 import { dateTime, deadlineText, windowText } from "./format.js";
 import { priorityBadge, statusBadge } from "./inbox.js";
@@ -66,12 +66,15 @@ export class NoticeView {
       this.actionsKey = "";
       return;
     }
-    replace(this.details, ...this.#details(notice));
+    keepFocus(this.details, () => replace(this.details, ...this.#details(notice)));
     const allowed = this.#allowed(notice);
     const key = `${notice.id}|${allowed.join(",")}`;
     if (key !== this.actionsKey) {
       this.actionsKey = key;
+      const hadFocus = this.actions.contains(document.activeElement);
       replace(this.actions, ...this.#actions(notice, allowed));
+      // The button just used is gone (the notice was answered): keep the reader here.
+      if (hadFocus) this.details.querySelector("h2")?.focus();
     }
   }
 

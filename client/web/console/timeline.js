@@ -9,7 +9,7 @@
  */
 
 import { partyName, partySide } from "./context.js";
-import { h, replace } from "./dom.js";
+import { h, keepFocus, replace } from "./dom.js";
 import { date, dateTime, shortDay, statusWord } from "./format.js";
 import { lanes, span } from "./overlaps.js";
 import { href } from "./router.js";
@@ -55,8 +55,20 @@ export class TimelineView {
       `${date(range.from)} to ${date(range.to - 1)}. `,
       clashes ? h("strong", {}, `${clashes} overlap another in the same area.`) : "No overlaps.",
     );
+    keepFocus(this.chart, () => this.#draw(found, range, now));
+  }
+
+  /**
+   * @param {import("./overlaps.js").Lane[]} found
+   * @param {{from: number, to: number}} range
+   * @param {number} now
+   */
+  #draw(found, range, now) {
+    const { channel } = this.context;
     /** @param {number} t */
     const at = (t) => ((t - range.from) / (range.to - range.from)) * 100;
+    // A faint line at each midnight, drawn by the chart's background.
+    this.chart.style.setProperty("--days", String(Math.round((range.to - range.from) / DAY)));
     replace(
       this.chart,
       axis(range, at, now),
