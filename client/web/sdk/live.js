@@ -465,7 +465,12 @@ export class Subscription {
     const start = this.lastSeq;
     const auditor =
       saved.range?.size === start
-        ? await ChannelAuditor.fromState(channel, [key], fetch, saved, { previousKeys })
+        ? await ChannelAuditor.fromState(channel, [key], fetch, saved, { previousKeys }).catch(
+            (error) => {
+              if (!(error instanceof TypeError)) throw error;
+              throw new HotlineError(`the stored state ${this._storeKey} is not one this client wrote: ${error.message}`);
+            },
+          )
         : // Starting elsewhere than where the saved range ends: the range comes from the
           // server, but the checkpoint remembered still holds it to its word.
           await ChannelAuditor.create(channel, [key], fetch, {
