@@ -5,7 +5,7 @@ over the history of notices.
 from __future__ import annotations
 
 from tests.browser.console import Browser, Console, days_from_now, expect, plan, post_notice
-from tests.e2e.conftest import Demo
+from tests.e2e.conftest import Demo, Launcher, hotline
 
 
 def test_the_timeline_groups_both_parties_windows_by_area_and_highlights_the_overlap(
@@ -77,3 +77,36 @@ def test_search_and_filters_narrow_the_history(browser: Browser, demo: Demo) -> 
     expect(count).to_have_text("4 notices")
     filters.get_by_label("Sent until").fill(str(today.replace(year=today.year - 1)))
     expect(roads.page.locator("#inbox-list > li")).to_have_text(["No notice matches."])
+
+
+def test_each_channel_of_the_party_shows_its_own_notices(
+    browser: Browser, demo: Demo, launch: Launcher
+) -> None:
+    for command in (
+        ("party", "create", "parks", "--name", "City Parks"),
+        ("channel", "create", "water-parks", "--party", "water", "--party", "parks"),
+    ):
+        made = hotline("admin", *command, "--database-url", demo.database_url, cwd=launch.directory)
+        assert made.returncode == 0, made.stdout + made.stderr
+    post_notice(demo, "carla", "Resurfacing, Mill Lane")
+    water = Console.sign_in(browser.new_context(), demo, "ana")
+    channel = water.page.get_by_label("Channel", exact=True)
+    expect(channel.locator("option")).to_have_text(
+        [
+            "Riverside Water ↔ City Parks (water-parks)",
+            "Riverside Water ↔ City Roads Department (water-roads)",
+        ]
+    )
+    channel.select_option("water-roads")
+    expect(water.page.locator("#inbox-list .subject")).to_have_text(["Resurfacing, Mill Lane"])
+
+    channel.select_option("water-parks")
+    water.expect_live()
+    expect(water.page.locator("#inbox-list > li")).to_have_text(["No notices yet."])
+    water.send("Tree roots near the main, Park Avenue")
+    water.view("Log")
+    expect(water.page.locator("#log-list .type")).to_have_text(["notice.sent"])
+
+    channel.select_option("water-roads")
+    water.view("Notices")
+    expect(water.page.locator("#inbox-list .subject")).to_have_text(["Resurfacing, Mill Lane"])

@@ -96,7 +96,9 @@ class ConsoleApp {
     try {
       await this.start(token);
     } catch (error) {
-      session.forget(sessionStorage);
+      // A refused token is forgotten; one the server was not there to judge is kept, so
+      // that a reload once it is back signs in again.
+      if (error instanceof SignInRefused) session.forget(sessionStorage);
       this.showSignIn(error instanceof Error ? error.message : String(error));
     }
   }
@@ -110,10 +112,11 @@ class ConsoleApp {
     const client = new HotlineClient({ baseUrl: location.origin, token });
     let me, channels;
     try {
-      me = /** @type {import("./context.js").Me} */ (await client.me());
-      channels = /** @type {Channel[]} */ (await client.channels());
+      [me, channels] = /** @type {[import("./context.js").Me, Channel[]]} */ (
+        await Promise.all([client.me(), client.channels()])
+      );
     } catch (error) {
-      throw new Error(signInProblem(error));
+      throw signInProblem(error);
     }
     session.storeToken(sessionStorage, token);
     this.session = { client, me, channels };
@@ -338,17 +341,21 @@ class ConsoleApp {
   }
 }
 
+/** The server refused the token (rather than not answering). */
+class SignInRefused extends Error {}
+
 /**
  * Why a token could not be used, in words.
  * @param {unknown} error
- * @returns {string}
+ * @returns {Error} a SignInRefused when the server refused
  */
 function signInProblem(error) {
   if (error instanceof ProblemError && error.status === 401) {
-    return "This token was not accepted: it is unknown, mistyped or revoked.";
+    return new SignInRefused("This token was not accepted: it is unknown, mistyped or revoked.");
   }
-  if (error instanceof ProblemError) return `The server refused: ${error.detail}`;
-  return `The server could not be reached: ${error instanceof Error ? error.message : String(error)}`;
+  if (error instanceof ProblemError) return new SignInRefused(`The server refused: ${error.detail}`);
+  const why = error instanceof Error ? error.message : String(error);
+  return new Error(`The server could not be reached (${why}). Reload the page to try again.`);
 }
 
 void new ConsoleApp().boot();
