@@ -172,6 +172,20 @@ describe("HotlineClient against a real server", { skip }, () => {
     assert.equal(asked, 3);
   });
 
+  test("a send that fails carries the notice id to send again with", async () => {
+    const down = new HotlineClient({
+      baseUrl: "http://127.0.0.1:9",
+      token: "hl_any",
+      retries: 0,
+      fetch: () => Promise.reject(new TypeError("fetch failed")),
+    });
+
+    const failed = await down.send("water-roads", { subject: "Valve check, Mill Lane" }).catch((e) => e);
+
+    assert.ok(failed instanceof Unreachable, String(failed));
+    assert.match(failed.noticeId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
   test("a 503 is tried again for a read, and a decision is not repeated", async () => {
     const calls = [];
     const flaky = new HotlineClient({

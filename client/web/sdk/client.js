@@ -159,7 +159,7 @@ export class HotlineClient {
   /**
    * Send a notice to the other party of `channel`. Sending again with the same `id` and
    * content is safe (the server answers with the original), so give your own `id`
-   * (`crypto.randomUUID()`) if you may have to retry after a failure.
+   * (`crypto.randomUUID()`), or take the one a failure carries (`error.noticeId`), to retry.
    * @param {string} channel
    * @param {NoticeDraft} draft
    * @returns {Promise<Notice>} the notice as the server recorded it
@@ -167,10 +167,16 @@ export class HotlineClient {
    *   used before for other content
    */
   async send(channel, draft) {
-    return this._request("POST", `${channelPath(channel)}/notices`, {
-      json: buildDraft(draft),
-      retry: true,
-    });
+    const body = buildDraft(draft);
+    try {
+      return await this._request("POST", `${channelPath(channel)}/notices`, {
+        json: body,
+        retry: true,
+      });
+    } catch (error) {
+      if (error instanceof HotlineError) error.noticeId = /** @type {string} */ (body.id);
+      throw error;
+    }
   }
 
   /**

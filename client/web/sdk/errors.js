@@ -25,6 +25,13 @@ export class HotlineError extends Error {
   constructor(message, options) {
     super(message, options);
     this.name = new.target.name;
+    /**
+     * The notice the failed call was about, when there was one. After a failed `send` it
+     * is the id to send again with (the SDK chose it if the draft had none): a retry with
+     * it is then safe, as the server answers a repeat with the original.
+     * @type {string | null}
+     */
+    this.noticeId = null;
   }
 }
 
