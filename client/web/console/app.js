@@ -61,7 +61,11 @@ class ConsoleApp {
     this.presence = new PresenceView(this.page.presence);
     /** @type {{client: HotlineClient, me: import("./context.js").Me, channels: Channel[]} | null} */
     this.session = null;
-    /** @type {{context: Context, views: Record<string, View>, feed: Feed, head: number} | null} */
+    /**
+     * The channel on screen; `head` is the log's head when its feed first went live: later
+     * events are news, earlier ones history.
+     * @type {{context: Context, views: Record<string, View>, feed: Feed, head: number | null} | null}
+     */
     this.open = null;
     this.stopped = false;
     this.live = false;
@@ -179,11 +183,14 @@ class ConsoleApp {
         this.presence.update(online);
         this.scheduleRender();
       },
-      onStatus: (state, detail) => this.connection(state, detail),
+      onStatus: (state, detail, head) => {
+        if (state === "live" && this.open && this.open.head === null) this.open.head = head;
+        this.connection(state, detail);
+      },
       onTampered: (error) => this.stop(error),
       onEnded: (error) => this.ended(error),
     });
-    this.open = { context, views, feed, head: channel.head };
+    this.open = { context, views, feed, head: null };
     this.route(false);
   }
 
@@ -203,7 +210,7 @@ class ConsoleApp {
       );
     }
     // The catch-up after opening is history, not news: announce only what is newer.
-    if (entry.event.seq > open.head) {
+    if (open.head !== null && entry.event.seq > open.head) {
       const sentence = announcement(entry, book, channel, me.party.id);
       if (sentence) this.announce(sentence);
     }
@@ -247,7 +254,7 @@ class ConsoleApp {
       ),
     );
     this.page.stopped.hidden = false;
-    document.body.classList.add("is-stopped");
+    this.page.channelSelect.disabled = true; // another channel of the same server: no
     this.scheduleRender();
   }
 
@@ -328,8 +335,8 @@ class ConsoleApp {
     this.page.header.hidden = true;
     this.page.nav.hidden = true;
     this.page.stopped.hidden = true;
+    this.page.channelSelect.disabled = false;
     this.stopped = false;
-    document.body.classList.remove("is-stopped");
     replace(this.page.problems);
     this.presence.render(null, false);
     replace(this.page.announcer);

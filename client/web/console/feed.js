@@ -20,7 +20,8 @@ import { LogTampered, MemoryStore, SplitView } from "../sdk/hotline.js";
  * @typedef {object} FeedHandlers
  * @property {(event: unknown) => void} onEvent a verified event, in log order, once
  * @property {(online: unknown) => void} onPresence who is online, by party
- * @property {(state: FeedState, detail: string) => void} onStatus the connection's state
+ * @property {(state: FeedState, detail: string, head: number | null) => void} onStatus the
+ *   connection's state; with "live", the log's head when the subscription began
  * @property {(error: Error) => void} onTampered verification failed: stop everything
  * @property {(error: Error) => void} onEnded the stream ended for another reason (a token
  *   revoked, a channel gone)
@@ -70,7 +71,7 @@ export class Feed {
         if (current()) handlers.onPresence(message.online);
       },
       onStatus: (state, info) => {
-        if (current()) handlers.onStatus(state, describe(info));
+        if (current()) handlers.onStatus(state, describe(info), info.head ?? null);
       },
     });
     this.subscription.closed.then(
