@@ -56,9 +56,13 @@ def _unavailable() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """One Chromium for the whole run; each test opens its own contexts in it."""
+    """One Chromium per test module; each test opens its own contexts in it.
+
+    Not one per session: Playwright's synchronous API holds an event loop of its own while
+    it runs, and the asyncio tests that run after this folder need the thread's loop free.
+    """
     reason = _unavailable()
     if reason and os.environ.get("HOTLINE_REQUIRE_BROWSER"):
         pytest.fail(f"HOTLINE_REQUIRE_BROWSER is set, but {reason}")
