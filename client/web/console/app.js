@@ -31,6 +31,10 @@ import { TimelineView } from "./timeline.js";
 
 const TICK_MS = 30_000; // deadlines are shown to the minute: redraw them this often
 
+const INSECURE =
+  "This page was not opened over https: or from this machine, so the browser offers it no " +
+  "WebCrypto and the console cannot verify the log. Open it over https:, or at localhost.";
+
 const STATUS_WORDS = {
   connecting: "Connecting…",
   live: "Live",
@@ -95,6 +99,7 @@ class ConsoleApp {
 
   async boot() {
     session.takeTokenFromFragment(location, history, sessionStorage);
+    if (!window.isSecureContext) return this.showSignIn(INSECURE);
     const token = session.storedToken(sessionStorage);
     if (!token) return this.showSignIn("");
     try {
@@ -113,6 +118,7 @@ class ConsoleApp {
    * @throws {Error} the token was refused, or the server could not be reached
    */
   async start(token) {
+    if (!window.isSecureContext) throw new Error(INSECURE);
     const client = new HotlineClient({ baseUrl: location.origin, token });
     let me, channels;
     try {

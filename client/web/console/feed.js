@@ -136,8 +136,10 @@ function describe(info) {
   if (typeof info === "object" && info !== null) {
     const { reason, error, delay } = /** @type {Record<string, unknown>} */ (info);
     if (error instanceof Error) return error.message;
-    if (typeof reason === "string" && reason) return reason;
-    if (typeof delay === "number") return `next try in ${Math.ceil(delay / 1000)} s`;
+    const parts = [];
+    if (typeof delay === "number") parts.push(`next try in ${Math.max(1, Math.round(delay / 1000))} s`);
+    if (typeof reason === "string" && reason) parts.push(reason);
+    return parts.join(": ");
   }
   return "";
 }
