@@ -17,17 +17,19 @@ import { shorten } from "./format.js";
 export function announcement(entry, book, channel, party) {
   const { event } = entry;
   if (entry.effect === "unreadable") {
-    return `Event ${event.seq} (${event.type}) could not be read: ${entry.problem}. It changed nothing.`;
+    const what = `Event ${event.seq} (${event.type})`;
+    return `${what} could not be read: ${entry.problem}. It changed nothing.`;
   }
   const notice = entry.notice ? book.notices.get(entry.notice) : undefined;
   if (entry.effect !== "applied" || !notice) return null;
   const subject = `“${shorten(notice.subject, 80)}”`;
   const who = event.actor?.operator ?? "the server";
+  const sender = partyName(channel, notice.sender.party);
   switch (event.type) {
     case "notice.sent":
       return notice.sender.party === party
         ? `Sent: ${subject}.`
-        : `New ${notice.priority === "routine" ? "" : `${notice.priority} `}notice from ${partyName(channel, notice.sender.party)}: ${subject}.`;
+        : `New ${pressing(notice.priority)}notice from ${sender}: ${subject}.`;
     case "notice.received":
       // A receipt is news to the sender; to the receiver it is its own console's doing.
       return notice.sender.party === party
@@ -44,4 +46,12 @@ export function announcement(entry, book, channel, party) {
     default:
       return null;
   }
+}
+
+/**
+ * "urgent " or "important ", said before "notice"; nothing for a routine one.
+ * @param {string} priority
+ */
+function pressing(priority) {
+  return priority === "routine" ? "" : `${priority} `;
 }

@@ -27,6 +27,7 @@ import { TimelineView } from "./timeline.js";
 
 /** @typedef {import("./context.js").Context} Context */
 /** @typedef {import("./context.js").Channel} Channel */
+/** @typedef {import("./context.js").Me} Me */
 /** @typedef {{render(): void, show?(id: string | null): void}} View */
 
 const TICK_MS = 30_000; // deadlines are shown to the minute: redraw them this often
@@ -63,12 +64,13 @@ class ConsoleApp {
     );
     this.signIn = new SignInView(this.sections.signin, (token) => this.start(token));
     this.presence = new PresenceView(this.page.presence);
-    /** @type {{client: HotlineClient, me: import("./context.js").Me, channels: Channel[]} | null} */
+    /** @type {{client: HotlineClient, me: Me, channels: Channel[]} | null} */
     this.session = null;
     /**
      * The channel on screen; `head` is the log's head when its feed first went live: later
      * events are news, earlier ones history.
-     * @type {{context: Context, views: Record<string, View>, feed: Feed, head: number | null} | null}
+     * @type {{context: Context, views: Record<string, View>, feed: Feed,
+     *   head: number | null} | null}
      */
     this.open = null;
     this.stopped = false;
@@ -77,7 +79,9 @@ class ConsoleApp {
     /** @type {ReturnType<typeof setInterval> | undefined} */
     this.ticker = undefined;
     this.page.signOut.addEventListener("click", () => this.signOut(""));
-    this.page.channelSelect.addEventListener("change", () => this.openChannel(this.page.channelSelect.value));
+    this.page.channelSelect.addEventListener("change", () =>
+      this.openChannel(this.page.channelSelect.value),
+    );
     window.addEventListener("hashchange", () => {
       // A sign-in link followed from this very page changes only the fragment.
       if (new URLSearchParams(location.hash.slice(1)).has("token")) {
@@ -131,10 +135,16 @@ class ConsoleApp {
     session.storeToken(sessionStorage, token);
     this.session = { client, me, channels };
     this.stopped = false;
-    replace(this.page.who, h("span", { class: "operator" }, me.operator.name), ` · ${me.party.name} · ${me.role}`);
+    replace(
+      this.page.who,
+      h("span", { class: "operator" }, me.operator.name),
+      ` · ${me.party.name} · ${me.role}`,
+    );
     replace(
       this.page.channelSelect,
-      channels.map((c) => h("option", { value: c.id }, `${c.parties.map((p) => p.name).join(" ↔ ")} (${c.id})`)),
+      channels.map((c) =>
+        h("option", { value: c.id }, `${c.parties.map((p) => p.name).join(" ↔ ")} (${c.id})`),
+      ),
     );
     this.page.header.hidden = false;
     this.page.nav.hidden = false;
@@ -211,8 +221,12 @@ class ConsoleApp {
     const entry = book.apply(event);
     if (entry.effect === "unreadable") {
       this.page.problems.appendChild(
-        h("p", {}, `Event ${entry.event.seq} (${entry.event.type}) could not be read: ${entry.problem}. ` +
-          "It is shown in the log and changed nothing."),
+        h(
+          "p",
+          {},
+          `Event ${entry.event.seq} (${entry.event.type}) could not be read: ${entry.problem}. ` +
+            "It is shown in the log and changed nothing.",
+        ),
       );
     }
     // The catch-up after opening is history, not news: announce only what is newer.
@@ -231,7 +245,11 @@ class ConsoleApp {
     this.live = state === "live";
     if (!this.live) this.presence.clear();
     this.page.connection.dataset.state = state;
-    replace(this.page.connection, STATUS_WORDS[state] ?? state, detail && state !== "live" ? ` (${detail})` : "");
+    replace(
+      this.page.connection,
+      STATUS_WORDS[state] ?? state,
+      detail && state !== "live" ? ` (${detail})` : "",
+    );
     this.scheduleRender();
   }
 
@@ -246,9 +264,16 @@ class ConsoleApp {
     const seq = /** @type {{seq?: unknown}} */ (error).seq;
     replace(
       this.page.stopped,
-      h("h2", {}, error.name === "SplitView" ? "The server's history was rewritten" : "The channel's log failed verification"),
+      h(
+        "h2",
+        {},
+        error.name === "SplitView"
+          ? "The server's history was rewritten"
+          : "The channel's log failed verification",
+      ),
       h("p", {}, error.message),
-      typeof seq === "number" && h("p", {}, `The first event that differs from the signed log is event ${seq}.`),
+      typeof seq === "number" &&
+        h("p", {}, `The first event that differs from the signed log is event ${seq}.`),
       h(
         "p",
         {},
@@ -294,7 +319,8 @@ class ConsoleApp {
     else target.render();
     this.presence.render(this.open.context.channel, this.live);
     const heading = this.sections[view].querySelector("h2");
-    document.title = `${heading?.textContent ?? "Hotline"} · Hotline · ${this.open.context.me.party.name}`;
+    const party = this.open.context.me.party.name;
+    document.title = `${heading?.textContent ?? "Hotline"} · Hotline · ${party}`;
     if (focus && heading) {
       heading.setAttribute("tabindex", "-1");
       heading.focus();
@@ -366,7 +392,8 @@ function signInProblem(error) {
   if (error instanceof ProblemError && error.status === 401) {
     return new SignInRefused("This token was not accepted: it is unknown, mistyped or revoked.");
   }
-  if (error instanceof ProblemError) return new SignInRefused(`The server refused: ${error.detail}`);
+  if (error instanceof ProblemError)
+    return new SignInRefused(`The server refused: ${error.detail}`);
   const why = error instanceof Error ? error.message : String(error);
   return new Error(`The server could not be reached (${why}). Reload the page to try again.`);
 }

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { ProblemError } from "../sdk/hotline.js";
 import { partyName } from "./context.js";
 import { h, replace } from "./dom.js";
 import { dateTime, duration, shorten, statusWord } from "./format.js";
@@ -31,7 +32,12 @@ export class ComposeView {
     this.onSent = onSent;
     /** @type {{id: string, content: string} | null} the last draft tried and its id */
     this.attempt = null;
-    this.subject = h("input", { id: "compose-subject", name: "subject", required: true, autocomplete: "off" });
+    this.subject = h("input", {
+      id: "compose-subject",
+      name: "subject",
+      required: true,
+      autocomplete: "off",
+    });
     this.body = h("textarea", { id: "compose-body", name: "body", rows: 5 });
     this.priority = h(
       "select",
@@ -42,7 +48,12 @@ export class ComposeView {
     this.startsAt = h("input", { id: "compose-starts", name: "starts_at", type: "datetime-local" });
     this.endsAt = h("input", { id: "compose-ends", name: "ends_at", type: "datetime-local" });
     this.area = h("input", { id: "compose-area", name: "area", autocomplete: "off" });
-    this.ackRequired = h("input", { id: "compose-ack", name: "ack_required", type: "checkbox", checked: true });
+    this.ackRequired = h("input", {
+      id: "compose-ack",
+      name: "ack_required",
+      type: "checkbox",
+      checked: true,
+    });
     this.refersTo = h("select", { id: "compose-refers", name: "refers_to" });
     this.error = h("div", { id: "compose-error", class: "problem", role: "alert" });
     this.submit = h("button", { type: "submit", class: "primary" }, "Send notice");
@@ -72,7 +83,11 @@ export class ComposeView {
       this.error,
       h("div", { class: "actions" }, this.submit),
     );
-    this.form = h("form", { id: "compose-form", novalidate: true, "aria-labelledby": "compose-title" }, this.fieldset);
+    this.form = h(
+      "form",
+      { id: "compose-form", novalidate: true, "aria-labelledby": "compose-title" },
+      this.fieldset,
+    );
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       void this.send();
@@ -101,13 +116,16 @@ export class ComposeView {
     replace(
       this.refersTo,
       h("option", { value: "" }, "— none —"),
-      book.list().map((n) =>
-        h(
-          "option",
-          { value: n.id, selected: n.id === chosen },
-          `${shorten(n.subject, 60)} (${partyName(channel, n.sender.party)}, ${dateTime(n.sentAt)}, ${statusWord(n.status)})`,
+      book
+        .list()
+        .map((n) =>
+          h(
+            "option",
+            { value: n.id, selected: n.id === chosen },
+            `${shorten(n.subject, 60)} (${partyName(channel, n.sender.party)}, ` +
+              `${dateTime(n.sentAt)}, ${statusWord(n.status)})`,
+          ),
         ),
-      ),
     );
     this.fieldset.disabled = this.context.stopped() || this.context.me.role !== "operator";
   }
@@ -154,22 +172,20 @@ export class ComposeView {
 
   /** @param {unknown} error */
   #refused(error) {
-    const problem = /** @type {{errors?: {field?: string, message?: string}[], detail?: string, status?: number}} */ (
-      error
-    );
-    if (typeof problem?.status === "number" && problem.status > 0) {
+    if (error instanceof ProblemError) {
       /** @type {Record<string, string>} */
       const errors = {};
-      for (const e of problem.errors ?? []) {
+      for (const e of error.errors) {
         const name = fieldOf(String(e.field ?? ""));
         if (name) errors[name] = String(e.message ?? "refused");
       }
-      this.#showErrors(errors, `The server refused the notice: ${problem.detail ?? String(error)}`);
+      this.#showErrors(errors, `The server refused the notice: ${error.detail}`);
     } else {
       this.#showErrors(
         {},
-        `The notice may not have been sent: ${error instanceof Error ? error.message : String(error)}. ` +
-          "Sending it again is safe: the server keeps one notice per id, and this draft keeps its id.",
+        `The notice may not have been sent: ${error instanceof Error ? error.message : error}. ` +
+          "Sending it again is safe: the server keeps one notice per id, " +
+          "and this draft keeps its id.",
       );
     }
   }
@@ -187,7 +203,8 @@ export class ComposeView {
       const id = name === "refers_to" ? "refers" : name === "ack_required" ? "ack" : name;
       const slot = this.form.querySelector(`#compose-${id}-error`);
       if (slot) replace(slot, message);
-      const control = name === "activity" ? this.startsAt : this.form.querySelector(`#compose-${id}`);
+      const control =
+        name === "activity" ? this.startsAt : this.form.querySelector(`#compose-${id}`);
       if (control instanceof HTMLElement) {
         if (message) control.setAttribute("aria-invalid", "true");
         else control.removeAttribute("aria-invalid");
@@ -205,7 +222,9 @@ export class ComposeView {
     replace(
       this.priorityHint,
       answer === undefined ? "" : `To be answered within ${duration(answer * 1000)}. `,
-      advance ? `Works must be announced at least ${duration(advance * 1000)} before they start.` : "",
+      advance
+        ? `Works must be announced at least ${duration(advance * 1000)} before they start.`
+        : "",
       advance === 0 ? "Works may be announced as they start." : "",
     );
   }

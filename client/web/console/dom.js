@@ -49,7 +49,10 @@ export function append(parent, children) {
   for (const child of children) {
     if (Array.isArray(child)) append(parent, child);
     else if (child === null || child === undefined || child === false) continue;
-    else parent.appendChild(typeof child === "object" ? child : document.createTextNode(String(child)));
+    else
+      parent.appendChild(
+        typeof child === "object" ? child : document.createTextNode(String(child)),
+      );
   }
 }
 
@@ -87,7 +90,8 @@ export function byId(id, kind) {
  */
 export function keepFocus(container, redraw) {
   const active = document.activeElement;
-  const inside = active instanceof HTMLElement && active !== container && container.contains(active);
+  const inside =
+    active instanceof HTMLElement && active !== container && container.contains(active);
   const id = inside ? active.id : "";
   const link = inside ? active.getAttribute("href") : null;
   redraw();

@@ -130,5 +130,9 @@ export function fieldOf(path) {
   const parts = path.split(".");
   const known = ["subject", "body", "priority", "activity", "area", "refers_to", "ack_required"];
   // The request body is itself called "body" in a validation error's path: skip it.
-  return parts.slice(1).find((part) => known.includes(part)) ?? parts.find((p) => known.includes(p)) ?? "";
+  return (
+    parts.slice(1).find((part) => known.includes(part)) ??
+    parts.find((p) => known.includes(p)) ??
+    ""
+  );
 }

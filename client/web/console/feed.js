@@ -80,7 +80,8 @@ export class Feed {
         if (!current()) return; // closed by us: whatever it says is moot
         this.ended = true;
         const failure = error instanceof Error ? error : new Error(String(error));
-        if (failure instanceof LogTampered || failure instanceof SplitView) handlers.onTampered(failure);
+        if (failure instanceof LogTampered || failure instanceof SplitView)
+          handlers.onTampered(failure);
         else handlers.onEnded(failure);
       },
     );
@@ -137,7 +138,8 @@ function describe(info) {
     const { reason, error, delay } = /** @type {Record<string, unknown>} */ (info);
     if (error instanceof Error) return error.message;
     const parts = [];
-    if (typeof delay === "number") parts.push(`next try in ${Math.max(1, Math.round(delay / 1000))} s`);
+    if (typeof delay === "number")
+      parts.push(`next try in ${Math.max(1, Math.round(delay / 1000))} s`);
     if (typeof reason === "string" && reason) parts.push(reason);
     return parts.join(": ");
   }

@@ -67,8 +67,21 @@ function startOfDay(date) {
  */
 export function filterForm(initial, onChange) {
   const text = h("input", { id: "filter-text", type: "search", name: "text", value: initial.text });
-  const status = select("filter-status", "status", initial.status, "Any status", STATUSES, statusWord);
-  const priority = select("filter-priority", "priority", initial.priority, "Any priority", PRIORITIES);
+  const status = select(
+    "filter-status",
+    "status",
+    initial.status,
+    "Any status",
+    STATUSES,
+    statusWord,
+  );
+  const priority = select(
+    "filter-priority",
+    "priority",
+    initial.priority,
+    "Any priority",
+    PRIORITIES,
+  );
   const direction = select(
     "filter-direction",
     "direction",
@@ -78,7 +91,12 @@ export function filterForm(initial, onChange) {
     (d) => (d === "in" ? "Received" : "Sent by us"),
   );
   const from = h("input", { id: "filter-from", type: "date", name: "from", value: initial.from });
-  const until = h("input", { id: "filter-until", type: "date", name: "until", value: initial.until });
+  const until = h("input", {
+    id: "filter-until",
+    type: "date",
+    name: "until",
+    value: initial.until,
+  });
   const read = () =>
     onChange({
       text: text.value,
@@ -128,6 +146,8 @@ function select(id, name, value, any, options, label = (o) => o) {
     "select",
     { id, name },
     h("option", { value: "", selected: value === "" }, any),
-    options.map((option) => h("option", { value: option, selected: value === option }, label(option))),
+    options.map((option) =>
+      h("option", { value: option, selected: value === option }, label(option)),
+    ),
   );
 }

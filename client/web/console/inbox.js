@@ -34,7 +34,14 @@ export class InboxView {
       this.limit = PAGE;
       this.render();
     });
-    replace(root, h("h2", { id: "inbox-title" }, "Notices"), form, this.count, this.list, this.more);
+    replace(
+      root,
+      h("h2", { id: "inbox-title" }, "Notices"),
+      form,
+      this.count,
+      this.list,
+      this.more,
+    );
   }
 
   render() {
@@ -87,7 +94,11 @@ export function row(notice, channel, party, now) {
     h(
       "p",
       { class: "meta" },
-      h("span", { class: "direction" }, ours ? "Sent by us" : `From ${partyName(channel, notice.sender.party)}`),
+      h(
+        "span",
+        { class: "direction" },
+        ours ? "Sent by us" : `From ${partyName(channel, notice.sender.party)}`,
+      ),
       ` · ${notice.sender.operator} · `,
       h("time", { datetime: notice.sentAt }, dateTime(notice.sentAt)),
       notice.area && ` · ${shorten(notice.area, 40)}`,

@@ -99,6 +99,10 @@ export function eventLine(entry, channel, book) {
     effect === "unknown" &&
       h("span", { class: "note" }, " · a type this console does not know: shown, ignored"),
     effect === "unreadable" &&
-      h("span", { class: "note problem" }, ` · could not be read (${entry.problem}): changed nothing`),
+      h(
+        "span",
+        { class: "note problem" },
+        ` · could not be read (${entry.problem}): changed nothing`,
+      ),
   );
 }

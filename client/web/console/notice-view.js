@@ -97,7 +97,12 @@ export class NoticeView {
           ? [
               "Acknowledgement required",
               notice.ackDueAt && [", due ", time(notice.ackDueAt)],
-              deadline && h("span", { class: deadline.late ? "deadline late" : "deadline" }, ` (${deadline.text})`),
+              deadline &&
+                h(
+                  "span",
+                  { class: deadline.late ? "deadline late" : "deadline" },
+                  ` (${deadline.text})`,
+                ),
             ]
           : "No answer required",
       ],
@@ -114,10 +119,15 @@ export class NoticeView {
     facts.push([
       "Receipt",
       notice.receipt
-        ? [`${receiver.name} has it since `, time(notice.receipt.at), ` (${notice.receipt.operator})`]
+        ? [
+            `${receiver.name} has it since `,
+            time(notice.receipt.at),
+            ` (${notice.receipt.operator})`,
+          ]
         : `Not yet received by ${receiver.name}`,
     ]);
-    if (notice.overdueAt) facts.push(["Overdue", ["Deadline missed, noted at ", time(notice.overdueAt)]]);
+    if (notice.overdueAt)
+      facts.push(["Overdue", ["Deadline missed, noted at ", time(notice.overdueAt)]]);
     if (notice.decision) {
       const d = notice.decision;
       facts.push([
@@ -127,7 +137,10 @@ export class NoticeView {
     }
     if (notice.cancellation) {
       const c = notice.cancellation;
-      facts.push(["Cancelled", [`by ${c.operator} at `, time(c.at), c.reason ? `: “${c.reason}”` : ""]]);
+      facts.push([
+        "Cancelled",
+        [`by ${c.operator} at `, time(c.at), c.reason ? `: “${c.reason}”` : ""],
+      ]);
     }
     return [
       h("p", { class: "back" }, h("a", { href: href("inbox") }, "← All notices")),
@@ -145,13 +158,22 @@ export class NoticeView {
         { class: "facts" },
         facts.map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]),
       ),
-      notice.body ? h("div", { class: "body", "aria-label": "Body" }, notice.body) : h("p", { class: "quiet" }, "(no body)"),
+      notice.body
+        ? h("div", { class: "body", "aria-label": "Body" }, notice.body)
+        : h("p", { class: "quiet" }, "(no body)"),
       later.length > 0 && [
         h("h3", {}, "Updates and replies"),
         h(
           "ul",
           {},
-          later.map((n) => h("li", {}, h("a", { href: href("notice", n.id) }, n.subject), ` (${partyName(channel, n.sender.party)})`)),
+          later.map((n) =>
+            h(
+              "li",
+              {},
+              h("a", { href: href("notice", n.id) }, n.subject),
+              ` (${partyName(channel, n.sender.party)})`,
+            ),
+          ),
         ),
       ],
       h("h3", {}, "History in the log"),
@@ -160,7 +182,9 @@ export class NoticeView {
         { class: "log compact" },
         notice.history.map((seq) => eventLine(book.entries[seq - 1] ?? null, channel)),
       ),
-    ].flat().filter((node) => node instanceof Node);
+    ]
+      .flat()
+      .filter((node) => node instanceof Node);
   }
 
   /**
@@ -192,7 +216,11 @@ export class NoticeView {
     /** @type {Node[]} */
     const parts = [h("h3", { id: "actions-title" }, "Actions")];
     if (allowed.includes("acknowledge")) {
-      const button = h("button", { type: "button", class: "primary", id: "acknowledge" }, "Acknowledge");
+      const button = h(
+        "button",
+        { type: "button", class: "primary", id: "acknowledge" },
+        "Acknowledge",
+      );
       button.addEventListener("click", () =>
         this.#run(button, "Acknowledging…", () =>
           this.context.client.acknowledge(this.context.channel.id, notice.id),
@@ -204,7 +232,11 @@ export class NoticeView {
     if (allowed.includes("cancel")) parts.push(this.#reasonForm(notice, "cancel"));
     if (allowed.includes("update")) {
       parts.push(
-        h("p", {}, h("a", { href: href("compose", notice.id), class: "button" }, "Write an update or reply")),
+        h(
+          "p",
+          {},
+          h("a", { href: href("compose", notice.id), class: "button" }, "Write an update or reply"),
+        ),
       );
     }
     return parts;
@@ -226,14 +258,26 @@ export class NoticeView {
       "aria-describedby": `${kind}-reason-error`,
     });
     const error = h("p", { id: `${kind}-reason-error`, class: "field-error" });
-    const button = h("button", { type: "submit", class: objecting ? "warning" : "danger" }, objecting ? "Object" : "Cancel notice");
+    const button = h(
+      "button",
+      { type: "submit", class: objecting ? "warning" : "danger" },
+      objecting ? "Object" : "Cancel notice",
+    );
     const form = h(
       "form",
-      { class: "reason-form", novalidate: true, "aria-label": objecting ? "Object to the notice" : "Cancel the notice" },
+      {
+        class: "reason-form",
+        novalidate: true,
+        "aria-label": objecting ? "Object to the notice" : "Cancel the notice",
+      },
       h(
         "div",
         { class: "field" },
-        h("label", { for: reason.id }, objecting ? "Reason for objecting (required)" : "Reason for cancelling (optional)"),
+        h(
+          "label",
+          { for: reason.id },
+          objecting ? "Reason for objecting (required)" : "Reason for cancelling (optional)",
+        ),
         reason,
         error,
       ),
@@ -252,7 +296,9 @@ export class NoticeView {
       }
       const { client, channel } = this.context;
       void this.#run(button, objecting ? "Objecting…" : "Cancelling…", () =>
-        objecting ? client.object(channel.id, notice.id, text) : client.cancel(channel.id, notice.id, text || undefined),
+        objecting
+          ? client.object(channel.id, notice.id, text)
+          : client.cancel(channel.id, notice.id, text || undefined),
       );
     });
     return form;

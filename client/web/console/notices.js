@@ -98,7 +98,12 @@ export class NoticeBook {
   apply(raw) {
     const seq = this.lastSeq + 1;
     /** @type {LogEntry} */
-    const entry = { event: placeholder(raw, this.channel, seq), effect: "applied", notice: null, problem: null };
+    const entry = {
+      event: placeholder(raw, this.channel, seq),
+      effect: "applied",
+      notice: null,
+      problem: null,
+    };
     try {
       const event = readEnvelope(raw, this.channel, seq);
       entry.event = event;
@@ -164,7 +169,9 @@ export class NoticeBook {
    * @returns {Notice[]}
    */
   referring(id) {
-    return [...this.notices.values()].filter((n) => n.refersTo === id).sort((a, b) => a.seq - b.seq);
+    return [...this.notices.values()]
+      .filter((n) => n.refersTo === id)
+      .sort((a, b) => a.seq - b.seq);
   }
 }
 

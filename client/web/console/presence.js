@@ -62,7 +62,11 @@ export class PresenceView {
             h("span", { class: here.length ? "dot on" : "dot", "aria-hidden": "true" }),
             h("span", { class: "party" }, party.name),
             ": ",
-            h("span", { class: "who" }, !live ? "unknown (not connected)" : here.length ? here.join(", ") : "nobody"),
+            h(
+              "span",
+              { class: "who" },
+              !live ? "unknown (not connected)" : here.length ? here.join(", ") : "nobody",
+            ),
           );
         }),
       ),

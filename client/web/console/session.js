@@ -26,7 +26,11 @@ export function takeTokenFromFragment(location, history, storage) {
   if (token === null) return false;
   fragment.delete("token");
   const rest = fragment.toString();
-  history.replaceState(history.state, "", location.pathname + location.search + (rest ? `#${rest}` : ""));
+  history.replaceState(
+    history.state,
+    "",
+    location.pathname + location.search + (rest ? `#${rest}` : ""),
+  );
   if (!token.trim()) return false;
   storage.setItem(TOKEN_KEY, token.trim());
   return true;

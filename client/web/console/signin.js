@@ -31,7 +31,8 @@ export class SignInView {
         "p",
         { id: "token-hint", class: "hint" },
         "The token of one operator, as `hotline demo` or `hotline admin` printed it (hl_…). " +
-          "It stays in this tab (sessionStorage) and is sent only in request headers, never in an address.",
+          "It stays in this tab (sessionStorage) and is sent only in request headers, " +
+          "never in an address.",
       ),
       this.error,
       h("div", { class: "actions" }, this.button),

@@ -27,7 +27,13 @@ export class TimelineView {
     this.summary = h("p", { id: "timeline-summary", role: "status" });
     this.chart = h("div", { id: "timeline-chart", class: "timeline" });
     this.legend = h("ul", { class: "legend", "aria-label": "Legend" });
-    replace(root, h("h2", { id: "timeline-title" }, "Shared timeline"), this.legend, this.summary, this.chart);
+    replace(
+      root,
+      h("h2", { id: "timeline-title" }, "Shared timeline"),
+      this.legend,
+      this.summary,
+      this.chart,
+    );
   }
 
   render() {
@@ -36,9 +42,22 @@ export class TimelineView {
     replace(
       this.legend,
       channel.parties.map((party) =>
-        h("li", {}, h("span", { class: `swatch side-${partySide(channel, party.id)}`, "aria-hidden": "true" }), party.name),
+        h(
+          "li",
+          {},
+          h("span", {
+            class: `swatch side-${partySide(channel, party.id)}`,
+            "aria-hidden": "true",
+          }),
+          party.name,
+        ),
       ),
-      h("li", {}, h("span", { class: "swatch clash", "aria-hidden": "true" }), "Overlaps another window in the same area"),
+      h(
+        "li",
+        {},
+        h("span", { class: "swatch clash", "aria-hidden": "true" }),
+        "Overlaps another window in the same area",
+      ),
     );
     const found = lanes(book.notices.values());
     const range = span(found, now);
@@ -51,7 +70,7 @@ export class TimelineView {
     const windows = found.reduce((sum, lane) => sum + lane.bars.length, 0);
     replace(
       this.summary,
-      `${windows} planned window${windows === 1 ? "" : "s"} in ${found.length} area${found.length === 1 ? "" : "s"}, `,
+      `${count(windows, "planned window")} in ${count(found.length, "area")}, `,
       `${date(range.from)} to ${date(range.to - 1)}. `,
       clashes ? h("strong", {}, `${clashes} overlap another in the same area.`) : "No overlaps.",
     );
@@ -80,7 +99,9 @@ export class TimelineView {
             "h3",
             {},
             lane.area || "No area given",
-            lane.clashes ? h("span", { class: "clash-count" }, ` · ${lane.clashes} overlapping`) : "",
+            lane.clashes
+              ? h("span", { class: "clash-count" }, ` · ${lane.clashes} overlapping`)
+              : "",
           ),
           h(
             "ol",
@@ -90,7 +111,9 @@ export class TimelineView {
               const item = h(
                 "li",
                 {
-                  class: `bar side-${partySide(channel, n.sender.party)}${bar.overlaps.length ? " clash" : ""}`,
+                  class:
+                    `bar side-${partySide(channel, n.sender.party)}` +
+                    (bar.overlaps.length ? " clash" : ""),
                   "data-notice": n.id,
                 },
                 h("span", { class: "strip", "aria-hidden": "true" }),
@@ -99,20 +122,27 @@ export class TimelineView {
                   { class: "label" },
                   h("a", { href: href("notice", n.id) }, n.subject),
                   ` · ${partyName(channel, n.sender.party)} · ${statusWord(n.status)} · `,
-                  h("time", { datetime: n.activity?.starts_at }, dateTime(n.activity?.starts_at ?? "")),
+                  h(
+                    "time",
+                    { datetime: n.activity?.starts_at },
+                    dateTime(n.activity?.starts_at ?? ""),
+                  ),
                   " – ",
                   h("time", { datetime: n.activity?.ends_at }, dateTime(n.activity?.ends_at ?? "")),
                   bar.overlaps.length > 0 &&
                     h(
                       "strong",
                       { class: "overlap-note" },
-                      ` · overlaps ${bar.overlaps.map((o) => `“${o.subject}” (${partyName(channel, o.sender.party)})`).join(", ")}`,
+                      ` · overlaps ${bar.overlaps.map((o) => named(o, channel)).join(", ")}`,
                     ),
                 ),
               );
               // Geometry through the CSSOM: the page's style policy forbids style attributes.
               item.style.setProperty("--start", at(bar.start).toFixed(3));
-              item.style.setProperty("--span", Math.max(at(bar.end) - at(bar.start), 0.5).toFixed(3));
+              item.style.setProperty(
+                "--span",
+                Math.max(at(bar.end) - at(bar.start), 0.5).toFixed(3),
+              );
               return item;
             }),
           ),
@@ -147,4 +177,22 @@ function axis(range, at, now) {
     ticks.push(mark);
   }
   return h("div", { class: "axis", "aria-hidden": "true" }, ticks);
+}
+
+/**
+ * "3 areas", "1 area".
+ * @param {number} n
+ * @param {string} noun
+ */
+function count(n, noun) {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+/**
+ * A notice as an overlap names it: its subject in quotes, and its party.
+ * @param {import("./notices.js").Notice} notice
+ * @param {import("./context.js").Channel} channel
+ */
+function named(notice, channel) {
+  return `“${notice.subject}” (${partyName(channel, notice.sender.party)})`;
 }
