@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -70,14 +71,14 @@ class QuietHandler(SimpleHTTPRequestHandler):
         """Say nothing."""
 
 
-@pytest.fixture
-def other_origin(tmp_path: Path, demo: Demo) -> Iterator[str]:
-    """A second web server, on another port of the loopback, serving the desk page."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "index.html").write_text(PAGE)
-    (site / "desk.js").write_text(DESK % {"hotline": demo.url, "channel": demo.channel})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(site)))
+TUTORIAL_PAGE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "web-client"
+"""The page of the tutorial "your own web client", tested here as it is shipped."""
+
+
+@contextmanager
+def serving(folder: Path) -> Iterator[str]:
+    """Another origin: a second web server, on another port of the loopback, for ``folder``."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(folder)))
     thread = threading.Thread(target=server.serve_forever, name="other-origin", daemon=True)
     thread.start()
     try:
@@ -86,6 +87,17 @@ def other_origin(tmp_path: Path, demo: Demo) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(WAIT_MS / 1000)
+
+
+@pytest.fixture
+def other_origin(tmp_path: Path, demo: Demo) -> Iterator[str]:
+    """Another origin serving the desk page."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text(PAGE)
+    (site / "desk.js").write_text(DESK % {"hotline": demo.url, "channel": demo.channel})
+    with serving(site) as url:
+        yield url
 
 
 def test_a_page_from_another_origin_imports_the_sdk_and_sends_receives_and_acknowledges(
@@ -122,3 +134,27 @@ def test_a_page_from_another_origin_imports_the_sdk_and_sends_receives_and_ackno
     assert api_calls
     assert all(url.startswith(demo.url) for _, url in api_calls)
     assert ("POST", f"{demo.url}{demo.notices}") in api_calls
+
+
+def test_the_tutorial_page_from_another_origin_shows_a_live_inbox_and_acknowledges(
+    browser: Browser, demo: Demo
+) -> None:
+    with serving(TUTORIAL_PAGE) as tutorial_origin:
+        page = browser.new_context().new_page()
+        page.goto(f"{tutorial_origin}/#server={demo.url}&token={demo.tokens['carla']}")
+        expect(page.locator("#status")).to_have_text("live")
+        expect(page.locator("#me")).to_have_text("Carla Rossi, City Roads Department")
+        assert "token" not in page.url
+
+        notice = post_notice(demo, "ana", "Hydrant flushing, Elm Street", priority="urgent")
+        row = page.locator("#inbox > li").filter(has_text="Hydrant flushing, Elm Street")
+        expect(row.locator("i")).to_have_text("delivered")
+        row.get_by_role("button", name="Acknowledge").click()
+        expect(row.locator("i")).to_have_text("acknowledged")
+        expect(row.get_by_role("button")).to_have_count(0)
+        expect(page.locator("#problem")).to_be_empty()
+
+    with httpx.Client(base_url=demo.url, headers=demo.auth("ana")) as http:
+        decided = http.get(f"{demo.notices}/{notice}").json()
+    assert decided["status"] == "acknowledged"
+    assert decided["decision"]["operator"] == "carla"
