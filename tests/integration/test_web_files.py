@@ -70,7 +70,7 @@ async def test_the_console_page_is_served_at_the_root_under_a_strict_policy(api:
     assert response.content == (CONSOLE_DIR / "index.html").read_bytes()
     policy = [part.strip() for part in response.headers["content-security-policy"].split(";")]
     assert "default-src 'self'" in policy
-    assert "connect-src 'self' ws: wss:" in policy
+    assert "connect-src 'self'" in policy  # this server's sockets too, no other host's
     assert "frame-ancestors 'none'" in policy
     assert "unsafe-inline" not in response.headers["content-security-policy"]
     assert response.headers["x-content-type-options"] == "nosniff"
