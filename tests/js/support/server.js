@@ -239,6 +239,10 @@ export class Site {
 
 /**
  * A site with the demo running, or the reason there can be none here (for `skip`).
+ *
+ * With `HOTLINE_REQUIRE_SERVER` set (as in CI), a server that cannot start is an error, not a
+ * skip: a skipped test there would hide a failure, as `HOTLINE_REQUIRE_BROWSER` says of the
+ * browser tests.
  * @returns {Promise<{site: Site, skip: false} | {site: null, skip: string}>}
  */
 export async function startSite() {
@@ -248,6 +252,7 @@ export async function startSite() {
     return { site, skip: false };
   } catch (error) {
     await site.close();
+    if (process.env.HOTLINE_REQUIRE_SERVER) throw error;
     return { site: null, skip: `no Hotline server to test against: ${/** @type {Error} */ (error).message}` };
   }
 }
