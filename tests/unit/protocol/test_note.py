@@ -27,20 +27,8 @@ from client.protocol.note import (
 
 # The example of golang.org/x/mod/sumdb/note's documentation: a key pair, a text, and the
 # note Go's note.Sign makes of them. Ed25519 signatures are deterministic, so ours must
-# come out byte for byte the same.
-GO_SIGNER = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
-GO_VERIFIER = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
-GO_TEXT = (
-    "If you think cryptography is the answer to your problem,\n"
-    "then you don't know what your problem is.\n"
-)
-GO_NOTE = (
-    GO_TEXT
-    + "\n"
-    + "\N{EM DASH} PeterNeumann "
-    + "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM="
-    + "\n"
-)
+# come out byte for byte the same. Written once, with the vectors the JavaScript reads.
+from tests.vectors.note_cases import GO_NOTE, GO_SIGNER, GO_TEXT, GO_VERIFIER
 
 TEXT = "example.com/hotline/channel/7\n3\nu6ZlZu6nTQ6fyKr3SEVw1QBuOGpL1ppXlqtl8ZqJHnQ=\n"
 SIGNER, VERIFIER = note.generate_key("example.com/hotline")
