@@ -239,7 +239,9 @@ async def seed_first_screen(server: Server, count: int) -> tuple[int, list[list[
     Of every ten notices, in log order: two are left as sent, two received, three
     acknowledged, two objected to (a decision logs the receipt too), and one cancelled by
     ana. The ten newest notices' turn comes last, one at a time, so the log's last event
-    changes the status of a notice the inbox shows at the top.
+    changes the status of a notice the inbox shows at the top. (The urgent notices that
+    await a decision fall due an hour after they are sent, when the server logs
+    ``notice.overdue``: the first screens run well within that hour.)
 
     Returns:
         The channel's head, and ``[id, status]`` of every notice, newest first.
@@ -905,6 +907,8 @@ async def measure(args: argparse.Namespace) -> None:
             finally:
                 await browser.close()
     summarise(args, screens, fresh, caught)
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"load average at the end {load}")
 
 
 @dataclass(frozen=True, slots=True)
