@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from functools import reduce
-from typing import Any, TypeVar
-
-from sqlalchemy.exc import IntegrityError
+from functools import partial, reduce
 
 from client.protocol import schemas
-from client.protocol.log import CompactRange
 from client.protocol.times import utc_now
 from server.domain import rules
-from server.domain.errors import NotFound
-from server.domain.events import LogEvent, evolve
+from server.domain.events import evolve
 from server.domain.model import Actor, Notice
 from server.fanout import Fanout
-from server.service import log as log_service
 from server.store.db import Database
+from server.store.ledger import Batch
 from server.store.repository import Repository
-from server.store.tree import TreeStore
 
 __all__ = ["KeyOutcome", "Outcome", "execute", "mark_overdue", "register_key"]
 
@@ -64,9 +57,6 @@ class KeyOutcome:
         return bool(self.events)
 
 
-_Result = TypeVar("_Result", Outcome, KeyOutcome)
-
-
 async def execute(
     db: Database,
     command: rules.Command,
@@ -75,7 +65,10 @@ async def execute(
     actor: Actor | None,
     fanout: Fanout | None = None,
 ) -> Outcome:
-    """Carry out ``command`` on a channel in one transaction, then publish its events.
+    """Carry out ``command`` on a channel: committed, then published, then answered.
+
+    The command runs in the database's single writer (``server/store/writer.py``), in a
+    batch with whatever other commands are waiting; it is all or nothing on its own.
 
     Args:
         db: the database.
@@ -90,10 +83,14 @@ async def execute(
     Raises:
         Refusal: the channel is not the actor's, or the domain refused the command.
     """
-    return await _shielded(
-        _commit_and_publish(
-            lambda: _execute_once(db, command, channel_id=channel_id, actor=actor), fanout
-        )
+    named = [command.notice_id]
+    if isinstance(command, rules.SendNotice) and command.content.refers_to is not None:
+        named.append(command.content.refers_to)
+    return await db.writer.run(
+        partial(_execute_in, command=command, channel_id=channel_id, actor=actor),
+        channel_id=channel_id,
+        notice_ids=named,
+        publisher=fanout,
     )
 
 
@@ -105,7 +102,7 @@ async def register_key(
     actor: Actor,
     fanout: Fanout | None = None,
 ) -> KeyOutcome:
-    """Register ``actor``'s verifier key on a channel: one transaction, then publish.
+    """Register ``actor``'s verifier key on a channel: committed, then published.
 
     Args:
         db: the database.
@@ -120,148 +117,69 @@ async def register_key(
     Raises:
         Refusal: the channel is not the actor's, or the domain refused the key.
     """
-    return await _shielded(
-        _commit_and_publish(
-            lambda: _register_once(db, verifier_key, channel_id=channel_id, actor=actor), fanout
-        )
+    return await db.writer.run(
+        partial(_register_in, verifier_key=verifier_key, channel_id=channel_id, actor=actor),
+        channel_id=channel_id,
+        publisher=fanout,
     )
 
 
-async def _shielded(work: Coroutine[Any, Any, _Result]) -> _Result:
-    # Shielded: once the transaction may commit, it must also be published, even if the
-    # caller is cancelled meanwhile (a socket closing under its own command), or live
-    # clients would miss an event that is in the log.
-    task = asyncio.ensure_future(work)
-    _in_flight.add(task)  # the event loop keeps only weak references to tasks
-    task.add_done_callback(_settled)
-    return await asyncio.shield(task)
+# -- in the writer's thread, against the batch (no await: the batch is already read) ------
 
 
-_in_flight: set[asyncio.Future[Any]] = set()
-
-
-def _settled(task: asyncio.Future[Any]) -> None:
-    _in_flight.discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        # Retrieved here so that a failure whose caller was cancelled is still seen.
-        log.debug("a command failed", exc_info=task.exception())
-
-
-async def _commit_and_publish(
-    transaction: Callable[[], Awaitable[_Result]], fanout: Fanout | None
-) -> _Result:
-    try:
-        outcome = await transaction()
-    except IntegrityError:
-        # Two channels' transactions inserted the same new notice id at once (PostgreSQL
-        # locks per channel). Run again: this time the rules see the winner's notice.
-        outcome = await transaction()
-    if fanout is not None and outcome.root is not None:
-        # Only now: nothing is pushed uncommitted.
-        await fanout.publish(outcome.events, root=outcome.root)
-    return outcome
-
-
-async def _execute_once(
-    db: Database, command: rules.Command, *, channel_id: str, actor: Actor | None
+def _execute_in(
+    batch: Batch, *, command: rules.Command, channel_id: str, actor: Actor | None
 ) -> Outcome:
-    async with db.session() as session:
-        repo = Repository(session)
-        locked = await repo.lock_channel(channel_id, party=None if actor is None else actor.party)
-        if locked is None:
-            raise NotFound(f"no channel {channel_id}")
-        channel, head = locked
-        now = utc_now()  # read after taking the lock, so times rise with sequence numbers
-        stored = await repo.notice(command.notice_id)
-        referenced = None
-        if isinstance(command, rules.SendNotice) and command.content.refers_to is not None:
-            found = await repo.notice(command.content.refers_to)
-            referenced = None if found is None else found[0]
-        notice = None if stored is None else stored[0]
-        key = None
-        signed = isinstance(command, rules.SendNotice | rules.Decide) and command.signature
-        if signed and actor is not None:
-            # Read only for a signed command: an unsigned one costs no extra query.
-            key = await _key_in_force(repo, channel.id, actor.operator)
-        events = rules.decide(
-            command,
-            channel=channel,
-            actor=actor,
-            notice=notice,
-            now=now,
-            referenced=referenced,
-            key=key,
-        )
-        if not events:
-            # A repeat: nothing to write, answer with the notice as it stands.
-            assert stored is not None, "the rules only return no events for an existing notice"
-            return Outcome(notice=stored[0], seq=stored[1], events=[])
-        state = reduce(evolve, events, notice)
-        assert state is not None
-        appended, edge = await _append(db, repo, channel.id, head, events)
-        if stored is None:
-            await repo.insert_notice(state, sent_seq=appended[0].seq)
-            seq = appended[0].seq
-        else:
-            await repo.update_notice(state)
-            seq = stored[1]
-        await session.commit()
-        # Only once committed: an edge remembered from a transaction that then failed or
-        # was cancelled could stand for a tree that is not the database's.
-        db.tree_edges.remember(channel.id, edge)
-    return Outcome(notice=state, seq=seq, events=appended, root=edge.root())
-
-
-async def _register_once(
-    db: Database, verifier_key: str, *, channel_id: str, actor: Actor
-) -> KeyOutcome:
-    async with db.session() as session:
-        repo = Repository(session)
-        locked = await repo.lock_channel(channel_id, party=actor.party)
-        if locked is None:
-            raise NotFound(f"no channel {channel_id}")
-        channel, head = locked
-        current = await repo.key_in_force(channel.id, actor.operator)
-        events = rules.register_key(
-            rules.RegisterKey(verifier_key),
-            channel=channel,
-            actor=actor,
-            key=None if current is None else current.data["verifier_key"],
-            now=utc_now(),
-        )
-        if not events:
-            assert current is not None, "the rules only return no events for the key in force"
-            return KeyOutcome(registration=current, events=[])
-        appended, edge = await _append(db, repo, channel.id, head, events)
-        await session.commit()
-        db.tree_edges.remember(channel.id, edge)
-    return KeyOutcome(registration=appended[0], events=appended, root=edge.root())
-
-
-async def _key_in_force(repo: Repository, channel_id: str, operator: str) -> str | None:
-    found = await repo.key_in_force(channel_id, operator)
-    return None if found is None else str(found.data["verifier_key"])
-
-
-async def _append(
-    db: Database, repo: Repository, channel_id: str, head: int, events: Sequence[LogEvent]
-) -> tuple[list[schemas.Event], CompactRange]:
-    """Write events to the log and their leaves to the channel's Merkle tree.
-
-    Returns the events as appended and the tree's new right edge. The edge this process
-    remembers is used only if it has ``head`` leaves (the head just read under the
-    channel's lock): any other size means another process appended since, and the edge
-    is read. The caller remembers the new edge once, and only once, it has committed.
-    """
-    appended = await repo.append(channel_id, head, events)
-    edge = await log_service.append_leaves(
-        TreeStore(repo.session),
-        channel_id,
-        head,
-        appended,
-        edge=db.tree_edges.get(channel_id, head),
+    channel = batch.channel(channel_id, party=None if actor is None else actor.party)
+    now = utc_now()  # read under the channel's lock, so times rise with sequence numbers
+    stored = batch.notice(command.notice_id)
+    referenced = None
+    if isinstance(command, rules.SendNotice) and command.content.refers_to is not None:
+        found = batch.notice(command.content.refers_to)
+        referenced = None if found is None else found.notice
+    notice = None if stored is None else stored.notice
+    key = None
+    signed = isinstance(command, rules.SendNotice | rules.Decide) and command.signature
+    if signed and actor is not None:
+        # Looked up only for a signed command: an unsigned one costs no extra query.
+        registration = batch.key_in_force(channel.id, actor.operator)
+        key = None if registration is None else str(registration.data["verifier_key"])
+    events = rules.decide(
+        command,
+        channel=channel,
+        actor=actor,
+        notice=notice,
+        now=now,
+        referenced=referenced,
+        key=key,
     )
-    return appended, edge
+    if not events:
+        # A repeat: nothing to write, answer with the notice as it stands.
+        assert stored is not None, "the rules only return no events for an existing notice"
+        return Outcome(notice=stored.notice, seq=stored.seq, events=[])
+    state = reduce(evolve, events, notice)
+    assert state is not None
+    appended, root = batch.append(channel.id, events)
+    seq = appended[0].seq if stored is None else stored.seq
+    batch.save_notice(state, seq=seq)
+    return Outcome(notice=state, seq=seq, events=appended, root=root)
+
+
+def _register_in(batch: Batch, *, verifier_key: str, channel_id: str, actor: Actor) -> KeyOutcome:
+    channel = batch.channel(channel_id, party=actor.party)
+    current = batch.key_in_force(channel.id, actor.operator)
+    events = rules.register_key(
+        rules.RegisterKey(verifier_key),
+        channel=channel,
+        actor=actor,
+        key=None if current is None else current.data["verifier_key"],
+        now=utc_now(),
+    )
+    if not events:
+        assert current is not None, "the rules only return no events for the key in force"
+        return KeyOutcome(registration=current, events=[])
+    appended, root = batch.append(channel.id, events)
+    return KeyOutcome(registration=appended[0], events=appended, root=root)
 
 
 async def mark_overdue(
@@ -269,19 +187,28 @@ async def mark_overdue(
 ) -> list[schemas.Event]:
     """Log ``notice.overdue`` for every notice whose deadline passed undecided.
 
-    Each notice is its own command and transaction, like any other; a notice decided in
-    the meantime simply yields no event.
+    Each notice is its own command, like any other; a notice decided in the meantime
+    simply yields no event.
 
     Returns:
         The events appended.
     """
     async with db.session() as session:
         due = await Repository(session).overdue_candidates(utc_now(), limit=limit)
+    # Queued together, so they are likely committed together: one batch, one fsync.
+    outcomes = await asyncio.gather(
+        *(
+            execute(
+                db, rules.MarkOverdue(notice_id), channel_id=channel_id, actor=None, fanout=fanout
+            )
+            for channel_id, notice_id in due
+        ),
+        return_exceptions=True,
+    )
     appended: list[schemas.Event] = []
-    for channel_id, notice_id in due:
-        outcome = await execute(
-            db, rules.MarkOverdue(notice_id), channel_id=channel_id, actor=None, fanout=fanout
-        )
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
         appended.extend(outcome.events)
     if appended:
         log.info("deadlines passed", extra={"overdue": len(appended)})

@@ -14,18 +14,17 @@ the keys it is asked for says what to fetch; the real run then reads from what c
 from __future__ import annotations
 
 import functools
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
-from sqlalchemy import Select, and_, bindparam, func, insert, or_, select
+from sqlalchemy import Connection, Row, Select, and_, bindparam, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from client.protocol.log import CompactRange
 from client.protocol.merkle import Tree, completed_subtrees
 from server.store.models import LogNodeRow
 
-__all__ = ["RightEdges", "TreeStore"]
+__all__ = ["TreeStore", "grow", "node_rows", "read_edge"]
 
 T = TypeVar("T")
 _Key = tuple[int, int]
@@ -77,6 +76,62 @@ def _fetch_statement(count: int) -> Select[int, int, bytes]:
     )
 
 
+def grow(edge: CompactRange, leaves: Sequence[bytes]) -> dict[_Key, bytes]:
+    """Append ``leaves`` to ``edge`` and return the perfect subtrees they complete.
+
+    Pure: the left siblings a new subtree needs are on the edge or completed just now, so
+    nothing is read. The caller writes what is returned (``(level, index)`` to hash),
+    in the same transaction as the events the leaves stand for.
+    """
+    size = edge.size
+    written: dict[_Key, bytes] = {}
+    on_edge = dict(zip(_range_keys(size), edge.hashes, strict=True))
+    for offset, leaf in enumerate(leaves):
+        for level, index, digest in completed_subtrees(
+            size + offset, leaf, lambda lv, ix: written.get((lv, ix)) or on_edge[lv, ix]
+        ):
+            written[level, index] = digest
+        edge.append(leaf)
+    return written
+
+
+def node_rows(channel_id: str, written: dict[_Key, bytes]) -> list[dict[str, object]]:
+    """The ``log_nodes`` rows of subtrees returned by :func:`grow`."""
+    return [
+        {"channel_id": channel_id, "level": lv, "idx": ix, "hash": h}
+        for (lv, ix), h in written.items()
+    ]
+
+
+def _fetch_query(
+    channel_id: str, keys: set[_Key] | list[_Key]
+) -> tuple[Select[int, int, bytes], dict[str, str | int]]:
+    params: dict[str, str | int] = {"channel": channel_id}
+    for n, (lv, ix) in enumerate(keys):
+        params[f"l{n}"], params[f"i{n}"] = lv, ix
+    return _fetch_statement(len(keys)), params
+
+
+def _found_all(
+    channel_id: str, keys: set[_Key] | list[_Key], rows: Iterable[Row[int, int, bytes]]
+) -> dict[_Key, bytes]:
+    found = {(lv, ix): h for lv, ix, h in rows}
+    missing = set(keys) - found.keys()
+    if missing:
+        raise LookupError(f"channel {channel_id}'s tree lacks subtrees {sorted(missing)}")
+    return found
+
+
+def read_edge(connection: Connection, channel_id: str, size: int) -> CompactRange:
+    """The right edge of the channel's first ``size`` leaves, read on a synchronous connection."""
+    keys = _range_keys(size)
+    if not keys:
+        return CompactRange()
+    stmt, params = _fetch_query(channel_id, keys)
+    found = _found_all(channel_id, keys, connection.execute(stmt, params))
+    return CompactRange(size, [found[key] for key in keys])
+
+
 class TreeStore:
     """Reads and grows the trees through one session; the caller owns the transaction."""
 
@@ -86,15 +141,8 @@ class TreeStore:
     async def _fetch(self, channel_id: str, keys: set[_Key] | list[_Key]) -> dict[_Key, bytes]:
         if not keys:
             return {}
-        params: dict[str, str | int] = {"channel": channel_id}
-        for n, (lv, ix) in enumerate(keys):
-            params[f"l{n}"], params[f"i{n}"] = lv, ix
-        stmt = _fetch_statement(len(keys))
-        found = {(lv, ix): h for lv, ix, h in await self.session.execute(stmt, params)}
-        missing = set(keys) - found.keys()
-        if missing:
-            raise LookupError(f"channel {channel_id}'s tree lacks subtrees {sorted(missing)}")
-        return found
+        stmt, params = _fetch_query(channel_id, keys)
+        return _found_all(channel_id, keys, await self.session.execute(stmt, params))
 
     async def _run(self, channel_id: str, size: int, compute: Callable[[Tree], T]) -> T:
         found = await self._fetch(channel_id, _keys_needed(size, compute))
@@ -114,26 +162,12 @@ class TreeStore:
     ) -> None:
         """Add leaf hashes after ``edge``, the channel's right edge; ``edge`` grows with them.
 
-        Reads nothing: the left siblings a new subtree needs are on the edge or written
-        just now. Writes each leaf and the subtrees it completes, in one statement.
+        Reads nothing (see :func:`grow`); writes each leaf and the subtrees it completes,
+        in one statement.
         """
-        size = edge.size
-        written: dict[_Key, bytes] = {}
-        on_edge = dict(zip(_range_keys(size), edge.hashes, strict=True))
-        for offset, leaf in enumerate(leaves):
-            for level, index, digest in completed_subtrees(
-                size + offset, leaf, lambda lv, ix: written.get((lv, ix)) or on_edge[lv, ix]
-            ):
-                written[level, index] = digest
-            edge.append(leaf)
+        written = grow(edge, leaves)
         if written:
-            await self.session.execute(
-                insert(LogNodeRow),
-                [
-                    {"channel_id": channel_id, "level": lv, "idx": ix, "hash": h}
-                    for (lv, ix), h in written.items()
-                ],
-            )
+            await self.session.execute(insert(LogNodeRow), node_rows(channel_id, written))
 
     async def size(self, channel_id: str) -> int:
         """How many leaves the channel's stored tree has."""
@@ -154,36 +188,3 @@ class TreeStore:
     async def consistency_proof(self, channel_id: str, old_size: int, size: int) -> list[bytes]:
         """The proof that the tree of ``size`` leaves extends the one of ``old_size``."""
         return await self._run(channel_id, size, lambda tree: tree.consistency_proof(old_size))
-
-
-class RightEdges:
-    """Each channel's right edge as of its last committed append, remembered in memory.
-
-    A command reads its channel's head under the channel's write lock; if the edge
-    remembered here has that size, it is the edge of that very tree (the first n leaves
-    of a log never change once committed) and need not be read. Any other size, or none,
-    means another process appended, or this one never looked: read it from the database.
-    Only edges of committed trees may be remembered, after ``commit()`` returned. Kept per
-    :class:`~server.store.db.Database`, since channel ids mean nothing across databases.
-
-    Args:
-        remember: how many channels' edges to keep (the most recently appended to).
-    """
-
-    def __init__(self, *, remember: int = 4096) -> None:
-        self._remember = remember
-        self._edges: OrderedDict[str, tuple[int, tuple[bytes, ...]]] = OrderedDict()
-
-    def get(self, channel_id: str, size: int) -> CompactRange | None:
-        """A copy of the channel's remembered edge if it has ``size`` leaves, else ``None``."""
-        found = self._edges.get(channel_id)
-        if found is None or found[0] != size:
-            return None
-        return CompactRange(size, list(found[1]))
-
-    def remember(self, channel_id: str, edge: CompactRange) -> None:
-        """Keep the channel's edge: call only once the tree it ends is committed."""
-        self._edges[channel_id] = (edge.size, tuple(edge.hashes))
-        self._edges.move_to_end(channel_id)
-        if len(self._edges) > self._remember:
-            self._edges.popitem(last=False)

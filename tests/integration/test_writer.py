@@ -1,0 +1,297 @@
+"""The single writer: group commit, one failing command failing alone, and what it remembers.
+
+Every command goes through ``db.writer`` (``server/store/writer.py``). These tests watch
+the statements and commits its own engine sends to a real database, and check every root
+against ``merkle.root_hash`` of the events as served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from client.protocol import merkle, schemas
+from client.protocol.log import event_hash
+from client.protocol.vocabulary import Decision, Role
+from server.domain import rules
+from server.domain.errors import AlreadyDecided, NotFound
+from server.domain.model import Actor, NoticeContent
+from server.service import commands, demo
+from server.store.db import Database
+from server.store.repository import Repository
+from server.store.tree import TreeStore
+
+ANA = Actor("water", "ana", Role.OPERATOR)
+CARLA = Actor("roads", "carla", Role.OPERATOR)
+
+
+@contextmanager
+def statements(db: Database) -> Iterator[list[str]]:
+    """Every SQL statement and COMMIT the writer's engine runs in the block, upper-cased."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(" ".join(statement.split()).upper())
+
+    def committed(_conn: Any) -> None:
+        seen.append("COMMIT")
+
+    engine = db.writer.engine
+    event.listen(engine, "before_cursor_execute", record)
+    event.listen(engine, "commit", committed)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+        event.remove(engine, "commit", committed)
+
+
+def tree_reads(seen: list[str]) -> list[str]:
+    return [s for s in seen if s.startswith("SELECT") and "LOG_NODES" in s]
+
+
+def tree_writes(seen: list[str]) -> list[str]:
+    return [s for s in seen if s.startswith("INSERT INTO LOG_NODES")]
+
+
+def commits(seen: list[str]) -> int:
+    return seen.count("COMMIT")
+
+
+async def send(db: Database, subject: str = "Hydrant test, Mill Lane") -> commands.Outcome:
+    command = rules.SendNotice(uuid.uuid4(), NoticeContent(subject=subject))
+    return await commands.execute(db, command, channel_id=demo.CHANNEL, actor=ANA)
+
+
+async def acknowledge(db: Database, notice_id: uuid.UUID) -> commands.Outcome:
+    command = rules.Decide(notice_id, Decision.ACKNOWLEDGED)
+    return await commands.execute(db, command, channel_id=demo.CHANNEL, actor=CARLA)
+
+
+async def served(db: Database) -> list[schemas.Event]:
+    async with db.session() as session:
+        return await Repository(session).log(demo.CHANNEL, after=0, limit=10_000)
+
+
+async def served_leaves(db: Database) -> list[bytes]:
+    return [event_hash(e.model_dump(mode="json")) for e in await served(db)]
+
+
+async def stored_root(db: Database, size: int) -> bytes:
+    async with db.session() as session:
+        return await TreeStore(session).root(demo.CHANNEL, size)
+
+
+async def check_tree(db: Database, outcomes: Sequence[commands.Outcome]) -> None:
+    """Each outcome's root is the root of the log up to its last event, as served."""
+    leaves = await served_leaves(db)
+    for outcome in outcomes:
+        assert outcome.root == merkle.root_hash(leaves[: outcome.events[-1].seq])
+    assert await stored_root(db, len(leaves)) == merkle.root_hash(leaves)
+
+
+async def test_consecutive_commands_append_without_reading_the_tree(db: Database) -> None:
+    await demo.seed(db)
+    await send(db)  # the first command reads the edge: nothing is remembered yet
+
+    with statements(db) as seen:
+        outcomes = [await send(db, f"Hydrant test #{n}") for n in range(4)]
+        outcomes.append(await acknowledge(db, outcomes[0].notice.id))
+
+    assert tree_reads(seen) == []
+    assert len(tree_writes(seen)) == len(outcomes)  # one INSERT of new subtrees each
+    assert commits(seen) == len(outcomes)  # one after another: a batch each
+    # The acknowledged notice was remembered from its send: not read again.
+    assert not [s for s in seen if s.startswith("SELECT") and "FROM NOTICES" in s][4:]
+    await check_tree(db, outcomes)
+
+
+async def test_commands_waiting_together_are_committed_together(db: Database) -> None:
+    await demo.seed(db)
+    await send(db)
+
+    with statements(db) as seen:
+        outcomes = await asyncio.gather(*(send(db, f"Valve check #{n}") for n in range(40)))
+
+    # All 40 were queued before the writer took the first: at most a few batches.
+    assert commits(seen) < len(outcomes)
+    assert len(tree_writes(seen)) == commits(seen)
+    seqs = sorted(o.events[0].seq for o in outcomes)
+    assert seqs == list(range(2, 42))  # gapless, each once
+    await check_tree(db, outcomes)
+
+
+async def test_a_refused_command_fails_alone_and_the_others_in_its_batch_commit(
+    db: Database,
+) -> None:
+    await demo.seed(db)
+    first = await send(db)
+    await acknowledge(db, first.notice.id)
+
+    results = await asyncio.gather(
+        send(db, "Before"),
+        acknowledge(db, first.notice.id),  # a second decision: refused
+        commands.execute(
+            db,
+            rules.RecordReceipt(uuid.uuid4()),  # no such notice: refused
+            channel_id=demo.CHANNEL,
+            actor=CARLA,
+        ),
+        send(db, "After"),
+        return_exceptions=True,
+    )
+
+    before, again, missing, after = results
+    assert isinstance(again, AlreadyDecided)
+    assert isinstance(missing, NotFound)
+    assert isinstance(before, commands.Outcome)
+    assert isinstance(after, commands.Outcome)
+    assert [e.seq for e in await served(db)] == list(range(1, after.events[-1].seq + 1))
+    await check_tree(db, [before, after])
+
+
+async def test_a_command_that_fails_while_written_fails_alone(db: Database) -> None:
+    await demo.seed(db)
+    before = await send(db)
+    size = before.events[-1].seq
+
+    def fail_on_poisoned_notice(
+        _conn: Any, _cursor: Any, statement: str, params: Any, *_: Any
+    ) -> None:
+        rows = params if isinstance(params, list) else [params]
+        if statement.lstrip().upper().startswith("INSERT INTO NOTICES") and any(
+            "Poisoned" in str(row) for row in rows
+        ):
+            raise RuntimeError("the disk is full")
+
+    engine = db.writer.engine
+    event.listen(engine, "before_cursor_execute", fail_on_poisoned_notice)
+    try:
+        results = await asyncio.gather(
+            send(db, "Fine #1"), send(db, "Poisoned"), send(db, "Fine #2"), return_exceptions=True
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", fail_on_poisoned_notice)
+
+    fine1, poisoned, fine2 = results
+    assert isinstance(poisoned, RuntimeError)
+    assert isinstance(fine1, commands.Outcome)
+    assert isinstance(fine2, commands.Outcome)
+    log = await served(db)
+    assert [e.seq for e in log] == [1, 2, 3]  # the failed one left no event, and no gap
+    assert size == 1
+    assert "Poisoned" not in str([e.data for e in log])
+    await check_tree(db, [fine1, fine2])
+
+
+async def test_another_process_appending_is_seen_by_the_head_and_the_edge_read(
+    db: Database,
+) -> None:
+    await demo.seed(db)
+    other = Database(db.url)  # another worker process on the same database
+    try:
+        first = await send(db)
+        await send(other)  # a wrong edge, if used, would fold this event out of the tree
+        await send(other)
+        assert db.writer.memory.channels[demo.CHANNEL].head == first.events[-1].seq
+
+        with statements(db) as seen:
+            mine = await acknowledge(db, first.notice.id)
+        theirs = await send(other)
+    finally:
+        await other.dispose()
+
+    assert len(tree_reads(seen)) == 1  # the remembered head was not the database's
+    # And the notice was read again, not taken from memory: the other process may have
+    # changed it.
+    assert [s for s in seen if s.startswith("SELECT") and "FROM NOTICES" in s]
+    await check_tree(db, [mine, theirs])
+
+
+async def test_a_batch_that_fails_after_growing_the_tree_leaves_nothing_remembered(
+    db: Database,
+) -> None:
+    await demo.seed(db)
+    before = await send(db)
+    size = before.events[-1].seq
+
+    def fail_on_notice_insert(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO NOTICES"):
+            raise RuntimeError("the disk is full")
+
+    event.listen(db.writer.engine, "before_cursor_execute", fail_on_notice_insert)
+    try:
+        with pytest.raises(RuntimeError, match="the disk is full"):
+            await send(db, "Never stored")  # its log rows and subtrees were written first
+    finally:
+        event.remove(db.writer.engine, "before_cursor_execute", fail_on_notice_insert)
+
+    assert demo.CHANNEL not in db.writer.memory.channels
+    # Had it remembered the failed tree's edge, this process would take it for the tree
+    # of the event another process now appends in its place, and fold in the wrong leaf.
+    other = Database(db.url)
+    try:
+        theirs = await send(other, "Stored instead")
+    finally:
+        await other.dispose()
+    mine = await send(db, "And then this one")
+    assert theirs.events[-1].seq == size + 1
+    assert mine.events[-1].seq == size + 2
+    await check_tree(db, [theirs, mine])
+
+
+async def test_a_caller_that_stops_waiting_still_gets_its_command_committed_and_published(
+    db: Database,
+) -> None:
+    await demo.seed(db)
+    published: list[schemas.Event] = []
+    arrived = asyncio.Event()
+
+    class Recording:
+        async def publish(self, events: Sequence[schemas.Event], *, root: bytes) -> None:
+            published.extend(events)
+            arrived.set()
+
+    command = rules.SendNotice(uuid.uuid4(), NoticeContent(subject="Gone before the answer"))
+    waiting = asyncio.ensure_future(
+        commands.execute(db, command, channel_id=demo.CHANNEL, actor=ANA, fanout=Recording())
+    )
+    await asyncio.sleep(0)  # queued with the writer
+    waiting.cancel()
+    async with asyncio.timeout(10):
+        await arrived.wait()
+
+    assert [e.data["notice"] for e in published] == [str(command.notice_id)]
+    assert [e.seq for e in await served(db)] == [1]
+
+
+async def test_one_batch_publishes_each_channel_once_with_the_root_after_its_last_event(
+    db: Database,
+) -> None:
+    await demo.seed(db)
+    runs: list[tuple[list[int], bytes]] = []
+
+    class Recording:
+        async def publish(self, events: Sequence[schemas.Event], *, root: bytes) -> None:
+            runs.append(([e.seq for e in events], root))
+
+    fanout = Recording()
+    drafts = [rules.SendNotice(uuid.uuid4(), NoticeContent(subject=f"Main {n}")) for n in range(5)]
+    await asyncio.gather(
+        *(
+            commands.execute(db, d, channel_id=demo.CHANNEL, actor=ANA, fanout=fanout)
+            for d in drafts
+        )
+    )
+
+    published = [seq for seqs, _ in runs for seq in seqs]
+    assert published == [1, 2, 3, 4, 5]  # commit order, each once
+    leaves = await served_leaves(db)
+    for seqs, root in runs:
+        assert root == merkle.root_hash(leaves[: seqs[-1]])
