@@ -1,8 +1,10 @@
 """The database: one async engine per process, SQLite or PostgreSQL.
 
 SQLite runs in WAL mode with ``synchronous=FULL``: a commit that returned is on disk, which
-is what guarantee 1 (durable) promises. Writers wait for each other through SQLite's busy
-timeout rather than failing.
+is what guarantee 1 (durable) promises. Commands are written by one writer per process
+(``server/store/writer.py``) on a connection of its own; everything else reads and writes
+through the async engine here. Writers of other processes (``hotline admin``) wait for each
+other through SQLite's busy timeout rather than failing.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from server.store.tree import RightEdges
+from server.store.writer import Writer
 
 __all__ = ["Database", "async_url"]
 
@@ -66,8 +68,8 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self.tree_edges = RightEdges()
-        """Each channel's Merkle tree right edge as of this process's last commit to it."""
+        self.writer = Writer(self.url, pragmas=SQLITE_PRAGMAS if self.is_sqlite else ())
+        """The one owner of this process's write connection: every command goes through it."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -86,5 +88,6 @@ class Database:
             await connection.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Finish the commands queued, then close every connection."""
+        await self.writer.close()
         await self.engine.dispose()
