@@ -79,14 +79,21 @@ class Server:
     """The demo server as a child process, its log in a file, its JSON line read in time.
 
     ``env`` adds to (or overrides) the environment it inherits, less any ``HOTLINE_``
-    setting: ``PYTHONPATH`` to run another tree's code, for instance.
+    setting: ``PYTHONPATH`` to run another tree's code, for instance. The database is
+    ``database_url`` if given, else the file ``hotline.db`` in ``directory``.
     """
 
-    def __init__(self, directory: Path, *, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        database_url: str | None = None,
+    ) -> None:
         self.log = directory / "server.log"
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
         env = {**inherited, **(env or {})}
-        database_url = f"sqlite:///{directory / 'hotline.db'}"
+        database_url = database_url or f"sqlite:///{directory / 'hotline.db'}"
         command = [sys.executable, "-m", "server", "demo", "--json", "--port", "0"]
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
@@ -132,6 +139,20 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait()
+
+
+def code_of(tree: Path) -> str:
+    """Where ``import server`` finds the server with ``PYTHONPATH=tree``: proof of the code run."""
+    found = subprocess.run(
+        [sys.executable, "-c", "import server; print(server.__file__)"],
+        cwd=tree,  # `-c` puts the working directory first: the tree too, as PYTHONPATH does
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return found.stdout.strip()
 
 
 def timed(operations: dict[str, Callable[[], None]], rounds: int) -> dict[str, Summary]:
