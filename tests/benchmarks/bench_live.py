@@ -1,32 +1,46 @@
-"""The live loop, throughput under many clients, and idle sockets, on a real Hotline server.
+"""The live loop, one REST send, throughput under many clients, and idle sockets, on a real server.
 
 Run from the repository root (docs/reference/benchmarks-live.md explains the figures)::
 
-    python tests/benchmarks/bench_live.py --runs 5 --loops 300 --clients 64 --notices 3000 \
-        --idle 5000
+    python tests/benchmarks/bench_live.py --runs 4 --loops 300 --sends 300 --clients 64 \
+        --notices 3000 --idle 5000 --before /tmp/hotline-before \
+        [--database-url postgresql://postgres@127.0.0.1/test]
 
-It starts ``python -m server demo --json`` on a fresh SQLite file (with the ``Server`` of
-``bench_send.py``) and, in each run, measures:
+It starts ``python -m server demo --json`` (with the ``Server`` of ``bench_send.py``) on a
+fresh SQLite file, or with ``--database-url`` on a fresh PostgreSQL database that it
+creates on that server and drops at the end, and, in each run, measures:
 
 - **loop**: ana sends a notice over REST; carla's socket gets ``notice.sent`` and answers
   ``decide``; ana's own socket gets ``notice.acknowledged``. One notice at a time, timed
   from just before the POST until ana's socket has the acknowledgement;
+- **send**: ``--sends`` notices sent one after another over one keep-alive connection,
+  each followed by ``GET /healthz`` over the same connection, the HTTP floor (the
+  functions of ``bench_send.py``);
 - **throughput**: ``--clients`` concurrent senders, each with its own HTTP connection,
   send ``--notices`` notices in all, each as soon as its previous one is answered, while
   ``--consumers`` sockets of the roads party acknowledge every notice as it arrives.
   Counted from the first send to the last ``notice.acknowledged`` that ana's socket sees.
+  Then the log is read back: it must have grown by exactly the three events of each
+  notice sent, in order, with no gap.
 
-Then, on a fresh server, **idle**: the server's resident memory before and after another
-process opens ``--idle`` sockets that say hello, subscribe (spread over
+Then, on a fresh server and database, **idle**: the server's resident memory before and
+after another process opens ``--idle`` sockets that say hello, subscribe (spread over
 ``--idle-channels`` channels) and only listen; and the same for a bare python-websockets
 server, as a floor.
 
 Beside them it measures this machine's floors: a WebSocket echo round trip to a bare
-python-websockets server in another process, and a durable SQLite commit (WAL,
-``synchronous=FULL``, as the server runs). With ``--profile DIR`` the server is sampled by
-py-spy during the loop and throughput phases, and each thread's wall time is printed by
-what it was doing; the figures of a profiled run are not the benchmark's. The script is
-not a test.
+python-websockets server in another process, and a durable one-row commit (SQLite in WAL
+mode with ``synchronous=FULL``, as the server runs; or an ``INSERT`` in a transaction of
+its own over asyncpg). The summary prints each of the issue's targets beside its floor.
+
+With ``--before DIR`` (a git worktree of the code before, made from ``BEFORE`` if missing)
+it starts two servers at once, one on that code and one on this tree (each with
+``PYTHONPATH`` at its tree), each on its own fresh database, and runs every part of a run
+on both in turn, the order reversed from one run to the next (ABBA), then prints each
+code's figures and their ratios side by side. With ``--profile DIR`` the servers are
+sampled by py-spy during the loop and throughput parts, and each thread's wall time is
+printed by what it was doing; the figures of a profiled run are not the benchmark's. The
+script is not a test.
 """
 
 from __future__ import annotations
@@ -49,19 +63,22 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 import httpx
-from bench_send import Server, cpu_model
+from bench_send import Server, code_of, cpu_model, health, sender
+from sqlalchemy.engine import make_url
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from server.service import admin
+from server.service import admin, demo
 from server.store.db import Database
+from server.store.migrate import upgrade
 
 STEP = 10.0
 """Seconds any one request, message or handshake may take."""
@@ -78,9 +95,30 @@ PROFILE_RATE = 25
 """py-spy samples per second with ``--profile`` (each one pauses the server briefly)."""
 ECHO_BYTES = 600
 """Size of the echo floor's message: about an ``event`` message carrying ``notice.sent``."""
+SEND_WARMUP = 10
+"""Untimed sends (and round trips) on a fresh connection before a send part's timed ones."""
+PAGE = 1000
+"""Events read a request when the log is checked after a throughput run (the API's most)."""
 BODY = "Open trench on the north lane; one lane closed with signals."
-TARGETS = {"loop p50": 3.0, "loop p99": 8.0, "notices/s": 1000.0, "idle MiB": 500.0}
-"""The issue's targets: milliseconds, notices per second, MiB for the idle sockets."""
+ROOT = Path(__file__).resolve().parents[2]
+"""This tree: the code the servers run, unless ``--before`` names the code before."""
+BEFORE = "3b64242"
+"""The commit before the single writer (issue 9): ``--before DIR`` is made from it if missing."""
+TARGETS: dict[str, dict[str, float]] = {
+    "sqlite": {
+        "loop p50": 3.0,
+        "loop p99": 8.0,
+        "notices/s": 1000.0,
+        "send": 1.5,
+        "idle MiB": 100.0,
+    },
+    "postgresql": {"loop p50": 5.0, "notices/s": 500.0, "idle MiB": 100.0},
+}
+"""Issue 9's targets by database, each "at most" but notices per second "at least":
+milliseconds, notices per second, MiB of resident memory above a fresh server process."""
+IDLE_TARGET_SOCKETS = 5000
+"""The idle sockets the ``idle MiB`` target is for; other counts are held to its share."""
+PROOF_TARGET = "an inclusion proof served at 10^6 events: <= 2 ms (bench_log.py measures it)"
 
 Json = dict[str, Any]
 T = TypeVar("T")
@@ -248,6 +286,132 @@ def wait_for(pipe: Connection, timeout: float) -> Any:
     if isinstance(said, dict) and "error" in said:
         raise SystemExit(f"a child process failed: {said['error']}")
     return said
+
+
+# -- databases ----------------------------------------------------------------------------
+
+
+def kind_of(postgres: str | None) -> str:
+    """``postgresql`` with ``--database-url``, else ``sqlite``: the key of ``TARGETS``."""
+    return "sqlite" if postgres is None else "postgresql"
+
+
+async def pg_execute(url: str, *statements: str) -> list[str]:
+    """Run statements on a PostgreSQL server, each on its own; the first column of each."""
+    connection = await asyncpg.connect(url, timeout=STEP)
+    try:
+        return [str(await connection.fetchval(statement)) for statement in statements]
+    finally:
+        await connection.close()
+
+
+def plain_url(url: str, database: str | None = None) -> str:
+    """A PostgreSQL URL with no driver named, as asyncpg and the server take it, password kept.
+
+    With ``database``, the URL of that database on the same server.
+    """
+    parsed = make_url(url).set(drivername="postgresql")
+    if database is not None:
+        parsed = parsed.set(database=database)
+    return parsed.render_as_string(hide_password=False)
+
+
+@contextlib.contextmanager
+def fresh_database(postgres: str | None, directory: Path) -> Iterator[str]:
+    """The URL of an empty database, and ``directory`` made for a server's files.
+
+    A SQLite file in ``directory``; or, given a PostgreSQL server's URL, a new database on
+    it (as ``tests/conftest.py`` makes them), dropped when the block ends.
+    """
+    directory.mkdir(parents=True)
+    if postgres is None:
+        yield f"sqlite:///{directory / 'hotline.db'}"
+        return
+    name = f"hotline_bench_{uuid.uuid4().hex[:12]}"
+    run(pg_execute(plain_url(postgres), f'CREATE DATABASE "{name}"'))
+    try:
+        yield plain_url(postgres, database=name)
+    finally:
+        run(pg_execute(plain_url(postgres), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def describe_database(postgres: str | None, directory: Path) -> str:
+    """The database the servers run on, with what makes its commits durable."""
+    if postgres is None:
+        where = f"{filesystem_of(directory)} at {directory}"
+        return f"SQLite {sqlite3.sqlite_version} (WAL, synchronous=FULL), {where}"
+    version, fsync, synchronous, method = run(
+        pg_execute(
+            plain_url(postgres),
+            "SHOW server_version",
+            "SHOW fsync",
+            "SHOW synchronous_commit",
+            "SHOW wal_sync_method",
+        )
+    )
+    where = make_url(postgres).render_as_string(hide_password=True)
+    return (
+        f"PostgreSQL {version.split()[0]} at {where} (fsync {fsync}, synchronous_commit "
+        f"{synchronous}, wal_sync_method {method})"
+    )
+
+
+async def postgres_commit_floor(url: str, count: int) -> Spread:
+    """``count`` one-row inserts over asyncpg, each a transaction of its own, committed.
+
+    One round trip each, prepared once: the least a durable commit costs a client of this
+    PostgreSQL server, its WAL flushed before the answer (with ``synchronous_commit=on``).
+    """
+    connection = await asyncpg.connect(url, timeout=STEP)
+    try:
+        await connection.execute("CREATE TABLE floor_row (id TEXT PRIMARY KEY, body TEXT)")
+        insert = await connection.prepare("INSERT INTO floor_row VALUES ($1, $2)")
+        times = []
+        for _ in range(count):
+            started = time.perf_counter()
+            await insert.fetch(str(uuid.uuid4()), BODY * 3)
+            times.append(time.perf_counter() - started)
+    finally:
+        await connection.close()
+    return Spread.of(times)
+
+
+# -- the code each server runs ------------------------------------------------------------
+
+
+def ensure_worktree(path: Path) -> None:
+    """Make ``path`` a git worktree of ``BEFORE`` unless it holds a tree with ``server/``."""
+    if (path / "server").is_dir():
+        return
+    if path.exists():
+        raise SystemExit(f"--before {path}: it exists but holds no server/ package")
+    command = ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), BEFORE]
+    print(f"making the worktree of the code before: {' '.join(command)}")
+    subprocess.run(command, check=True, timeout=120, stdout=subprocess.DEVNULL)
+
+
+def describe_tree(tree: Path) -> str:
+    """The commit ``tree`` is at, whether it has changes not committed, and its server package."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(tree), "log", "-1", "--format=%h %s"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "-C", str(tree), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        head, changed = "not a git tree", ""
+    note = " (with changes not committed)" if changed else ""
+    head = head if len(head) <= 60 else head[:59] + "…"
+    return f"{head}{note}\n  runs {code_of(tree)}"
 
 
 # -- sockets ------------------------------------------------------------------------------
@@ -481,7 +645,45 @@ async def full_loop(server: Server, loops: int, *, deflate: bool) -> Loop:
     )
 
 
-# -- (b) throughput under many senders ----------------------------------------------------
+# -- (b) one REST send at a time ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Sends:
+    """One send part: sends one after another, and ``GET /healthz`` between them."""
+
+    send: Spread
+    health: Spread
+    samples: tuple[float, ...]
+    """Every send's time, in seconds, for figures over all runs."""
+    health_samples: tuple[float, ...]
+
+
+def rest_sends(server: Server, count: int) -> Sends:
+    """``count`` sends by ana over one keep-alive connection, each followed by ``/healthz``.
+
+    The same requests, client and interleaving as ``bench_send.py``'s send and HTTP floor
+    (without its commit floor, which the floors above time), after ``SEND_WARMUP`` untimed
+    ones on the new connection.
+    """
+    with httpx.Client(base_url=server.url, timeout=STEP) as client:
+        operations = {"send": sender(client, server), "health": health(client)}
+        times: dict[str, list[float]] = {label: [] for label in operations}
+        for number in range(SEND_WARMUP + count):
+            for label, operation in operations.items():
+                started = time.perf_counter()
+                operation()
+                if number >= SEND_WARMUP:
+                    times[label].append(time.perf_counter() - started)
+    return Sends(
+        send=Spread.of(times["send"]),
+        health=Spread.of(times["health"]),
+        samples=tuple(times["send"]),
+        health_samples=tuple(times["health"]),
+    )
+
+
+# -- (c) throughput under many senders ----------------------------------------------------
 
 
 async def throughput(
@@ -545,8 +747,7 @@ async def throughput(
             used = (cpu_seconds(pid), cpu_seconds(pid, pid), time.process_time())
             for socket in (ana, *roads):
                 await socket.close()
-        if await head_of(http, server) != head + 3 * notices:
-            raise SystemExit("the log does not hold exactly three events per notice")
+        await check_log(http, server, head, set(sent_at))
     finished = max(watcher.acknowledged.values())
     latencies = [watcher.acknowledged[n] - sent_at[n] for n in sent_at]
     return Flow(
@@ -561,7 +762,43 @@ async def throughput(
     )
 
 
-# -- (c) idle sockets ---------------------------------------------------------------------
+LIFE = ["notice.sent", "notice.received", "notice.acknowledged"]
+"""The events each notice of the throughput part leaves in the log, in this order."""
+
+
+async def check_log(http: httpx.AsyncClient, server: Server, head: int, sent: set[str]) -> None:
+    """Fail unless the log after ``head`` holds exactly ``LIFE`` for each notice ``sent``.
+
+    Read back over REST in pages: sequence numbers with no gap, nothing else in between,
+    and the log's head just after the last of them.
+    """
+    last = head + len(LIFE) * len(sent)
+    seen: dict[str, list[str]] = {}
+    after, page_head = head, head
+    for _ in range(len(LIFE) * len(sent) // PAGE + 2):  # one more page than needed, at most
+        answer = await http.get(
+            f"/api/v1/channels/{server.channel}/events",
+            params={"after": after, "limit": PAGE},
+            headers=bearer(server.tokens["ana"]),
+        )
+        answer.raise_for_status()
+        page = answer.json()
+        page_head = page["head"]
+        for event in page["events"]:
+            if event["seq"] != after + 1:
+                raise SystemExit(f"the log jumps from {after} to {event['seq']}")
+            after = event["seq"]
+            seen.setdefault(event["data"].get("notice", "none"), []).append(event["type"])
+        if not page["events"] or after >= page_head:
+            break
+    if page_head != last or after != last:
+        raise SystemExit(f"the log grew to {page_head}, not to {last}: three events a notice")
+    wrong = [notice for notice in sent if seen.get(notice) != LIFE]
+    if wrong or seen.keys() != sent:
+        raise SystemExit(f"the log does not hold exactly {LIFE} for each notice: {wrong[:3]}")
+
+
+# -- (d) idle sockets ---------------------------------------------------------------------
 
 
 def hold_sockets(
@@ -691,11 +928,17 @@ def hold_idle(
     return Idle(count, len(channels), opened, before, after, peak, held)
 
 
-async def add_channels(database_url: str, count: int) -> list[str]:
-    """Add ``count`` channels between the demo's two parties, straight into the database."""
+async def prepare_channels(database_url: str, count: int) -> list[str]:
+    """Make the demo (as the server would) and ``count`` more channels between its parties.
+
+    Done before the server starts, so that it finds them as it would any channel it did not
+    make itself.
+    """
     db = Database(database_url)
     names = [f"idle-{number}" for number in range(count)]
     try:
+        await upgrade(db)
+        await demo.seed(db)
         for name in names:
             await admin.create_channel(db, name, parties=("water", "roads"))
     finally:
@@ -847,24 +1090,25 @@ def run(main: Coroutine[Any, Any, T]) -> T:
 
 def header(title: str) -> str:
     """A table's first line: its title, then the names of the columns."""
-    return f"{title:<36}{'median':>9} {'p99':>8}"
+    return f"{title:<48}{'median':>9} {'p99':>8}"
 
 
 def row(label: str, figures: object) -> str:
     """A line of a table: a label, then figures (a ``Spread`` or text)."""
-    return f"  {label:<34}{figures}"
+    return f"  {label:<46}{figures}"
 
 
 def verdict(ok: bool) -> str:
-    """``met`` or ``NOT met``."""
-    return "met" if ok else "NOT met"
+    """``met`` or ``missed``."""
+    return "met" if ok else "MISSED"
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the arguments, measure the floors, start the servers, measure, print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="runs of loop and throughput (5)")
+    parser.add_argument("--runs", type=int, default=5, help="runs of loop, send, throughput (5)")
     parser.add_argument("--loops", type=int, default=300, help="loops timed per run (300)")
+    parser.add_argument("--sends", type=int, default=300, help="REST sends timed per run (300)")
     parser.add_argument("--clients", type=int, default=64, help="concurrent senders (64)")
     parser.add_argument("--consumers", type=int, default=8, help="acknowledging sockets (8)")
     parser.add_argument("--notices", type=int, default=3000, help="notices per run (3000)")
@@ -874,34 +1118,73 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--warmup", type=int, default=30, help="untimed loops first (30)")
     parser.add_argument("--no-deflate", action="store_true", help="do not offer permessage-deflate")
-    parser.add_argument("--profile", type=Path, help="sample the server with py-spy into DIR")
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="a PostgreSQL server (postgresql://postgres@127.0.0.1/test): run on a fresh "
+        "database there, dropped after, instead of a fresh SQLite file",
+    )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        metavar="DIR",
+        help=f"a git worktree of the code before (made from {BEFORE} if missing): run each "
+        "part on it and on this tree in turns, and compare",
+    )
+    parser.add_argument(
+        "--after",
+        type=Path,
+        metavar="DIR",
+        default=ROOT,
+        help="the code to measure (and compare with --before's): this tree",
+    )
+    parser.add_argument("--profile", type=Path, help="sample the servers with py-spy into DIR")
     args = parser.parse_args(argv)
     if args.runs < 1 or args.loops < 2 or args.notices < 2 or args.clients < 1:
         parser.error("need --runs >= 1, --loops >= 2, --notices >= 2, --clients >= 1")
     if args.consumers < 1 or args.idle_channels < 1 or args.warmup < 0 or args.idle < 0:
         parser.error("need --consumers >= 1, --idle-channels >= 1, --warmup and --idle >= 0")
+    if args.sends < 2:
+        parser.error("need --sends >= 2")
+    if args.database_url is not None and not args.database_url.startswith("postgres"):
+        parser.error("--database-url: a postgresql:// URL (SQLite is the default)")
     if args.profile is not None:
         if py_spy() is None:
             parser.error("--profile needs py-spy: pip install py-spy")
         args.profile.mkdir(parents=True, exist_ok=True)
+    args.after = args.after.resolve()
+    if not (args.after / "server").is_dir():
+        parser.error(f"--after {args.after}: no server/ package there")
+    trees = {"this tree" if args.after == ROOT else "after": args.after}
+    if args.before is not None:
+        ensure_worktree(args.before)
+        trees = {"before": args.before.resolve(), "after": args.after}
 
     with tempfile.TemporaryDirectory(prefix="hotline-live-") as tmp:
         directory = Path(tmp)
-        print(f"python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, ", end="")
-        print(f"{cpu_model()}, {os.cpu_count()} cores, {filesystem_of(directory)} at {tmp}")
+        print(f"python {platform.python_version()}, {cpu_model()}, {os.cpu_count()} cores")
+        print(describe_database(args.database_url, directory))
+        for label, tree in trees.items():
+            print(f"{label}: {describe_tree(tree)}")
         load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
         deflate = "none" if args.no_deflate else "permessage-deflate"
         print(f"load average {load}; WebSocket compression offered: {deflate}\n")
-        floors = measure_floors(directory, args.loops, deflate=not args.no_deflate)
-        loops, flows = measure_runs(directory, args)
+        floors = measure_floors(directory, args)
+        results = measure_runs(directory, args, trees)
         idle = measure_idle(directory, args) if args.idle else None
-    summarise(args, floors, loops, flows, idle)
+    print(f"load average at the end {', '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
+    for label, result in results.items():
+        summarise(label, args, floors, result, idle if label == list(results)[-1] else None)
+    if args.before is not None:
+        compare(args, results["before"], results["after"])
 
 
 @dataclass(frozen=True, slots=True)
 class Floors:
     """This machine's floors."""
 
+    database: str
+    """``SQLite`` or ``PostgreSQL``: whose commit ``commit`` times."""
     commit: Spread
     echo: Spread
 
@@ -924,149 +1207,276 @@ class Floors:
         return 1000 / (2 * self.commit.median)
 
 
-def measure_floors(directory: Path, count: int, *, deflate: bool) -> Floors:
-    """A durable commit and a bare WebSocket round trip, ``count`` of each."""
-    commit = commit_floor(directory, count)
+def measure_floors(directory: Path, args: argparse.Namespace) -> Floors:
+    """A durable commit and a bare WebSocket round trip, ``--loops`` of each."""
+    count, deflate = args.loops, not args.no_deflate
+    if args.database_url is None:
+        database, commit = "SQLite", commit_floor(directory, count)
+    else:
+        with fresh_database(args.database_url, directory / "floor") as url:
+            database, commit = "PostgreSQL", run(postgres_commit_floor(url, count))
     with child(echo_server) as (pipe, _):
         port = wait_for(pipe, STEP * 3)
         echo = run(echo_floor(f"ws://127.0.0.1:{port}", count, deflate=deflate))
-    floors = Floors(commit, echo)
+    floors = Floors(database, commit, echo)
     print(header(f"floors, {count} of each"))
-    print(row("durable SQLite commit (ms)", commit))
+    print(row(f"durable {database} commit (ms)", commit))
     print(row("WebSocket echo round trip (ms)", echo))
     print(row("2 commits + 3 round trips (ms)", f"{floors.loop[0]:9.2f} {floors.loop[1]:8.2f}"))
     print(row("two commits a notice, serially", f"{floors.ceiling:9.0f} notices/s\n"))
     return floors
 
 
-def measure_runs(directory: Path, args: argparse.Namespace) -> tuple[list[Loop], list[Flow]]:
-    """Start a server on a fresh database; in each run, time the loop, then the throughput."""
-    deflate = not args.no_deflate
-    loops: list[Loop] = []
-    flows: list[Flow] = []
-    server = Server(directory)
-    pid = server.process.pid
-    try:
-        if args.warmup:
-            run(full_loop(server, args.warmup, deflate=deflate))
+@dataclass(slots=True)
+class Results:
+    """One code's figures, run after run."""
+
+    loops: list[Loop] = field(default_factory=list)
+    sends: list[Sends] = field(default_factory=list)
+    flows: list[Flow] = field(default_factory=list)
+
+    @property
+    def loop(self) -> Spread:
+        """Every loop of every run, pooled."""
+        return Spread.of([s for loop in self.loops for s in loop.samples])
+
+    @property
+    def send(self) -> Spread:
+        """Every send of every run, pooled."""
+        return Spread.of([s for sends in self.sends for s in sends.samples])
+
+    @property
+    def health(self) -> Spread:
+        """Every ``GET /healthz`` of every run, pooled."""
+        return Spread.of([s for sends in self.sends for s in sends.health_samples])
+
+    @property
+    def rate(self) -> float:
+        """Notices per second acknowledged: the median of the runs."""
+        return statistics.median(flow.per_second for flow in self.flows)
+
+
+def measure_runs(
+    directory: Path, args: argparse.Namespace, trees: dict[str, Path]
+) -> dict[str, Results]:
+    """Start a server on each tree, each on a fresh database; run each part on each in turn.
+
+    Within a run each part runs on every server before the next part starts, so that the
+    codes compared meet the machine in the same state; the order of the servers is
+    reversed from one run to the next (ABBA), so that neither always goes first.
+    """
+    results = {label: Results() for label in trees}
+    with contextlib.ExitStack() as stack:
+        servers: dict[str, Server] = {}
+        for number, (label, tree) in enumerate(trees.items()):
+            place = directory / f"server-{number}"
+            url = stack.enter_context(fresh_database(args.database_url, place))
+            server = Server(place, env={"PYTHONPATH": str(tree)}, database_url=url)
+            stack.callback(stop, server, label)  # before its database is dropped
+            servers[label] = server
+            if args.warmup:
+                run(full_loop(server, args.warmup, deflate=not args.no_deflate))
+        order = list(servers.items())
         for number in range(1, args.runs + 1):
-            output = None if args.profile is None else args.profile / f"loop-{number}.txt"
-            with sampled(pid, output):
-                loop = run(full_loop(server, args.loops, deflate=deflate))
-            loops.append(loop)
-            print(header(f"run {number} of {args.runs}: loop, {args.loops} notices"))
-            print(row("whole loop (ms)", loop.whole))
-            print(row("POST answered (ms)", loop.post))
-            print(row("carla has notice.sent (ms)", loop.to_receiver))
-            print(row("then ana has the ack (ms)", loop.back))
-            print(row("server CPU per loop (ms)", f"{loop.server_cpu_ms:9.2f}"))
-            print(row("  of which its event loop thread", f"{loop.loop_cpu_ms:9.2f}"))
-            output = None if args.profile is None else args.profile / f"flow-{number}.txt"
-            with sampled(pid, output):
-                flow = run(
-                    throughput(
-                        server,
-                        clients=args.clients,
-                        notices=args.notices,
-                        consumers=args.consumers,
-                        deflate=deflate,
-                    )
-                )
-            flows.append(flow)
-            print(
-                f"  throughput: {flow.per_second:.0f} notices/s acknowledged ({flow.notices} in "
-                f"{flow.seconds:.1f} s, the last send answered at {flow.sends_seconds:.1f} s)\n"
-                f"{row('send to ack seen, per notice (ms)', flow.latency)}\n"
-                f"  CPU: server {100 * flow.server_cpu:.0f}% of a core (its event loop thread "
-                f"{100 * flow.server_loop_cpu:.0f}%), {flow.server_cpu_ms:.1f} ms per notice; "
-                f"this client {100 * flow.client_cpu:.0f}%\n"
-            )
-    finally:
-        status = server.stop()
+            for part in (loop_part, send_part, flow_part):
+                for label, server in order:
+                    part(server, results[label], args, f"run {number} of {args.runs}, {label}")
+            order.reverse()
+    return results
+
+
+def stop(server: Server, label: str) -> None:
+    """Stop a server, saying so if it did not exit cleanly."""
+    status = server.stop()
     if status != 0:
-        print(f"(the server exited with status {status} after SIGTERM)")
-    return loops, flows
+        print(f"(the server on {label} exited with status {status} after SIGTERM)")
+
+
+def profile_file(args: argparse.Namespace, title: str, part: str) -> Path | None:
+    """Where py-spy writes a part's samples with ``--profile``: ``run-1-of-5-after-loop.txt``."""
+    folder: Path | None = args.profile
+    if folder is None:
+        return None
+    return folder / f"{title.replace(',', '').replace(' ', '-')}-{part}.txt"
+
+
+def loop_part(server: Server, results: Results, args: argparse.Namespace, title: str) -> None:
+    """Time ``--loops`` loops on ``server``; print and keep the figures."""
+    with sampled(server.process.pid, profile_file(args, title, "loop")):
+        loop = run(full_loop(server, args.loops, deflate=not args.no_deflate))
+    results.loops.append(loop)
+    print(header(f"{title}: loop, {args.loops} notices"))
+    print(row("whole loop (ms)", loop.whole))
+    print(row("POST answered (ms)", loop.post))
+    print(row("carla has notice.sent (ms)", loop.to_receiver))
+    print(row("then ana has the ack (ms)", loop.back))
+    print(row("server CPU per loop (ms)", f"{loop.server_cpu_ms:9.2f}"))
+    print(row("  of which its event loop thread", f"{loop.loop_cpu_ms:9.2f}\n"))
+
+
+def send_part(server: Server, results: Results, args: argparse.Namespace, title: str) -> None:
+    """Time ``--sends`` sends one after another on ``server``; print and keep the figures."""
+    sends = rest_sends(server, args.sends)
+    results.sends.append(sends)
+    print(header(f"{title}: {args.sends} sends, one at a time"))
+    print(row("send, answered 201 (ms)", sends.send))
+    print(row("GET /healthz between them (ms)", f"{sends.health}\n"))
+
+
+def flow_part(server: Server, results: Results, args: argparse.Namespace, title: str) -> None:
+    """Run one throughput part on ``server``; print and keep the figures."""
+    with sampled(server.process.pid, profile_file(args, title, "flow")):
+        flow = run(
+            throughput(
+                server,
+                clients=args.clients,
+                notices=args.notices,
+                consumers=args.consumers,
+                deflate=not args.no_deflate,
+            )
+        )
+    results.flows.append(flow)
+    print(
+        f"{title}: throughput, {args.clients} senders, {args.consumers} acknowledging sockets\n"
+        f"  {flow.per_second:.0f} notices/s acknowledged ({flow.notices} in {flow.seconds:.1f} s, "
+        f"the last send answered at {flow.sends_seconds:.1f} s); the log checked\n"
+        f"{row('send to ack seen, per notice (ms)', flow.latency)}\n"
+        f"  CPU: server {100 * flow.server_cpu:.0f}% of a core (its event loop thread "
+        f"{100 * flow.server_loop_cpu:.0f}%), {flow.server_cpu_ms:.1f} ms per notice; "
+        f"this client {100 * flow.client_cpu:.0f}%\n"
+    )
 
 
 def measure_idle(directory: Path, args: argparse.Namespace) -> tuple[Idle, Idle]:
-    """Idle sockets on a fresh Hotline server, then on a bare python-websockets server."""
+    """Idle sockets on a fresh server of ``--after``'s code, then on a bare python-websockets
+    server."""
     deflate = not args.no_deflate
-    (directory / "idle").mkdir()
-    server = Server(directory / "idle")  # fresh, so nothing else has grown its RSS
-    try:
-        channels = [server.channel]
-        if args.idle_channels > 1:
-            database_url = f"sqlite:///{directory / 'idle' / 'hotline.db'}"
-            channels += run(add_channels(database_url, args.idle_channels - 1))
-        tokens = [server.tokens[o] for o in ("ana", "ben", "carla", "dev")]
-        pid = server.process.pid
-        idle = hold_idle(pid, ws_url(server), tokens, channels, args.idle, deflate=deflate)
-    finally:
-        server.stop()
+    with fresh_database(args.database_url, directory / "idle") as url:
+        channels = [demo.CHANNEL, *run(prepare_channels(url, args.idle_channels - 1))]
+        # A fresh process, so that nothing else has grown its RSS.
+        server = Server(directory / "idle", env={"PYTHONPATH": str(args.after)}, database_url=url)
+        try:
+            tokens = [server.tokens[o] for o in ("ana", "ben", "carla", "dev")]
+            pid = server.process.pid
+            idle = hold_idle(pid, ws_url(server), tokens, channels, args.idle, deflate=deflate)
+        finally:
+            stop(server, "the idle part")
     with child(echo_server) as (pipe, echo_pid):
         url = f"ws://127.0.0.1:{wait_for(pipe, STEP * 3)}"
         bare = hold_idle(echo_pid, url, [], [], args.idle, deflate=deflate)
     return idle, bare
 
 
+def judged(
+    label: str,
+    figure: float,
+    floor: float | None,
+    limit: float | None,
+    *,
+    at_least: bool = False,
+    unit: str = " ms",
+) -> str:
+    """A line of the summary: the figure, its floor, their ratio, the target and verdict."""
+    floor_text = f"{floor:10.2f}{figure / floor:8.2f}x" if floor else " " * 19
+    if limit is None:
+        goal = "no target"
+    else:
+        met = figure >= limit if at_least else figure <= limit
+        goal = f"{'>=' if at_least else '<='} {limit:,g}{unit}: {verdict(met)}"
+    return f"  {label:<40}{figure:10.2f}{floor_text}   {goal}"
+
+
+def over_runs(figures: list[float], unit: str) -> str:
+    """``runs 12.1-14.3 ms``: the spread of one figure over the runs (empty for one run)."""
+    if len(figures) < 2:
+        return ""
+    return f"; runs {min(figures):.2f}-{max(figures):.2f}{unit}"
+
+
 def summarise(
+    label: str,
     args: argparse.Namespace,
     floors: Floors,
-    loops: list[Loop],
-    flows: list[Flow],
+    results: Results,
     idle: tuple[Idle, Idle] | None,
 ) -> None:
-    """Print the figures over all runs beside the floors and the targets."""
-    pooled = Spread.of([s for loop in loops for s in loop.samples])
-    medians = [loop.whole.median for loop in loops]
-    p99s = [loop.whole.p99 for loop in loops]
+    """Print one code's figures over all runs beside the floors and the targets."""
+    targets = TARGETS[kind_of(args.database_url)]
+    pooled, send, health = results.loop, results.send, results.health
     floor, floor_p99 = floors.loop
-    print(header(f"over {len(loops)} runs"))
-    print(row(f"full loop, all {pooled.count} pooled (ms)", pooled))
-    print(f"    run medians {min(medians):.2f}-{max(medians):.2f}, ", end="")
-    print(f"run p99s {min(p99s):.2f}-{max(p99s):.2f}")
+    title = f"{label}, {floors.database}, {len(results.loops)} run(s)"
+    print(f"{title:<42}{'figure':>10}{'floor':>10}{'ratio':>9}   target")
+    p50_label = f"full loop p50, {pooled.count} pooled (ms)"
+    print(judged(p50_label, pooled.median, floor, targets.get("loop p50")))
+    print(judged("full loop p99 (ms)", pooled.p99, floor_p99, targets.get("loop p99")))
+    medians = [loop.whole.median for loop in results.loops]
+    print(f"    floor: 2 durable commits + 3 WebSocket echoes{over_runs(medians, ' ms')}")
+    rate_label = f"notices/s, {args.clients} senders, {args.consumers} ack sockets"
+    ceiling, limit = floors.ceiling, targets.get("notices/s")
+    print(judged(rate_label, results.rate, ceiling, limit, at_least=True, unit="/s"))
+    rates = [flow.per_second for flow in results.flows]
+    cpu = statistics.median(flow.server_cpu_ms for flow in results.flows)
+    print(f"    floor: 2 durable commits a notice, serially{over_runs(rates, '/s')}")
+    print(f"    {cpu:.1f} ms of server CPU a notice; the log checked after each run")
+    send_label = "one REST send, sequential, median (ms)"
+    send_floor = health.median + floors.commit.median
+    print(judged(send_label, send.median, send_floor, targets.get("send")))
+    print(f"    floor: GET /healthz ({health.median:.2f}) + a durable commit; p99 {send.p99:.2f}")
+    if idle is not None:
+        summarise_idle(*idle, targets["idle MiB"])
+    print(f"  {PROOF_TARGET}\n")
+
+
+def summarise_idle(hotline: Idle, bare: Idle, limit: float) -> None:
+    """The idle sockets' lines of the summary."""
+    floor = bare.mib if bare.mib > 0 else None
+    label = f"{hotline.sockets:,} idle sockets, MiB above fresh"
+    share = limit * hotline.sockets / IDLE_TARGET_SOCKETS
+    print(judged(label, hotline.mib, floor, share, unit=" MiB"))
+    if hotline.sockets != IDLE_TARGET_SOCKETS:
+        print(f"    the target: {limit:g} MiB for {IDLE_TARGET_SOCKETS:,} sockets, and its share")
     print(
-        f"    floor, 2 commits + 3 echo round trips: {floor:.2f} / {floor_p99:.2f} ms; the loop "
-        f"is {pooled.median / floor:.1f}x / {pooled.p99 / floor_p99:.1f}x"
+        f"    floor: a bare python-websockets server, {bare.kib_each:.1f} KiB a socket "
+        f"(Hotline {hotline.kib_each:.1f})"
     )
-    p50_met, p99_met = pooled.median < TARGETS["loop p50"], pooled.p99 < TARGETS["loop p99"]
-    print(f"    target p50 < {TARGETS['loop p50']:g} ms: {verdict(p50_met)}; ", end="")
-    print(f"p99 < {TARGETS['loop p99']:g} ms: {verdict(p99_met)}")
-    rates = [flow.per_second for flow in flows]
-    rate = statistics.median(rates)
-    cpu = statistics.median(flow.server_cpu_ms for flow in flows)
     print(
-        f"  throughput, {args.clients} senders: {rate:.0f} notices/s (runs {min(rates):.0f}-"
-        f"{max(rates):.0f}); {cpu:.1f} ms of server CPU per notice"
+        f"    the process {hotline.before_kib / 1024:.0f} -> {hotline.after_kib / 1024:.0f} MiB, "
+        f"peak {hotline.peak_kib / 1024:.0f}; {hotline.channels} channel(s); "
+        f"{hotline.held['still_open']} still open when counted"
     )
     print(
-        f"    floor, two durable commits a notice one after another: {floors.ceiling:.0f}/s; "
-        f"throughput is {rate / floors.ceiling:.2f}x"
-    )
-    print(f"    target >= {TARGETS['notices/s']:g}/s: {verdict(rate >= TARGETS['notices/s'])}")
-    if idle is None:
-        return
-    hotline, bare = idle
-    total = hotline.after_kib / 1024
-    print(
-        f"  idle: {hotline.sockets} sockets on {hotline.channels} channel(s) grew the server's "
-        f"RSS by {hotline.mib:.0f} MiB, {hotline.kib_each:.1f} KiB each "
-        f"({hotline.before_kib / 1024:.0f} -> {total:.0f} MiB, peak {hotline.peak_kib / 1024:.0f})"
-    )
-    print(
-        f"    opened in {hotline.opened['seconds']:.1f} s (one socket: median "
+        f"    opened in {hotline.opened['seconds']:.1f} s (one: median "
         f"{hotline.opened['median_ms']:.0f} ms, p99 {hotline.opened['p99_ms']:.0f} ms); "
-        f"{hotline.held['still_open']} still open when counted; "
         f"{hotline.held['messages']} messages received; server closes: "
         f"{hotline.held['closes'] or 'none'}"
     )
-    print(
-        f"    floor, a bare python-websockets server: {bare.kib_each:.1f} KiB a socket; "
-        f"Hotline's is {hotline.kib_each / bare.kib_each:.1f}x"
-    )
-    limit = TARGETS["idle MiB"]
-    print(f"    target < {limit:g} MiB: by growth {verdict(hotline.mib < limit)}, ", end="")
-    print(f"by the whole process's RSS {verdict(total < limit)}")
+
+
+def compare(args: argparse.Namespace, before: Results, after: Results) -> None:
+    """The two codes' figures side by side, and the ratio of after to before."""
+    figures: list[tuple[str, Callable[[Results], float]]] = [
+        ("full loop, median (ms)", lambda r: r.loop.median),
+        ("full loop, p99 (ms)", lambda r: r.loop.p99),
+        ("server CPU per loop (ms)", lambda r: statistics.median(x.server_cpu_ms for x in r.loops)),
+        ("REST send, median (ms)", lambda r: r.send.median),
+        ("REST send, p99 (ms)", lambda r: r.send.p99),
+        ("GET /healthz, median (ms)", lambda r: r.health.median),
+        ("notices/s, median of runs", lambda r: r.rate),
+        (
+            "send to ack seen, median (ms)",
+            lambda r: statistics.median(f.latency.median for f in r.flows),
+        ),
+        (
+            "server CPU per notice (ms)",
+            lambda r: statistics.median(f.server_cpu_ms for f in r.flows),
+        ),
+    ]
+    title = f"before and after, {len(after.loops)} turn(s) each"
+    print(f"{title:<42}{'before':>10}{'after':>10}{'after/before':>14}")
+    for label, figure in figures:
+        old, new = figure(before), figure(after)
+        print(f"  {label:<40}{old:10.2f}{new:10.2f}{new / old:14.2f}")
+    print("    the turns alternate: before, after, then after, before in the next run (ABBA)")
 
 
 if __name__ == "__main__":
