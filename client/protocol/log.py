@@ -33,8 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import rfc8785
-
+from client.protocol.canonical import canonical_json
 from client.protocol.merkle import EMPTY_ROOT, HASH_SIZE, leaf_hash, node_hash
 
 __all__ = ["CompactRange", "event_hash", "leaf_bytes", "origin"]
@@ -46,7 +45,7 @@ def leaf_bytes(event: Mapping[str, Any]) -> bytes:
     Args:
         event: The event as a JSON object (decoded, not a model), exactly as served.
     """
-    return rfc8785.dumps(event)
+    return canonical_json(event)
 
 
 def event_hash(event: Mapping[str, Any]) -> bytes:

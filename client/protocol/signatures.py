@@ -47,8 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from uuid import UUID
 
-import rfc8785
-
+from client.protocol.canonical import canonical_json
 from client.protocol.note import NoteError, Signer, Verifier
 from client.protocol.schemas import DecisionRequest, NoticeDraft
 from client.protocol.vocabulary import Decision, EventType
@@ -119,7 +118,7 @@ def signed_content(
     except KeyError:
         raise ValueError(f"{event_type} events are not signed") from None
     content = {name: data.get(name) for name in names}
-    return rfc8785.dumps(
+    return canonical_json(
         {
             "channel": channel,
             "type": str(event_type),
