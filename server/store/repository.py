@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from client.protocol import schemas
 from client.protocol.vocabulary import Decision, EventType, Priority, Role, Status
-from server.domain.events import LogEvent
 from server.domain.model import (
     ActivityWindow,
     Actor,
@@ -199,18 +197,17 @@ class Repository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    # -- the write path: lock the channel, read, append, save ---------------------------
+    # -- the lock that orders a channel's log -----------------------------------------
 
     async def lock_channel(
         self, channel_id: str, *, party: str | None
     ) -> tuple[Channel, int] | None:
         """Take the channel's write lock and return it with its log head.
 
-        The first statement of every command is this ``UPDATE``: on PostgreSQL it locks
-        the channel's row until commit, on SQLite it takes the database write lock. Either
-        way commands on one channel run one after the other, so sequence numbers are
-        handed out without gaps or duplicates and every read that follows sees the latest
-        committed state.
+        For the few writes outside the single writer (growing a tree at start-up,
+        ``log.build_missing``): on PostgreSQL this ``UPDATE`` locks the channel's row until
+        commit, as the writer's ``FOR UPDATE`` does; on SQLite it takes the database write
+        lock. Either way nothing else appends to the channel meanwhile.
 
         Args:
             channel_id: the channel.
@@ -227,64 +224,12 @@ class Repository:
         row = (await self.session.execute(stmt)).scalar_one_or_none()
         return None if row is None else (_channel(row), row.head_seq)
 
-    async def append(
-        self, channel_id: str, head: int, events: Sequence[LogEvent]
-    ) -> list[schemas.Event]:
-        """Write ``events`` to the log after ``head`` and move the head past them."""
-        rows = [
-            EventRow(
-                channel_id=channel_id,
-                seq=head + offset,
-                type=event.type.value,
-                at=event.at,
-                actor_party=event.party,
-                actor_operator=event.operator,
-                notice_id=event.notice_id,
-                data=json.dumps(event.data(), sort_keys=True, ensure_ascii=False),
-            )
-            for offset, event in enumerate(events, start=1)
-        ]
-        self.session.add_all(rows)
-        await self.session.execute(
-            update(ChannelRow).where(ChannelRow.id == channel_id).values(head_seq=head + len(rows))
-        )
-        return [wire_event(row) for row in rows]
-
-    async def key_in_force(self, channel_id: str, operator: str) -> schemas.Event | None:
-        """The operator's last ``operator.key_registered`` event on the channel, if any.
-
-        The log is the only record of keys, so that the server checks signatures against
-        exactly what an auditor reads.
-        """
-        stmt = (
-            select(EventRow)
-            .where(
-                EventRow.channel_id == channel_id,
-                EventRow.type == EventType.OPERATOR_KEY_REGISTERED.value,
-                EventRow.actor_operator == operator,
-            )
-            .order_by(EventRow.seq.desc())
-            .limit(1)
-        )
-        row = (await self.session.scalars(stmt)).one_or_none()
-        return None if row is None else wire_event(row)
+    # -- reads ---------------------------------------------------------------------------
 
     async def notice(self, notice_id: uuid.UUID) -> tuple[Notice, int] | None:
         """The notice with this id, in any channel, with its ``notice.sent`` sequence number."""
         row = await self.session.get(NoticeRow, notice_id)
         return None if row is None else (_notice(row), row.sent_seq)
-
-    async def insert_notice(self, notice: Notice, *, sent_seq: int) -> None:
-        """Store a new notice."""
-        self.session.add(NoticeRow(id=notice.id, sent_seq=sent_seq, **_notice_columns(notice)))
-
-    async def update_notice(self, notice: Notice) -> None:
-        """Store a notice's new state."""
-        await self.session.execute(
-            update(NoticeRow).where(NoticeRow.id == notice.id).values(**_notice_columns(notice))
-        )
-
-    # -- reads ---------------------------------------------------------------------------
 
     async def identity_for_token(self, token_hash: str) -> Identity | None:
         """The operator whose unrevoked token has this hash."""
