@@ -34,7 +34,7 @@ from server.domain.errors import NotFound
 from server.domain.events import LogEvent
 from server.domain.model import Channel, Notice
 from server.store.models import ChannelRow, EventRow, LogNodeRow, NoticeRow
-from server.store.repository import _channel, _notice, _notice_columns, wire_event
+from server.store.repository import channel_of_row, notice_columns, notice_of_row, wire_event
 from server.store.tree import grow, node_rows, read_edge
 
 __all__ = ["Batch", "Memory", "StoredNotice"]
@@ -173,7 +173,7 @@ class Batch:
             known = self.memory.channels.get(row.id)
             if known is None or known.head != row.head_seq or known.policy != row.policy:
                 self.memory.forget(row.id)
-                known = _ChannelMemory(_channel(cast(Any, row)), row.policy, row.head_seq)
+                known = _ChannelMemory(channel_of_row(cast(Any, row)), row.policy, row.head_seq)
                 self.memory.channels[row.id] = known
             self._locked[row.id] = known
 
@@ -188,7 +188,7 @@ class Batch:
             return
         self._read.update(dict.fromkeys(wanted))
         for row in self.connection.execute(_NOTICES, {"ids": list(wanted)}):
-            self._read[row.id] = StoredNotice(_notice(cast(Any, row)), row.sent_seq)
+            self._read[row.id] = StoredNotice(notice_of_row(cast(Any, row)), row.sent_seq)
 
     def channel(self, channel_id: str, *, party: str | None) -> Channel:
         """The channel, locked for this batch.
@@ -277,12 +277,10 @@ class Batch:
         new = [s for i, s in self._written.items() if i in self._new]
         changed = [s for i, s in self._written.items() if i not in self._new]
         if new:
-            rows = [
-                {"id": s.notice.id, "sent_seq": s.seq, **_notice_columns(s.notice)} for s in new
-            ]
+            rows = [{"id": s.notice.id, "sent_seq": s.seq, **notice_columns(s.notice)} for s in new]
             self.connection.execute(_INSERT_NOTICES, rows)
         if changed:
-            rows = [{"notice_id": s.notice.id, **_notice_columns(s.notice)} for s in changed]
+            rows = [{"notice_id": s.notice.id, **notice_columns(s.notice)} for s in changed]
             self.connection.execute(_UPDATE_NOTICES, rows)
         heads = [{"channel": c, "head": self._locked[c].head} for c in sorted(self._moved)]
         if heads:

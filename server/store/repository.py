@@ -27,7 +27,17 @@ from server.domain.model import (
 )
 from server.store.models import ChannelRow, EventRow, NoticeRow, OperatorRow, PartyRow, TokenRow
 
-__all__ = ["Identity", "NoticeFilter", "Repository", "policy_from_json", "policy_to_json"]
+__all__ = [
+    "Identity",
+    "NoticeFilter",
+    "Repository",
+    "channel_of_row",
+    "notice_columns",
+    "notice_of_row",
+    "policy_from_json",
+    "policy_to_json",
+    "wire_event",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +94,15 @@ def policy_from_json(text: str) -> Policy:
     )
 
 
-def _channel(row: ChannelRow) -> Channel:
+def channel_of_row(row: ChannelRow) -> Channel:
+    """A channel row (or a Core row with its columns) as the domain's ``Channel``."""
     return Channel(
         id=row.id, parties=(row.party_a, row.party_b), policy=policy_from_json(row.policy)
     )
 
 
-def _notice(row: NoticeRow) -> Notice:
+def notice_of_row(row: NoticeRow) -> Notice:
+    """A notice row (or a Core row with its columns) as the domain's ``Notice``."""
     activity = None
     if row.starts_at is not None and row.ends_at is not None:
         activity = ActivityWindow(row.starts_at, row.ends_at)
@@ -127,7 +139,8 @@ def _notice(row: NoticeRow) -> Notice:
     )
 
 
-def _notice_columns(notice: Notice) -> dict[str, Any]:
+def notice_columns(notice: Notice) -> dict[str, Any]:
+    """A notice's columns, but for ``id`` and ``sent_seq``, as a row to write."""
     c = notice.content
     return {
         "channel_id": notice.channel,
@@ -222,14 +235,14 @@ class Repository:
             stmt = stmt.where(or_(ChannelRow.party_a == party, ChannelRow.party_b == party))
         stmt = stmt.values(head_seq=ChannelRow.head_seq).returning(ChannelRow)
         row = (await self.session.execute(stmt)).scalar_one_or_none()
-        return None if row is None else (_channel(row), row.head_seq)
+        return None if row is None else (channel_of_row(row), row.head_seq)
 
     # -- reads ---------------------------------------------------------------------------
 
     async def notice(self, notice_id: uuid.UUID) -> tuple[Notice, int] | None:
         """The notice with this id, in any channel, with its ``notice.sent`` sequence number."""
         row = await self.session.get(NoticeRow, notice_id)
-        return None if row is None else (_notice(row), row.sent_seq)
+        return None if row is None else (notice_of_row(row), row.sent_seq)
 
     async def identity_for_token(self, token_hash: str) -> Identity | None:
         """The operator whose unrevoked token has this hash."""
@@ -298,7 +311,7 @@ class Repository:
         rows = (
             await self.session.scalars(stmt.order_by(NoticeRow.sent_seq.desc()).limit(limit))
         ).all()
-        return [(_notice(row), row.sent_seq) for row in rows]
+        return [(notice_of_row(row), row.sent_seq) for row in rows]
 
     async def events_of_notice(self, channel_id: str, notice_id: uuid.UUID) -> list[schemas.Event]:
         """A notice's own events, in log order."""
