@@ -4,11 +4,19 @@ A token is 256 random bits. Because it is that long and random, a plain SHA-256 
 enough to store: there is nothing to guess, so the slow password hashes (which exist to
 protect short, human-chosen secrets) would only slow every request down.
 
-REST checks the token on every request, so a revoked token is refused at once. A WebSocket
-checks it once, at ``hello``; each server process therefore asks the database, every few
-seconds, which of the tokens its sockets use have been revoked (``revoked_among``)
-and closes their sockets. A token may be revoked by another process, such as
-``hotline admin token revoke``, so the database is the only place to learn of it.
+REST checks the token on every request, so a revoked token is refused from the next
+request on, whichever process revoked it. The check does not look the token up each time:
+each process remembers who each token belongs to (``Database.identities``) and reads only
+the access counter, one row that triggers move in the same transaction as any change to
+tokens, operators or parties (migration 0005). While the counter holds the value it had
+when a token was looked up, the remembered answer is the database's answer; once it
+moves, the process forgets and looks up again. Reading the counter costs microseconds on
+SQLite and one small round trip on PostgreSQL.
+
+A WebSocket checks its token once, at ``hello``; each server process therefore asks the
+database, every few seconds, which of the tokens its sockets use have been revoked
+(``revoked_among``) and closes their sockets. A token may be revoked by another process,
+such as ``hotline admin token revoke``, so the database is the only place to learn of it.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from client.protocol.times import utc_now
 from server.domain.errors import Invalid, NotFound
 from server.store.db import Database
 from server.store.directory import Directory, TokenInfo
-from server.store.repository import Identity, Repository
+from server.store.repository import Identity
 
 __all__ = [
     "REVOKED_LOOKUP_CHUNK",
@@ -45,11 +53,14 @@ def hash_token(token: str) -> str:
 
 
 async def authenticate(db: Database, token: str) -> Identity | None:
-    """The operator a live token belongs to, or ``None``."""
+    """The operator a live token belongs to, or ``None``.
+
+    Answers from what this process remembers unless the access counter has moved since,
+    so a token revoked anywhere is refused from the next call on.
+    """
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    async with db.session() as session:
-        return await Repository(session).identity_for_token(hash_token(token))
+    return await db.identities.identity(hash_token(token))
 
 
 async def issue_token(db: Database, operator_id: str, *, label: str = "") -> tuple[uuid.UUID, str]:

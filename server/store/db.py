@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from server.store.identities import IdentityCache
 from server.store.writer import Writer
 
 __all__ = ["Database", "async_url"]
@@ -70,6 +71,8 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.writer = Writer(self.url, pragmas=SQLITE_PRAGMAS if self.is_sqlite else ())
         """The one owner of this process's write connection: every command goes through it."""
+        self.identities = IdentityCache(self)
+        """Who each token belongs to, remembered while the access counter stands still."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -90,4 +93,5 @@ class Database:
     async def dispose(self) -> None:
         """Finish the commands queued, then close every connection."""
         await self.writer.close()
+        await self.identities.close()
         await self.engine.dispose()

@@ -5,6 +5,8 @@ duplicate sequence number impossible, and ``channels.head_seq`` (bumped in the s
 transaction) makes a gap impossible. ``log_nodes`` holds the channel's Merkle tree, grown
 in the same transaction as the events. ``notices`` holds each notice's current state, which
 is always the fold of its events; it exists so that the inbox is one indexed query.
+``counters`` holds the access counter, which triggers move whenever ``tokens``,
+``operators`` or ``parties`` change (migration 0005).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -32,6 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "Base",
     "ChannelRow",
+    "CounterRow",
     "EventRow",
     "LogNodeRow",
     "NoticeRow",
@@ -116,6 +120,20 @@ class TokenRow(Base):
     created_at: Mapped[datetime]
     # Indexed for each server's revocation watch, which reads the tokens revoked lately.
     revoked_at: Mapped[datetime | None]
+
+
+class CounterRow(Base):
+    """A named number. The ``access`` row moves whenever who may log in changes.
+
+    Triggers (migration 0005) move it in the transaction of every change to ``tokens``,
+    ``operators`` and ``parties``; each process trusts the identities it remembers only
+    while it reads the value it read them at (``server/store/identities.py``).
+    """
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
 
 
 class ChannelRow(Base):
