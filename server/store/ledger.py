@@ -18,6 +18,7 @@ forgotten and read afresh.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections import OrderedDict
@@ -25,7 +26,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, insert, select, update
+from sqlalchemy.engine import Dialect
 
 from client.protocol import schemas
 from client.protocol.log import CompactRange, event_hash
@@ -34,10 +36,11 @@ from server.domain.errors import NotFound
 from server.domain.events import LogEvent
 from server.domain.model import Channel, Notice
 from server.store.models import ChannelRow, EventRow, LogNodeRow, NoticeRow
-from server.store.repository import channel_of_row, notice_columns, notice_of_row, wire_event
+from server.store.prepared import Prepared
+from server.store.repository import notice_columns, notice_of_row, policy_from_json, wire_event
 from server.store.tree import grow, node_rows, read_edge
 
-__all__ = ["Batch", "Memory", "StoredNotice"]
+__all__ = ["Batch", "Memory", "Statements", "StoredNotice"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,23 +94,34 @@ class Memory:
             self.notices.popitem(last=False)
 
 
-# The write path's statements, built once: building one anew costs about as much as
-# SQLite takes to run it. FOR UPDATE takes PostgreSQL's row locks (SQLite, whose batch
-# began with BEGIN IMMEDIATE, holds the whole database's write lock already, and
-# SQLAlchemy leaves the clause out there).
-_LOCK = (
-    select(
-        ChannelRow.id,
-        ChannelRow.party_a,
-        ChannelRow.party_b,
-        ChannelRow.policy,
-        ChannelRow.head_seq,
+# The write path's statements, built once. FOR UPDATE takes PostgreSQL's row locks
+# (SQLite, whose batch began with BEGIN IMMEDIATE, holds the whole database's write lock
+# already, and SQLAlchemy leaves the clause out there). The channels and notices are
+# named one bound parameter each, not with an "expanding" IN, which SQLAlchemy renders
+# anew on every run; a statement is built per count instead, and kept.
+@functools.lru_cache(maxsize=64)
+def _lock_statement(count: int) -> Select[str, str, str, str, int]:
+    return (
+        select(
+            ChannelRow.id,
+            ChannelRow.party_a,
+            ChannelRow.party_b,
+            ChannelRow.policy,
+            ChannelRow.head_seq,
+        )
+        .where(ChannelRow.id.in_([bindparam(f"c{n}") for n in range(count)]))
+        .order_by(ChannelRow.id)
+        .with_for_update()
     )
-    .where(ChannelRow.id.in_(bindparam("ids", expanding=True)))
-    .order_by(ChannelRow.id)
-    .with_for_update()
-)
-_NOTICES = select(NoticeRow.__table__).where(NoticeRow.id.in_(bindparam("ids", expanding=True)))
+
+
+@functools.lru_cache(maxsize=64)
+def _notices_statement(count: int) -> Select[Any]:
+    return select(NoticeRow.__table__).where(
+        NoticeRow.id.in_([bindparam(f"n{n}", type_=NoticeRow.id.type) for n in range(count)])
+    )
+
+
 _KEY = (
     select(EventRow.__table__)
     .where(
@@ -118,22 +132,55 @@ _KEY = (
     .order_by(EventRow.seq.desc())
     .limit(1)
 )
-_INSERT_EVENTS = insert(EventRow)
-_INSERT_NODES = insert(LogNodeRow)
-_INSERT_NOTICES = insert(NoticeRow)
+_EVENT_COLUMNS = (
+    "channel_id",
+    "seq",
+    "type",
+    "at",
+    "actor_party",
+    "actor_operator",
+    "notice_id",
+    "data",
+)
+_NODE_COLUMNS = ("channel_id", "level", "idx", "hash")
 _NOTICE_FIELDS = tuple(
     c.name for c in NoticeRow.__table__.columns if c.name not in {"id", "sent_seq"}
 )
-_UPDATE_NOTICES = (
-    update(NoticeRow)
-    .where(NoticeRow.id == bindparam("notice_id"))
-    .values({name: bindparam(name) for name in _NOTICE_FIELDS})
-)
-_MOVE_HEADS = (
-    update(ChannelRow)
-    .where(ChannelRow.id == bindparam("channel"))
-    .values(head_seq=bindparam("head"))
-)
+
+
+class Statements:
+    """The writer's statements compiled for one database (see ``server/store/prepared.py``).
+
+    Args:
+        dialect: the writer's engine's dialect.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.insert_events = Prepared(insert(EventRow), dialect, keys=_EVENT_COLUMNS)
+        self.insert_nodes = Prepared(insert(LogNodeRow), dialect, keys=_NODE_COLUMNS)
+        self.insert_notices = Prepared(
+            insert(NoticeRow), dialect, keys=("id", "sent_seq", *_NOTICE_FIELDS)
+        )
+        self.update_notices = Prepared(
+            update(NoticeRow)
+            .where(NoticeRow.id == bindparam("notice_id"))
+            .values({name: bindparam(name) for name in _NOTICE_FIELDS}),
+            dialect,
+        )
+        self.move_heads = Prepared(
+            update(ChannelRow)
+            .where(ChannelRow.id == bindparam("channel"))
+            .values(head_seq=bindparam("head")),
+            dialect,
+        )
+        self._locks: dict[int, Prepared] = {}
+
+    def lock(self, count: int) -> Prepared:
+        """The statement that locks ``count`` channels (``c0``, ``c1``, …) and reads them."""
+        if count not in self._locks:
+            self._locks[count] = Prepared(_lock_statement(count), self.dialect)
+        return self._locks[count]
 
 
 class Batch:
@@ -142,6 +189,7 @@ class Batch:
     Args:
         connection: the writer's connection, in a transaction already begun.
         memory: what the writer remembers; the batch checks it, uses it and adds to it.
+        statements: the writer's statements, compiled for this database.
         channel_ids: every channel the batch's commands address (locked now).
         notice_ids: every notice they name (read now, unless remembered).
     """
@@ -150,12 +198,14 @@ class Batch:
         self,
         connection: Connection,
         memory: Memory,
+        statements: Statements,
         *,
         channel_ids: Collection[str],
         notice_ids: Collection[uuid.UUID],
     ) -> None:
         self.connection = connection
         self.memory = memory
+        self.statements = statements
         self._locked: dict[str, _ChannelMemory] = {}
         self._read: dict[uuid.UUID, StoredNotice | None] = {}
         self._written: dict[uuid.UUID, StoredNotice] = {}
@@ -169,13 +219,17 @@ class Batch:
     # -- reads (from memory where it is known to be current) ------------------------------
 
     def _lock(self, channel_ids: Collection[str]) -> None:
-        for row in self.connection.execute(_LOCK, {"ids": sorted(set(channel_ids))}):
-            known = self.memory.channels.get(row.id)
-            if known is None or known.head != row.head_seq or known.policy != row.policy:
-                self.memory.forget(row.id)
-                known = _ChannelMemory(channel_of_row(cast(Any, row)), row.policy, row.head_seq)
-                self.memory.channels[row.id] = known
-            self._locked[row.id] = known
+        ids = sorted(set(channel_ids))
+        lock = self.statements.lock(len(ids))
+        found = lock.run(self.connection, {f"c{n}": i for n, i in enumerate(ids)})
+        for channel_id, party_a, party_b, policy, head in found:
+            known = self.memory.channels.get(channel_id)
+            if known is None or known.head != head or known.policy != policy:
+                self.memory.forget(channel_id)
+                channel = Channel(channel_id, (party_a, party_b), policy_from_json(policy))
+                known = _ChannelMemory(channel, policy, head)
+                self.memory.channels[channel_id] = known
+            self._locked[channel_id] = known
 
     def _remembered(self, notice_id: uuid.UUID) -> StoredNotice | None:
         found = self.memory.notices.get(notice_id)
@@ -187,7 +241,8 @@ class Batch:
         if not wanted:
             return
         self._read.update(dict.fromkeys(wanted))
-        for row in self.connection.execute(_NOTICES, {"ids": list(wanted)}):
+        params = {f"n{n}": notice_id for n, notice_id in enumerate(wanted)}
+        for row in self.connection.execute(_notices_statement(len(wanted)), params):
             self._read[row.id] = StoredNotice(notice_of_row(cast(Any, row)), row.sent_seq)
 
     def channel(self, channel_id: str, *, party: str | None) -> Channel:
@@ -270,21 +325,22 @@ class Batch:
 
     def write(self) -> None:
         """Send every row the batch's commands produced: one statement per table."""
+        statements, connection = self.statements, self.connection
         if self._events:
-            self.connection.execute(_INSERT_EVENTS, self._events)
+            statements.insert_events.run_many(connection, self._events)
         if self._nodes:
-            self.connection.execute(_INSERT_NODES, self._nodes)
+            statements.insert_nodes.run_many(connection, self._nodes)
         new = [s for i, s in self._written.items() if i in self._new]
         changed = [s for i, s in self._written.items() if i not in self._new]
         if new:
             rows = [{"id": s.notice.id, "sent_seq": s.seq, **notice_columns(s.notice)} for s in new]
-            self.connection.execute(_INSERT_NOTICES, rows)
+            statements.insert_notices.run_many(connection, rows)
         if changed:
             rows = [{"notice_id": s.notice.id, **notice_columns(s.notice)} for s in changed]
-            self.connection.execute(_UPDATE_NOTICES, rows)
+            statements.update_notices.run_many(connection, rows)
         heads = [{"channel": c, "head": self._locked[c].head} for c in sorted(self._moved)]
         if heads:
-            self.connection.execute(_MOVE_HEADS, heads)
+            statements.move_heads.run_many(connection, heads)
 
     def remember(self) -> None:
         """Keep what the batch read and wrote: call only once it is committed."""

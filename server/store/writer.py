@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 
 from client.protocol import schemas
 from server.domain.errors import Refusal
-from server.store.ledger import Batch, Memory
+from server.store.ledger import Batch, Memory, Statements
 
 __all__ = ["Publisher", "Writer", "Written", "sync_url"]
 
@@ -104,6 +104,7 @@ class Writer:
         """What the writer remembers between batches (for tests and the curious: read only)."""
         self._pragmas = tuple(pragmas)
         self._engine: Engine | None = None
+        self._statements: Statements | None = None
         self._connection: Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._queue: deque[_Work[Any]] = deque()
@@ -216,7 +217,7 @@ class Writer:
                     self._commit([item])
                 return
             item = batch[0]
-            if isinstance(error, IntegrityError) and not item.retried:
+            if self._integrity_error(error) and not item.retried:
                 # On PostgreSQL two processes may insert one new notice id in two channels
                 # at once (each locks only its channel). Once more: the rules now see it.
                 item.retried = True
@@ -230,6 +231,7 @@ class Writer:
             ledger = Batch(
                 connection,
                 self.memory,
+                self._prepared(),
                 channel_ids={item.channel_id for item in batch},
                 notice_ids={i for item in batch for i in item.notice_ids},
             )
@@ -240,6 +242,16 @@ class Writer:
                     item.error = refusal
             ledger.write()
         ledger.remember()
+
+    def _integrity_error(self, error: Exception) -> bool:
+        # From a statement run through SQLAlchemy, or one handed to the driver directly.
+        driver = self.engine.dialect.loaded_dbapi
+        return isinstance(error, IntegrityError | driver.IntegrityError)
+
+    def _prepared(self) -> Statements:
+        if self._statements is None:
+            self._statements = Statements(self.engine.dialect)
+        return self._statements
 
     def _connect(self) -> Connection:
         if self._connection is None:

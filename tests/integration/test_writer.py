@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import pytest
@@ -24,6 +24,7 @@ from server.domain.errors import AlreadyDecided, NotFound
 from server.domain.model import Actor, NoticeContent
 from server.service import commands, demo
 from server.store.db import Database
+from server.store.prepared import Prepared
 from server.store.repository import Repository
 from server.store.tree import TreeStore
 
@@ -33,23 +34,70 @@ CARLA = Actor("roads", "carla", Role.OPERATOR)
 
 @contextmanager
 def statements(db: Database) -> Iterator[list[str]]:
-    """Every SQL statement and COMMIT the writer's engine runs in the block, upper-cased."""
+    """Every SQL statement and COMMIT the writer runs in the block, upper-cased.
+
+    The writer sends its hot statements straight to the driver's cursor
+    (``server/store/prepared.py``), the others through its engine: both are watched.
+    """
     seen: list[str] = []
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def note(statement: str) -> None:
         seen.append(" ".join(statement.split()).upper())
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        note(statement)
 
     def committed(_conn: Any) -> None:
         seen.append("COMMIT")
 
+    run, run_many = Prepared.run, Prepared.run_many
+
+    def watched_run(self: Prepared, *args: Any) -> Any:
+        note(self.sql)
+        return run(self, *args)
+
+    def watched_run_many(self: Prepared, *args: Any) -> Any:
+        note(self.sql)
+        return run_many(self, *args)
+
     engine = db.writer.engine
     event.listen(engine, "before_cursor_execute", record)
     event.listen(engine, "commit", committed)
+    Prepared.run, Prepared.run_many = watched_run, watched_run_many  # type: ignore[method-assign]
     try:
         yield seen
     finally:
+        Prepared.run, Prepared.run_many = run, run_many  # type: ignore[method-assign]
         event.remove(engine, "before_cursor_execute", record)
         event.remove(engine, "commit", committed)
+
+
+@asynccontextmanager
+async def poisoned_notices(db: Database) -> AsyncIterator[None]:
+    """A trigger that makes the database refuse a notice whose subject starts "Poisoned"."""
+    if db.is_sqlite:
+        create = [
+            "CREATE TRIGGER poison BEFORE INSERT ON notices WHEN NEW.subject LIKE 'Poisoned%' "
+            "BEGIN SELECT RAISE(ABORT, 'the disk is full'); END"
+        ]
+        drop = ["DROP TRIGGER poison"]
+    else:
+        create = [
+            "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF NEW.subject LIKE 'Poisoned%' THEN RAISE EXCEPTION 'the disk is full'; END IF; "
+            "RETURN NEW; END $$",
+            "CREATE TRIGGER poison BEFORE INSERT ON notices FOR EACH ROW EXECUTE FUNCTION poison()",
+        ]
+        drop = ["DROP TRIGGER poison ON notices", "DROP FUNCTION poison()"]
+    async with db.engine.begin() as connection:
+        for statement in create:
+            await connection.exec_driver_sql(statement)
+    try:
+        yield
+    finally:
+        async with db.engine.begin() as connection:
+            for statement in drop:
+                await connection.exec_driver_sql(statement)
 
 
 def tree_reads(seen: list[str]) -> list[str]:
@@ -161,26 +209,14 @@ async def test_a_command_that_fails_while_written_fails_alone(db: Database) -> N
     before = await send(db)
     size = before.events[-1].seq
 
-    def fail_on_poisoned_notice(
-        _conn: Any, _cursor: Any, statement: str, params: Any, *_: Any
-    ) -> None:
-        rows = params if isinstance(params, list) else [params]
-        if statement.lstrip().upper().startswith("INSERT INTO NOTICES") and any(
-            "Poisoned" in str(row) for row in rows
-        ):
-            raise RuntimeError("the disk is full")
-
-    engine = db.writer.engine
-    event.listen(engine, "before_cursor_execute", fail_on_poisoned_notice)
-    try:
+    async with poisoned_notices(db):
         results = await asyncio.gather(
             send(db, "Fine #1"), send(db, "Poisoned"), send(db, "Fine #2"), return_exceptions=True
         )
-    finally:
-        event.remove(engine, "before_cursor_execute", fail_on_poisoned_notice)
 
     fine1, poisoned, fine2 = results
-    assert isinstance(poisoned, RuntimeError)
+    assert isinstance(poisoned, Exception)
+    assert "the disk is full" in str(poisoned)
     assert isinstance(fine1, commands.Outcome)
     assert isinstance(fine2, commands.Outcome)
     log = await served(db)
@@ -221,16 +257,9 @@ async def test_a_batch_that_fails_after_growing_the_tree_leaves_nothing_remember
     before = await send(db)
     size = before.events[-1].seq
 
-    def fail_on_notice_insert(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO NOTICES"):
-            raise RuntimeError("the disk is full")
-
-    event.listen(db.writer.engine, "before_cursor_execute", fail_on_notice_insert)
-    try:
-        with pytest.raises(RuntimeError, match="the disk is full"):
-            await send(db, "Never stored")  # its log rows and subtrees were written first
-    finally:
-        event.remove(db.writer.engine, "before_cursor_execute", fail_on_notice_insert)
+    async with poisoned_notices(db):
+        with pytest.raises(Exception, match="the disk is full"):
+            await send(db, "Poisoned, never stored")  # its events and subtrees were written first
 
     assert demo.CHANNEL not in db.writer.memory.channels
     # Had it remembered the failed tree's edge, this process would take it for the tree
