@@ -86,10 +86,14 @@ async def execute(
     named = [command.notice_id]
     if isinstance(command, rules.SendNotice) and command.content.refers_to is not None:
         named.append(command.content.refers_to)
+    keys = []
+    if isinstance(command, rules.SendNotice | rules.Decide) and command.signature and actor:
+        keys.append((channel_id, actor.operator))  # to check the signature with
     return await db.writer.run(
         partial(_execute_in, command=command, channel_id=channel_id, actor=actor),
         channel_id=channel_id,
         notice_ids=named,
+        keys=keys,
         publisher=fanout,
     )
 
@@ -120,11 +124,12 @@ async def register_key(
     return await db.writer.run(
         partial(_register_in, verifier_key=verifier_key, channel_id=channel_id, actor=actor),
         channel_id=channel_id,
+        keys=[(channel_id, actor.operator)],
         publisher=fanout,
     )
 
 
-# -- in the writer's thread, against the batch (no await: the batch is already read) ------
+# -- run by the writer against the batch: no await, the batch has read what they need ----
 
 
 def _execute_in(
@@ -141,7 +146,7 @@ def _execute_in(
     key = None
     signed = isinstance(command, rules.SendNotice | rules.Decide) and command.signature
     if signed and actor is not None:
-        # Looked up only for a signed command: an unsigned one costs no extra query.
+        # Read only for a signed command: an unsigned one costs no extra query.
         registration = batch.key_in_force(channel.id, actor.operator)
         key = None if registration is None else str(registration.data["verifier_key"])
     events = rules.decide(

@@ -17,14 +17,14 @@ import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
-from sqlalchemy import Connection, Row, Select, and_, bindparam, func, insert, or_, select
+from sqlalchemy import Row, Select, and_, bindparam, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from client.protocol.log import CompactRange
 from client.protocol.merkle import Tree, completed_subtrees
 from server.store.models import LogNodeRow
 
-__all__ = ["TreeStore", "grow", "node_rows", "read_edge"]
+__all__ = ["TreeStore", "edge_query", "grow", "node_rows"]
 
 T = TypeVar("T")
 _Key = tuple[int, int]
@@ -122,14 +122,17 @@ def _found_all(
     return found
 
 
-def read_edge(connection: Connection, channel_id: str, size: int) -> CompactRange:
-    """The right edge of the channel's first ``size`` leaves, read on a synchronous connection."""
+def edge_query(
+    channel_id: str, size: int
+) -> tuple[list[_Key], Select[int, int, bytes], dict[str, str | int]]:
+    """What to read for the right edge of the channel's first ``size`` leaves (``size`` > 0).
+
+    Returns:
+        The subtrees' keys, largest first, the query that reads them and its parameters.
+    """
     keys = _range_keys(size)
-    if not keys:
-        return CompactRange()
     stmt, params = _fetch_query(channel_id, keys)
-    found = _found_all(channel_id, keys, connection.execute(stmt, params))
-    return CompactRange(size, [found[key] for key in keys])
+    return keys, stmt, params
 
 
 class TreeStore:

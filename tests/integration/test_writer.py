@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from client.protocol import merkle, schemas
 from client.protocol.log import event_hash
@@ -34,42 +33,32 @@ CARLA = Actor("roads", "carla", Role.OPERATOR)
 
 @contextmanager
 def statements(db: Database) -> Iterator[list[str]]:
-    """Every SQL statement and COMMIT the writer runs in the block, upper-cased.
-
-    The writer sends its hot statements straight to the driver's cursor
-    (``server/store/prepared.py``), the others through its engine: both are watched.
-    """
+    """Every SQL statement and COMMIT the writer sends in the block, upper-cased."""
     seen: list[str] = []
+    link = db.writer.link
+    fetch, run_many, commit = link.fetch, link.run_many, link.commit
 
-    def note(statement: str) -> None:
-        seen.append(" ".join(statement.split()).upper())
+    async def watched_fetch(prepared: Prepared, values: Any) -> Any:
+        seen.append(" ".join(prepared.sql.split()).upper())
+        return await fetch(prepared, values)
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        note(statement)
+    async def watched_run_many(prepared: Prepared, rows: Any) -> None:
+        seen.append(" ".join(prepared.sql.split()).upper())
+        await run_many(prepared, rows)
 
-    def committed(_conn: Any) -> None:
+    async def watched_commit() -> None:
         seen.append("COMMIT")
+        await commit()
 
-    run, run_many = Prepared.run, Prepared.run_many
-
-    def watched_run(self: Prepared, *args: Any) -> Any:
-        note(self.sql)
-        return run(self, *args)
-
-    def watched_run_many(self: Prepared, *args: Any) -> Any:
-        note(self.sql)
-        return run_many(self, *args)
-
-    engine = db.writer.engine
-    event.listen(engine, "before_cursor_execute", record)
-    event.listen(engine, "commit", committed)
-    Prepared.run, Prepared.run_many = watched_run, watched_run_many  # type: ignore[method-assign]
+    link.fetch, link.run_many, link.commit = (  # type: ignore[method-assign]
+        watched_fetch,
+        watched_run_many,
+        watched_commit,
+    )
     try:
         yield seen
     finally:
-        Prepared.run, Prepared.run_many = run, run_many  # type: ignore[method-assign]
-        event.remove(engine, "before_cursor_execute", record)
-        event.remove(engine, "commit", committed)
+        link.fetch, link.run_many, link.commit = fetch, run_many, commit  # type: ignore[method-assign]
 
 
 @asynccontextmanager
