@@ -6,9 +6,8 @@ need (:meth:`~server.store.ledger.Batch.open`), runs each command against the ba
 plain Python (read state, let the pure domain decide, append events and tree nodes),
 writes each table's rows in one statement and commits once (group commit: one fsync for
 the batch). Only then is each command answered, and its events published, in commit
-order. While a batch commits, the event loop goes on taking requests, and those queue up
-for the next batch: the busier the server, the larger the batches and the cheaper each
-command.
+order. Commands that arrive while a batch is being written queue up for the next one:
+the busier the server, the larger the batches and the cheaper each command.
 
 The writer is a task on the event loop with a connection of its own
 (``server/store/links.py`` says how each database is spoken to without waiting for
