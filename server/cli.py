@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -97,6 +97,18 @@ def _run(work: Callable[[Database], Awaitable[T]], database_url: str | None) -> 
         raise typer.Exit(1) from None
 
 
+def _serve(main: Coroutine[Any, Any, None]) -> None:
+    """Run the server on uvloop's event loop where it is installed, else on asyncio's."""
+    try:
+        import uvloop  # uvicorn[standard] brings it, on the platforms it supports
+    except ImportError:
+        new_loop = None
+    else:
+        new_loop = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=new_loop) as runner:
+        runner.run(main)
+
+
 @app.command()
 def serve(
     host: HostOpt = None,
@@ -108,7 +120,7 @@ def serve(
     from server.serve import serve as run_server  # the web stack loads only when serving
 
     settings = _settings(host=host, port=port, database_url=database_url, log_format=log_format)
-    asyncio.run(run_server(settings))
+    _serve(run_server(settings))
 
 
 @app.command("demo")
@@ -178,7 +190,7 @@ def demo_command(
             out.print(f"  {o.id:<{width}}  {escape(sign_in_link(url, o.token))}  ({party})")
         out.print(f"Console: {escape(console)}    Stop with Ctrl+C.")
 
-    asyncio.run(run_server(settings, prepare=prepare, on_started=announce))
+    _serve(run_server(settings, prepare=prepare, on_started=announce))
 
 
 def sign_in_link(url: str, token: str) -> str:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
@@ -74,6 +74,9 @@ class Hub:
     def __init__(self, checkpoints: Checkpoints) -> None:
         self.checkpoints = checkpoints
         self._subscribers: defaultdict[str, set[Subscriber]] = defaultdict(set)
+        # Per channel, how many connections each (party, operator) has subscribed: presence
+        # changes only when one of these counts goes from 0 to 1 or from 1 to 0.
+        self._online: defaultdict[str, Counter[tuple[str, str]]] = defaultdict(Counter)
         self._by_token: defaultdict[uuid.UUID, set[Subscriber]] = defaultdict(set)
 
     def connect(self, subscriber: Subscriber) -> None:
@@ -107,20 +110,40 @@ class Hub:
         return told
 
     def subscribe(self, channel: str, subscriber: Subscriber) -> None:
-        """Start handing ``subscriber`` the channel's events; tell everyone who is online."""
-        self._subscribers[channel].add(subscriber)
-        self._announce_presence(channel)
+        """Start handing ``subscriber`` the channel's events, and tell it who is online.
+
+        If its operator was not online on the channel until now, every subscriber is told;
+        another socket of an operator already online changes nothing the others see.
+        """
+        watchers = self._subscribers[channel]
+        if subscriber in watchers:
+            return
+        watchers.add(subscriber)
+        counts = self._online[channel]
+        who = (subscriber.party, subscriber.operator)
+        counts[who] += 1
+        if counts[who] == 1:
+            self._announce_presence(channel)
+        else:
+            subscriber.offer_presence(self._presence(channel))
 
     def unsubscribe(self, channel: str, subscriber: Subscriber) -> None:
-        """Stop; tell the others who is still online."""
+        """Stop; if that was its operator's last socket on the channel, tell the others."""
         watchers = self._subscribers.get(channel)
         if watchers is None or subscriber not in watchers:
             return
         watchers.discard(subscriber)
+        counts = self._online[channel]
+        who = (subscriber.party, subscriber.operator)
+        counts[who] -= 1
+        if counts[who] > 0:
+            return
+        del counts[who]
         if watchers:
             self._announce_presence(channel)
         else:
             del self._subscribers[channel]
+            del self._online[channel]
 
     def deliver(self, events: Sequence[schemas.Event], *, root: bytes) -> None:
         """Hand each event to every subscriber of its channel, in order.
@@ -144,13 +167,16 @@ class Hub:
 
     def online(self, channel: str) -> dict[str, list[str]]:
         """Party id to the sorted ids of its operators connected to ``channel``."""
-        found: defaultdict[str, set[str]] = defaultdict(set)
-        for subscriber in self._subscribers.get(channel, ()):
-            found[subscriber.party].add(subscriber.operator)
-        return {party: sorted(operators) for party, operators in sorted(found.items())}
+        found: defaultdict[str, list[str]] = defaultdict(list)
+        for party, operator in sorted(self._online.get(channel, ())):
+            found[party].append(operator)
+        return dict(found)
+
+    def _presence(self, channel: str) -> str:
+        return PresenceMessage(channel=channel, online=self.online(channel)).model_dump_json()
 
     def _announce_presence(self, channel: str) -> None:
-        text = PresenceMessage(channel=channel, online=self.online(channel)).model_dump_json()
+        text = self._presence(channel)  # serialised once, however many sockets get it
         for subscriber in list(self._subscribers.get(channel, ())):
             subscriber.offer_presence(text)
 

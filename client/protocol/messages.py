@@ -14,7 +14,10 @@ A session, message by message (docs/explanation/websocket-session.md walks throu
 
 The token travels in the first message, never in the URL (URLs end up in logs) and never
 in a header (a browser cannot set one on a WebSocket handshake). Commands carry a
-client-chosen ``ref`` that the ``result`` or ``error`` answering them repeats.
+client-chosen ``ref`` that the ``result`` or ``error`` answering them repeats. A socket's
+subscriptions and commands are carried out one after another and answered in the order
+sent; one sent while too many are waiting is refused at once (``error`` 429
+``too-many-commands``).
 """
 
 from __future__ import annotations

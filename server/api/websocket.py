@@ -1,13 +1,19 @@
 """The WebSocket endpoint: live events in order, nothing missed, commands as over REST.
 
-Each connection runs two tasks (the python-websockets pattern): a reader that parses what
-the client says and acts on it, and a writer that is the only one to send. They meet in a
-bounded queue. The hub puts events into that queue without waiting; if it is full, the
-client is too slow, and the connection closes with ``4429`` so that the client resumes
-from the last sequence number it has, without slowing anyone else down. The hub also
-tells a connection when the token it authenticated with has been revoked (see
-``_watch_revocations`` in ``server/app.py``); it then acts on nothing more it reads and
-closes with ``4401``.
+Each connection reads in the task uvicorn gave it, and keeps reading whatever the client
+sends, so that pings are answered however long its commands take. What it reads goes into
+one of two bounded lanes, each served in order by a task that exists only while its lane
+has work (an idle socket holds no task but the reader's):
+
+- **commands** (and subscriptions), carried out one after another, so that their answers
+  come back in the order they were sent. A client with too many waiting is refused at once
+  with ``429 too-many-commands``; the socket stays open.
+- **the outbox**, served by the writer, the only one to send: answers, presence, events.
+  The hub puts events into it without waiting; if it is full, the client is too slow, and
+  the connection closes with ``4429`` so that the client resumes from the last sequence
+  number it has, without slowing anyone else down. The hub also tells a connection when
+  the token it authenticated with has been revoked (see ``_watch_revocations`` in
+  ``server/app.py``); it then acts on nothing more it reads and closes with ``4401``.
 
 The writer keeps, per subscribed channel, the last sequence number it sent. An event at or
 below it is a duplicate and is dropped; one beyond the next is preceded by the missing
@@ -21,11 +27,16 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.routing import Match, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 
 from client.protocol import messages, schemas
 from client.protocol.messages import CloseCode
@@ -41,13 +52,15 @@ from server.service import log as log_service
 from server.store.db import Database
 from server.store.repository import Identity
 
-__all__ = ["router"]
+__all__ = ["Shortcut", "router", "socket"]
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
 CATCH_UP_PAGE = 500
 CLOSE_TIMEOUT = 5.0  # seconds to wait for a close frame to be written
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +81,106 @@ class _Subscribe:
 
 
 _Item = _Text | _Event | _Subscribe
+_Command = (
+    messages.SubscribeMessage
+    | messages.SendMessage
+    | messages.ReceiptMessage
+    | messages.DecideMessage
+    | messages.CancelMessage
+)
+
+
+class _Lane(Generic[T]):
+    """A bounded queue served in order, one item at a time, by a task of its own.
+
+    The task is started by the first item and ends when the lane is empty, so that a
+    connection with nothing to do costs no task. If serving an item raises, ``failed`` is
+    told; then, as once stopped, the lane takes nothing more.
+
+    Args:
+        serve: what to do with each item.
+        limit: items that may wait; :meth:`put` refuses more.
+        failed: called with what serving raised.
+        name: the task's name.
+    """
+
+    __slots__ = ("_failed", "_items", "_limit", "_name", "_serve", "_stopped", "_task")
+
+    def __init__(
+        self,
+        serve: Callable[[T], Awaitable[None]],
+        *,
+        limit: int,
+        failed: Callable[[BaseException], None],
+        name: str,
+    ) -> None:
+        self._serve = serve
+        self._limit = limit
+        self._failed = failed
+        self._name = name
+        self._items: deque[T] | None = None  # only while there is work: idle costs nothing
+        self._task: asyncio.Task[None] | None = None
+        self._stopped = False
+
+    def put(self, item: T) -> bool:
+        """Queue ``item`` without waiting; ``False`` if the lane is full.
+
+        Once the lane has stopped, ``item`` is dropped: the connection is ending.
+        """
+        if self._stopped:
+            return True
+        if self._items is None:
+            self._items = deque()
+        if len(self._items) >= self._limit:
+            return False
+        self._items.append(item)
+        if self._task is None:
+            self._task = asyncio.create_task(self._drain(self._items), name=self._name)
+        return True
+
+    async def _drain(self, items: deque[T]) -> None:
+        try:
+            while items:
+                await self._serve(items.popleft())
+        except Exception as error:  # handed to whoever owns the lane
+            self._stopped = True
+            self._items = None
+            self._failed(error)
+        else:
+            # Empty: the next item starts a new task, with a new queue.
+            self._items = self._task = None
+
+    async def stop(self) -> None:
+        """Cancel the task, if any, wait for it to unwind, and drop what is left."""
+        self._stopped = True
+        self._items = None
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
 
 class Connection:
-    """One authenticated socket: its queue, its subscriptions and its two tasks."""
+    """One authenticated socket: its subscriptions, its two lanes and its reader."""
+
+    __slots__ = (
+        "_reading",
+        "close_code",
+        "close_reason",
+        "commands",
+        "db",
+        "failure",
+        "fanout",
+        "identity",
+        "metrics",
+        "operator",
+        "outbox",
+        "party",
+        "sent_up_to",
+        "settings",
+        "token_id",
+        "websocket",
+    )
 
     def __init__(
         self,
@@ -90,18 +199,28 @@ class Connection:
         self.db = db
         self.fanout = fanout
         self.settings = settings
-        self.queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=settings.ws_queue_size)
-        self.sent_up_to: dict[str, int] = {}
-        self.ending = asyncio.Event()
-        """Set once the connection must close, with ``close_code`` and ``close_reason``."""
-        self.close_code = CloseCode.NORMAL
-        self.close_reason = ""
         self.metrics: Metrics = websocket.app.state.metrics
+        self.sent_up_to: dict[str, int] = {}
+        self.outbox: _Lane[_Item] = _Lane(
+            self._write, limit=settings.ws_queue_size, failed=self._failed, name="ws-write"
+        )
+        self.commands: _Lane[_Command] = _Lane(
+            self._carry_out,
+            limit=settings.ws_command_queue_size,
+            failed=self._failed,
+            name="ws-commands",
+        )
+        self.close_code: CloseCode | None = None
+        """Set once the connection must close, with ``close_reason``."""
+        self.close_reason = ""
+        self.failure: BaseException | None = None
+        """What a lane raised, to be raised again once the connection has wound up."""
+        self._reading: asyncio.Timeout | None = None
 
     # -- what the hub calls (never waits) ------------------------------------------------
 
     def offer_event(self, event: schemas.Event, text: str) -> None:
-        """Queue an event for the writer; a full queue marks the client too slow."""
+        """Queue an event for the writer; a full outbox marks the client too slow."""
         self._offer(_Event(event, text))
 
     def offer_presence(self, text: str) -> None:
@@ -113,54 +232,57 @@ class Connection:
         self._end(CloseCode.UNAUTHENTICATED, "token revoked")
 
     def _offer(self, item: _Item) -> None:
-        if self.ending.is_set():
-            return
-        try:
-            self.queue.put_nowait(item)
-        except asyncio.QueueFull:
+        if self.close_code is None and not self.outbox.put(item):
             self._end(CloseCode.TOO_SLOW, "too slow: resume from your last seq")
 
     def _end(self, code: CloseCode, reason: str) -> None:
-        if self.ending.is_set():
+        if self.close_code is not None:
             return  # the first reason to close is the one the client is told
         self.close_code, self.close_reason = code, reason
-        self.ending.set()
+        self._stop_reading()
+
+    def _failed(self, error: BaseException) -> None:
+        if self.failure is None:
+            self.failure = error
+        self._stop_reading()
+
+    def _stop_reading(self) -> None:
+        # The reader waits for the client's next message inside a deadline of "never";
+        # moving it to now cancels that wait the way any timeout does, and asyncio tells
+        # this cancellation apart from the server's own (see ``run``).
+        if self._reading is not None and self._reading.when() is None:
+            self._reading.reschedule(asyncio.get_running_loop().time())
 
     # -- the session ---------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Read and write until the client leaves, falls behind, is revoked, or the server stops."""
-        reader = asyncio.create_task(self._read(), name="ws-read")
-        writer = asyncio.create_task(self._write(), name="ws-write")
+        """Read until the client leaves, falls behind, is revoked, or the server stops."""
         self.metrics.connections.inc()
-        # Registered a moment after its token was checked: a revocation committed in
-        # between is found by the revocation watch's next look, which asks about the token
-        # of every connection registered by then.
-        self.fanout.hub.connect(self)
-        ending = asyncio.create_task(self.ending.wait(), name="ws-ending")
         try:
-            done, _ = await asyncio.wait(
-                {reader, writer, ending}, return_when=asyncio.FIRST_COMPLETED
-            )
+            async with asyncio.timeout(None) as self._reading:
+                # Registered a moment after its token was checked: a revocation committed
+                # in between is found by the revocation watch's next look, which asks
+                # about the token of every connection registered by then.
+                self.fanout.hub.connect(self)
+                await self._read()
+        except TimeoutError:
+            pass  # stopped by _end or _failed: close_code or failure says why
         finally:
-            for task in (reader, writer, ending):
-                task.cancel()
+            self._reading = None
             try:
-                # Wait for them to finish unwinding, so that nothing outlives the connection.
-                await asyncio.gather(reader, writer, ending, return_exceptions=True)
+                # Wait for the lanes to unwind, so that nothing outlives the connection.
+                await asyncio.gather(self.commands.stop(), self.outbox.stop())
             finally:  # even if cancelled again meanwhile (the server stopping)
                 for channel in list(self.sent_up_to):
                     self.fanout.hub.unsubscribe(channel, self)
                 self.fanout.hub.disconnect(self)
                 self.metrics.connections.dec()
-        if ending in done:
+        failure = self.failure
+        if failure is not None and not isinstance(failure, WebSocketDisconnect):
+            raise failure
+        if self.close_code is not None:
             self._log_end()
             await _close(self.websocket, self.close_code, self.close_reason)
-            return
-        for finished in done:
-            error = finished.exception()
-            if error is not None and not isinstance(error, WebSocketDisconnect):
-                raise error
 
     def _log_end(self) -> None:
         if self.close_code is CloseCode.TOO_SLOW:
@@ -190,47 +312,24 @@ class Connection:
             except ValidationError as exc:
                 self._invalid(_ref_of(raw), exc)
                 continue
-            await self._handle(message)
-
-    async def _handle(self, message: messages.ClientMessage) -> None:
-        actor = self.identity.actor
-        match message:
-            case messages.HelloMessage():
+            if isinstance(message, messages.HelloMessage):
                 self._error(None, 409, "already-authenticated", "this socket said hello already")
-            case messages.SubscribeMessage(ref=ref, channel=channel, after=after):
-                try:
-                    head = (await queries.channel(self.db, actor, channel)).head
-                except Refusal as refusal:
-                    self._refused(ref, refusal)
-                    return
-                if after > head:
-                    # The client holds events this log never had: another server's, or a
-                    # history since rewritten. Carrying on would silently skip events.
-                    self._error(
-                        ref,
-                        409,
-                        "ahead-of-log",
-                        f"channel {channel} has {head} events; you claim to have seen {after}",
-                    )
-                    return
-                if channel in self.sent_up_to:
-                    self._error(ref, 409, "already-subscribed", f"already subscribed to {channel}")
-                    return
-                self.sent_up_to[channel] = after  # claimed now, so a repeat is refused at once
-                self._offer(_Subscribe(channel, after))
-            case _:
-                await self._command(message)
+            elif self.close_code is not None:
+                # Closing, perhaps for a revoked token: act on nothing more. An in-memory
+                # check, free; the token is not read from the database for each command.
+                continue
+            elif not self.commands.put(message):
+                waiting = self.settings.ws_command_queue_size
+                detail = f"{waiting} commands are waiting already: wait for their answers"
+                self._error(message.ref, 429, "too-many-commands", detail)
 
-    async def _command(
-        self,
-        message: messages.SendMessage
-        | messages.ReceiptMessage
-        | messages.DecideMessage
-        | messages.CancelMessage,
-    ) -> None:
-        if self.ending.is_set():
-            # Closing, perhaps for a revoked token: act on nothing more. An in-memory check,
-            # free; the token is not read from the database for each command.
+    # -- the command lane: one command at a time, answered in order ----------------------
+
+    async def _carry_out(self, message: _Command) -> None:
+        if self.close_code is not None:
+            return
+        if isinstance(message, messages.SubscribeMessage):
+            await self._subscribe(message)
             return
         try:
             command = _command_of(message)
@@ -251,23 +350,46 @@ class Connection:
         )
         self._offer(_Text(result.model_dump_json()))
 
-    async def _write(self) -> None:
-        while True:
-            item = await self.queue.get()
-            match item:
-                case _Text(text):
-                    await self.websocket.send_text(text)
-                case _Subscribe(channel, after):
-                    await self._start(channel, after)
-                case _Event(event, text):
-                    sent = self.sent_up_to.get(event.channel)
-                    if sent is None or event.seq <= sent:
-                        continue  # not subscribed (yet), or a duplicate
-                    if event.seq > sent + 1:
-                        await self._catch_up(event.channel, upto=event.seq - 1)
-                    await self.websocket.send_text(text)
-                    self.sent_up_to[event.channel] = event.seq
-                    self.metrics.pushed_live(event)
+    async def _subscribe(self, message: messages.SubscribeMessage) -> None:
+        ref, channel, after = message.ref, message.channel, message.after
+        try:
+            head = (await queries.channel(self.db, self.identity.actor, channel)).head
+        except Refusal as refusal:
+            self._refused(ref, refusal)
+            return
+        if after > head:
+            # The client holds events this log never had: another server's, or a history
+            # since rewritten. Carrying on would silently skip events.
+            self._error(
+                ref,
+                409,
+                "ahead-of-log",
+                f"channel {channel} has {head} events; you claim to have seen {after}",
+            )
+            return
+        if channel in self.sent_up_to:
+            self._error(ref, 409, "already-subscribed", f"already subscribed to {channel}")
+            return
+        self.sent_up_to[channel] = after  # claimed now, so a repeat is refused at once
+        self._offer(_Subscribe(channel, after))
+
+    # -- the outbox: the only place that writes to the socket ----------------------------
+
+    async def _write(self, item: _Item) -> None:
+        match item:
+            case _Text(text):
+                await self.websocket.send_text(text)
+            case _Subscribe(channel, after):
+                await self._start(channel, after)
+            case _Event(event, text):
+                sent = self.sent_up_to.get(event.channel)
+                if sent is None or event.seq <= sent:
+                    return  # not subscribed (yet), or a duplicate
+                if event.seq > sent + 1:
+                    await self._catch_up(event.channel, upto=event.seq - 1)
+                await self.websocket.send_text(text)
+                self.sent_up_to[event.channel] = event.seq
+                self.metrics.pushed_live(event)
 
     async def _start(self, channel: str, after: int) -> None:
         # Join the hub first, then read the log: an event committed in between arrives
@@ -382,17 +504,52 @@ async def _hello(websocket: WebSocket, db: Database, *, within: float) -> Identi
     return identity
 
 
-@router.websocket("/ws")
 async def socket(websocket: WebSocket) -> None:
     """The live channel: see client/protocol/messages.py and the AsyncAPI document."""
-    app = websocket.app
-    db: Database = app.state.db
-    settings: Settings = app.state.settings
+    state = websocket.app.state
     await websocket.accept()
-    identity = await _hello(websocket, db, within=settings.ws_hello_timeout)
+    identity = await _hello(websocket, state.db, within=state.settings.ws_hello_timeout)
     if identity is None:
         return
-    welcome = messages.WelcomeMessage(**wire.me(identity).model_dump())
-    await websocket.send_text(welcome.model_dump_json())
-    connection = Connection(websocket, identity, db=db, fanout=app.state.fanout, settings=settings)
+    await websocket.send_text(
+        messages.WelcomeMessage(**wire.me(identity).model_dump()).model_dump_json()
+    )
+    connection = Connection(
+        websocket, identity, db=state.db, fanout=state.fanout, settings=state.settings
+    )
     await connection.run()
+
+
+# A plain Starlette route rather than ``@router.websocket``: the endpoint needs no
+# dependencies, and FastAPI's wrapper would keep three exit stacks and its frames alive for
+# as long as each socket is open (see "Idle sockets" in docs/reference/benchmarks-live.md).
+router.add_websocket_route("/ws", socket)
+
+
+class Shortcut:
+    """An ASGI app that hands the socket endpoint its connections past ``app``'s stack.
+
+    Everything else goes to ``app``. The middleware and the router in between do nothing
+    for a WebSocket (CORS, the request log, body limits and problem details are all about
+    HTTP), yet each would keep a coroutine frame alive for as long as the socket is open:
+    about a quarter of what an idle connection costs. The server runs ``Shortcut(app)``;
+    ``app`` alone serves the same endpoint the long way, as the tests' in-process apps do.
+
+    Args:
+        app: the application, whose routes include :func:`socket` under its own name.
+    """
+
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+        # Where the app mounted the endpoint (under /api/v1), found by its route's name.
+        self.route = WebSocketRoute(app.url_path_for(socket.__name__), socket)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection."""
+        if scope["type"] == "websocket":
+            match, child = self.route.matches(scope)
+            if match is Match.FULL:
+                scope.update(child, app=self.app)  # as the app's router would
+                await socket(WebSocket(scope, receive, send))
+                return
+        await self.app(scope, receive, send)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +49,8 @@ SLOW_QUEUE = 20
 """The impatient server's ``HOTLINE_WS_QUEUE_SIZE``."""
 HELLO_TIMEOUT = 1.0
 """The impatient server's ``HOTLINE_WS_HELLO_TIMEOUT``, in seconds."""
+COMMAND_QUEUE = 2
+"""The impatient server's ``HOTLINE_WS_COMMAND_QUEUE_SIZE``."""
 
 
 @pytest.fixture(scope="module")
@@ -72,11 +75,13 @@ def shared(sites: list[DemoSite], tmp_path_factory: pytest.TempPathFactory) -> D
 
 @pytest.fixture(scope="module")
 def impatient(sites: list[DemoSite], tmp_path_factory: pytest.TempPathFactory) -> DemoSite:
-    """A demo whose sockets may fall only a few messages behind and must say hello quickly."""
+    """A demo whose sockets may fall only a few messages behind, may have only a few
+    commands waiting, and must say hello quickly."""
     site = DemoSite(
         tmp_path_factory.mktemp("ws-impatient"),
         settings={
             "HOTLINE_WS_QUEUE_SIZE": str(SLOW_QUEUE),
+            "HOTLINE_WS_COMMAND_QUEUE_SIZE": str(COMMAND_QUEUE),
             "HOTLINE_WS_HELLO_TIMEOUT": str(HELLO_TIMEOUT),
         },
     )
@@ -361,6 +366,81 @@ async def test_the_sender_sees_the_receiving_operator_come_online_and_go(demo: D
     assert alone == {"type": "presence", "channel": demo.channel, "online": {"water": ["ana"]}}
     assert joined["online"] == {"roads": ["carla"], "water": ["ana"]}
     assert left["online"] == {"water": ["ana"]}
+
+
+async def test_a_second_socket_of_an_operator_online_tells_no_one_else(demo: DemoRun) -> None:
+    """Presence is about people: ana's second console learns who is online, and the
+    sockets already there hear nothing until someone new (dev) comes."""
+    head = await current_head(demo)
+    async with open_peer(demo, "ana", after=head) as ana:
+        await ana.receive_until(is_presence)
+        async with open_peer(demo, "carla", after=head) as carla:
+            arrived = await carla.receive_until(is_presence)
+            await ana.receive_until(is_presence)
+            async with open_peer(demo, "ana", after=head) as laptop:
+                told = await laptop.receive_until(is_presence)
+                async with open_peer(demo, "dev", after=head):
+                    next_for_ana = await ana.receive_until(is_presence)
+                    next_for_carla = await carla.receive_until(is_presence)
+
+    both = {"roads": ["carla"], "water": ["ana"]}
+    assert arrived["online"] == both
+    assert told["online"] == both
+    assert next_for_ana["online"] == {"roads": ["carla", "dev"], "water": ["ana"]}
+    assert next_for_carla == next_for_ana
+
+
+# -- commands queue behind each other; the socket keeps reading ------------------------------
+
+
+async def test_a_ping_behind_hundreds_of_commands_is_answered_before_them(demo: DemoRun) -> None:
+    """The server reads on while a socket's commands run, so pongs never wait behind them
+    (a reader that waited for each command would close a busy client with 1011)."""
+    sent = await send_notice(demo, "ana", "Meter reading, Station Road")
+    count = 400
+    order: list[str] = []
+    async with open_peer(demo, "carla") as peer:
+        # Corked, the commands leave in as few TCP segments as they fit in, so that the
+        # server reads them all at once; the ping comes after, on its own.
+        tcp = peer.connection.transport.get_extra_info("socket")
+        tcp.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+        for number in range(count):
+            receipt = {"type": "receipt", "channel": demo.channel, "notice": sent["id"]}
+            await peer.send({**receipt, "ref": f"r{number}"})
+        tcp.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+        order.append((await peer.reply())["ref"])  # the server is busy with them by now
+        pong = await peer.connection.ping()
+        pong.add_done_callback(lambda _: order.append("pong"))
+        while len(order) < count + 1:
+            order.append((await peer.reply())["ref"])
+
+    answers = [ref for ref in order if ref != "pong"]
+    assert answers == [f"r{number}" for number in range(count)]
+    assert order.index("pong") < count // 2, f"the pong came after {order.index('pong')}"
+
+
+async def test_commands_beyond_the_queue_are_refused_at_once_and_the_rest_answered_in_order(
+    impatient: DemoSite,
+) -> None:
+    run = impatient.current
+    sent = await send_notice(run, "ana", "Lane closure, Bridge Street")
+    count = SLOW_QUEUE // 2  # answers, refusals included, never fill the socket's queue
+    async with open_peer(run, "carla") as peer:
+        tcp = peer.connection.transport.get_extra_info("socket")
+        tcp.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)  # read by the server at once
+        for number in range(count):
+            receipt = {"type": "receipt", "channel": run.channel, "notice": sent["id"]}
+            await peer.send({**receipt, "ref": f"r{number}"})
+        tcp.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+        answers = [await peer.reply() for _ in range(count)]
+        await expect_still_open(peer, run)
+
+    refused = [a for a in answers if a["type"] == "error"]
+    done = [a["ref"] for a in answers if a["type"] == "result"]
+    assert refused, "a client this far ahead should have been refused"
+    assert {(a["status"], a["code"]) for a in refused} == {(429, "too-many-commands")}
+    assert sorted(a["ref"] for a in answers) == sorted(f"r{number}" for number in range(count))
+    assert done == sorted(done, key=lambda ref: int(ref[1:])), "results out of order"
 
 
 # -- refusals are typed errors, and the socket stays open ------------------------------------
