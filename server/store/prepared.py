@@ -70,13 +70,15 @@ class Prepared:
         """``values`` converted and arranged as the driver takes them."""
         if self._fixed:
             values = {**self._fixed, **values}
-        converted = [
-            (name, values[name] if convert is None else convert(values[name]))
-            for name, convert in self._binds
-        ]
         if self._positional:
-            return tuple(value for _, value in converted)
-        return dict(converted)
+            return tuple(
+                values[name] if convert is None else convert(values[name])
+                for name, convert in self._binds
+            )
+        return {
+            name: values[name] if convert is None else convert(values[name])
+            for name, convert in self._binds
+        }
 
     def many(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         """Each row's parameters, for ``executemany``."""
