@@ -2,118 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 import socket
 from collections.abc import Awaitable, Callable
 from functools import partial
 from types import FrameType
-from typing import TYPE_CHECKING, Any
 
 import uvicorn
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from server.api.websocket import Shortcut
 from server.app import create_app
 from server.config import Settings
 from server.logs import configure
+from server.socket_protocol import SocketProtocol
 from server.store.db import Database
 from server.store.migrate import upgrade
-
-if TYPE_CHECKING:
-    from uvicorn._types import ASGIReceiveEvent
 
 __all__ = ["serve"]
 
 log = logging.getLogger(__name__)
-
-
-class _Inbox:
-    """The receive queue of uvicorn's WebSocket protocol, without an ``asyncio.Queue``.
-
-    An ``asyncio.Queue`` weighs about 3 KiB (three deques and an event) before it holds
-    anything, and each socket has one. The protocol puts at most a message or two in it
-    before it stops reading, and one task takes them out: a list and, while that task
-    waits, one future will do.
-    """
-
-    __slots__ = ("_items", "_waiter")
-
-    def __init__(self) -> None:
-        self._items: list[ASGIReceiveEvent] = []
-        self._waiter: asyncio.Future[None] | None = None
-
-    def put_nowait(self, item: ASGIReceiveEvent) -> None:
-        self._items.append(item)
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    def empty(self) -> bool:
-        return not self._items
-
-    async def get(self) -> ASGIReceiveEvent:
-        while not self._items:
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        return self._items.pop(0)
-
-
-class _Flag:
-    """What the protocol uses of an ``asyncio.Event`` (set, clear, wait), in less memory."""
-
-    __slots__ = ("_is_set", "_waiters")
-
-    def __init__(self) -> None:
-        self._is_set = False
-        self._waiters: list[asyncio.Future[None]] = []
-
-    def set(self) -> None:
-        self._is_set = True
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-
-    def clear(self) -> None:
-        self._is_set = False
-
-    async def wait(self) -> None:
-        if self._is_set:
-            return
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await waiter
-        finally:
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
-
-
-class _SocketProtocol(WebSocketsSansIOProtocol):
-    """Uvicorn's WebSocket protocol (websockets-sansio), lighter to keep open.
-
-    An idle socket is mostly this object, so what it holds for a socket's whole life
-    counts, times every socket: it gets a lighter receive queue and "writable" flag, and
-    lets go of the handshake's request and response (all their headers) once the socket is
-    open, as nothing reads them again. See "Idle sockets" in
-    docs/reference/benchmarks-live.md for what each costs.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.queue = _Inbox()  # type: ignore[assignment]  # the same three methods
-        self.writable = _Flag()  # type: ignore[assignment]
-        self.writable.set()
-
-    def start_keepalive(self) -> None:
-        # Called once, just after the handshake's response is written: a hook that costs
-        # nothing per message, as overriding ``send`` would.
-        del self.request, self.response
-        super().start_keepalive()
 
 
 class _Server(uvicorn.Server):
@@ -184,7 +92,7 @@ async def serve(
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=10,
-            ws=_SocketProtocol,  # websockets-sansio, with flow control
+            ws=SocketProtocol,  # uvicorn's websockets-sansio, with flow control, made lighter
             # Compression costs each socket its own deflate contexts, about as much memory
             # as the rest of an idle connection, for small JSON messages that gain little.
             ws_per_message_deflate=settings.ws_deflate,

@@ -423,7 +423,7 @@ class Connection:
                 checkpoint = signed.note if event.seq == last else None
                 await self.websocket.send_text(encode_event(event, checkpoint))
                 self.sent_up_to[channel] = event.seq
-                self.metrics.events_pushed.inc()
+            self.metrics.events_pushed.inc(len(page.events))  # once a page: a lock each
 
     # -- errors (typed messages; the socket stays open) ----------------------------------
 

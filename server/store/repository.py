@@ -10,7 +10,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +31,7 @@ __all__ = [
     "Identity",
     "NoticeFilter",
     "Repository",
+    "StoredEvent",
     "channel_of_row",
     "notice_columns",
     "notice_of_row",
@@ -172,7 +173,30 @@ def notice_columns(notice: Notice) -> dict[str, Any]:
     }
 
 
-def wire_event(row: EventRow) -> schemas.Event:
+class StoredEvent(Protocol):
+    """A row of the ``events`` table, as an ORM ``EventRow`` or a Core row of its columns."""
+
+    @property
+    def channel_id(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def actor_party(self) -> str | None: ...
+    @property
+    def actor_operator(self) -> str | None: ...
+    @property
+    def data(self) -> str: ...
+
+
+_EVENT_TYPES = {member.value: member for member in EventType}
+"""Event types by their stored name: a lookup, where ``EventType()`` costs 1.5 us an event."""
+
+
+def wire_event(row: StoredEvent) -> schemas.Event:
     """The stored log entry as the API serves it."""
     actor = None
     if row.actor_party is not None and row.actor_operator is not None:
@@ -180,7 +204,7 @@ def wire_event(row: EventRow) -> schemas.Event:
     return schemas.Event(
         channel=row.channel_id,
         seq=row.seq,
-        type=EventType(row.type),
+        type=_EVENT_TYPES[row.type],
         at=row.at,
         actor=actor,
         data=json.loads(row.data),
@@ -197,6 +221,23 @@ _IDENTITY = (
     .join(TokenRow, TokenRow.operator_id == OperatorRow.id)
     .join(PartyRow, PartyRow.id == OperatorRow.party_id)
     .where(TokenRow.token_hash == bindparam("token_hash"), TokenRow.revoked_at.is_(None))
+)
+# The log's read path (REST pages, socket catch-up, exports) reads thousands of events at a
+# time: the table's columns, so that rows stay tuples and no ORM object is built for them.
+_EVENTS = EventRow.__table__.c
+_LOG = (
+    select(
+        _EVENTS.channel_id,
+        _EVENTS.seq,
+        _EVENTS.type,
+        _EVENTS.at,
+        _EVENTS.actor_party,
+        _EVENTS.actor_operator,
+        _EVENTS.data,
+    )
+    .where(_EVENTS.channel_id == bindparam("channel"), _EVENTS.seq > bindparam("after"))
+    .order_by(_EVENTS.seq)
+    .limit(bindparam("limit"))
 )
 _VISIBLE_HEAD = select(ChannelRow.head_seq).where(
     ChannelRow.id == bindparam("channel"),
@@ -324,13 +365,8 @@ class Repository:
 
     async def log(self, channel_id: str, *, after: int, limit: int) -> list[schemas.Event]:
         """Events of a channel with ``seq > after``, in order."""
-        stmt = (
-            select(EventRow)
-            .where(EventRow.channel_id == channel_id, EventRow.seq > after)
-            .order_by(EventRow.seq)
-            .limit(limit)
-        )
-        return [wire_event(row) for row in (await self.session.scalars(stmt)).all()]
+        params = {"channel": channel_id, "after": after, "limit": limit}
+        return [wire_event(row) for row in await self.session.execute(_LOG, params)]
 
     async def overdue_candidates(self, now: datetime, *, limit: int) -> list[tuple[str, uuid.UUID]]:
         """``(channel, notice)`` pairs whose acknowledgement deadline has passed undecided."""
