@@ -187,7 +187,7 @@ class Fanout(Protocol):
     hub: Hub
 
     async def publish(self, events: Sequence[schemas.Event], *, root: bytes) -> None:
-        """Make committed ``events`` (one command's) reach every subscriber, in every process.
+        """Make committed ``events`` (one channel's, from one batch) reach every subscriber.
 
         ``root`` is the channel's Merkle root once they are in the log.
         """

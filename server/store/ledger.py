@@ -68,7 +68,7 @@ class _ChannelMemory:
 
 
 class Memory:
-    """What the writer knows between batches; only the writer's thread touches it.
+    """What the writer knows between batches; only the writer touches it.
 
     Args:
         notices: how many recently written or read notices to keep.

@@ -40,14 +40,17 @@ __all__ = ["Link", "PostgresLink", "SqliteLink", "link_for"]
 
 BUSY_TIMEOUT_MS = 30_000
 """How long the writer waits for another process's SQLite write lock."""
+CONNECT_TIMEOUT_S = 10
+"""How long the writer waits for PostgreSQL to accept a connection."""
 
 
 class Link(Protocol):
     """One connection of the writer's, and its transaction."""
 
     dialect: Dialect
-    integrity_errors: tuple[type[Exception], ...]
-    """The driver's errors for a broken unique or foreign key."""
+    retry_errors: tuple[type[Exception], ...]
+    """Errors after which a lone command is worth one more try: a broken unique key (two
+    processes inserting one new id) and, on PostgreSQL, a lost connection."""
 
     async def begin(self) -> None:
         """Start a transaction that may write (connecting first if need be)."""
@@ -82,7 +85,7 @@ class SqliteLink:
         self._thread: ThreadPoolExecutor | None = None
         """Where a ``BEGIN`` that must wait for another process runs."""
         self.dialect = make_url("sqlite+pysqlite://").get_dialect()()
-        self.integrity_errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+        self.retry_errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
         self._connection: sqlite3.Connection | None = None
 
     def _connect(self) -> sqlite3.Connection:
@@ -159,14 +162,19 @@ class PostgresLink:
     def __init__(self, url: URL) -> None:
         self.conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.dialect = make_url("postgresql+psycopg://").get_dialect()()
-        self.integrity_errors: tuple[type[Exception], ...] = (psycopg.IntegrityError,)
+        self.retry_errors: tuple[type[Exception], ...] = (
+            psycopg.IntegrityError,
+            psycopg.OperationalError,
+        )
         self._connection: psycopg.AsyncConnection[Any] | None = None
         self._held: list[tuple[str, list[Any]]] = []
 
     async def begin(self) -> None:
         self._held = []
         if self._connection is None or self._connection.closed:
-            self._connection = await psycopg.AsyncConnection.connect(self.conninfo)
+            self._connection = await psycopg.AsyncConnection.connect(
+                self.conninfo, connect_timeout=CONNECT_TIMEOUT_S
+            )
         # psycopg begins the transaction with the first statement.
 
     def _open(self) -> psycopg.AsyncConnection[Any]:

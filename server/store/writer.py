@@ -76,6 +76,11 @@ class _Work(Generic[T]):
     retried: bool = field(default=False)
 
 
+def _report_death(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the writer stopped", exc_info=task.exception())
+
+
 class Writer:
     """The one owner of a database's write connection in this process.
 
@@ -102,6 +107,7 @@ class Writer:
         self._wakeup: asyncio.Event | None = None
         self._idle: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     async def run(
         self,
@@ -141,25 +147,39 @@ class Writer:
         self._loop = loop
         self._wakeup, self._idle = asyncio.Event(), asyncio.Event()
         self._task = loop.create_task(self._serve(self._wakeup, self._idle), name="writer")
+        self._task.add_done_callback(_report_death)
         return self._wakeup, self._idle
 
     async def _serve(self, wakeup: asyncio.Event, idle: asyncio.Event) -> None:
-        while True:
-            await wakeup.wait()
-            wakeup.clear()
-            while self._queue:
-                size = min(len(self._queue), self.max_batch)
-                batch = [self._queue.popleft() for _ in range(size)]
-                await self._commit(batch)
-                await self._publish(batch)
-                for item in batch:
-                    if item.future.done():  # its caller was cancelled
-                        continue
-                    if item.error is not None:
-                        item.future.set_exception(item.error)
-                    else:
-                        item.future.set_result(item.result)
-            idle.set()
+        batch: list[_Work[Any]] = []
+        try:
+            while True:
+                await wakeup.wait()
+                wakeup.clear()
+                while self._queue:
+                    size = min(len(self._queue), self.max_batch)
+                    batch = [self._queue.popleft() for _ in range(size)]
+                    await self._commit(batch)
+                    await self._publish(batch)
+                    for item in batch:
+                        if item.future.done():  # its caller was cancelled
+                            continue
+                        if item.error is not None:
+                            item.future.set_exception(item.error)
+                        else:
+                            item.future.set_result(item.result)
+                    batch = []
+                idle.set()
+                if self._closing:
+                    return
+        finally:
+            # Stopped from outside (the event loop shutting down): nobody may wait for ever.
+            # A batch cut off mid-way may or may not have committed: its callers are told so.
+            stopped = RuntimeError("the writer stopped: this command may or may not be committed")
+            for item in [*batch, *self._queue]:
+                if not item.future.done():
+                    item.future.set_exception(stopped)
+            self._queue.clear()
 
     async def _publish(self, batch: list[_Work[Any]]) -> None:
         # In commit order, and per channel as one run of events with the root after the
@@ -181,9 +201,8 @@ class Writer:
 
     async def _commit(self, batch: list[_Work[Any]]) -> None:
         try:
-            await self._attempt(batch)
+            ledger = await self._attempt(batch)
         except Exception as error:
-            self.memory.forget_all()
             await self.link.close()  # a new connection for the next batch
             if len(batch) > 1:
                 log.warning(
@@ -195,18 +214,22 @@ class Writer:
                     await self._commit([item])
                 return
             item = batch[0]
-            if isinstance(error, self.link.integrity_errors) and not item.retried:
+            if isinstance(error, self.link.retry_errors) and not item.retried:
                 # On PostgreSQL two processes may insert one new notice id in two channels
-                # at once (each locks only its channel). Once more: the rules now see it.
+                # at once (each locks only its channel): once more, and the rules see it.
+                # Or the connection was lost before the commit: once more, on a new one.
                 item.retried = True
                 await self._commit([item])
                 return
             item.result, item.error = None, error
+            return
+        # Committed: only now may what the batch read and wrote be remembered.
+        ledger.remember()
 
-    async def _attempt(self, batch: list[_Work[Any]]) -> None:
+    async def _attempt(self, batch: list[_Work[Any]]) -> Batch:
         link = self.link
-        await link.begin()
         try:
+            await link.begin()
             ledger = await Batch.open(
                 link,
                 self.memory,
@@ -223,17 +246,25 @@ class Writer:
             await ledger.write(link)
             await link.commit()
         except BaseException:
+            # Failed or cancelled: the batch moved heads and edges in memory that the
+            # database does not have. Forget all of it before anything else can run.
+            self.memory.forget_all()
             await link.rollback()
             raise
-        ledger.remember()
+        return ledger
 
     async def close(self) -> None:
-        """Finish what is queued, then close the connection."""
-        task, idle = self._task, self._idle
-        if task is not None and idle is not None and self._loop is asyncio.get_running_loop():
-            if not task.done():
-                await idle.wait()
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        self._task = None
-        await self.link.close()
+        """Commit what is queued, then close the connection (a later command reopens it)."""
+        task, wakeup = self._task, self._wakeup
+        self._closing = True
+        try:
+            if task is not None and wakeup is not None and not task.done():
+                if self._loop is asyncio.get_running_loop():
+                    wakeup.set()  # it finishes the queue, then returns
+                    await task
+                else:  # its event loop is gone: nothing can run it any more
+                    task.cancel()
+            self._task = None
+            await self.link.close()
+        finally:
+            self._closing = False

@@ -313,3 +313,55 @@ async def test_one_batch_publishes_each_channel_once_with_the_root_after_its_las
     leaves = await served_leaves(db)
     for seqs, root in runs:
         assert root == merkle.root_hash(leaves[: seqs[-1]])
+
+
+async def test_commands_queued_when_the_database_closes_are_committed_and_answered(
+    db: Database,
+) -> None:
+    await demo.seed(db)
+    sending = [asyncio.ensure_future(send(db, f"Last orders #{n}")) for n in range(5)]
+    await asyncio.sleep(0)  # one turn: each send is queued with the writer
+
+    await db.writer.close()  # in the same turn as the last of them
+
+    outcomes = [await asyncio.wait_for(s, timeout=10) for s in sending]
+    assert sorted(o.events[0].seq for o in outcomes) == [1, 2, 3, 4, 5]
+    assert [e.seq for e in await served(db)] == [1, 2, 3, 4, 5]
+    again = await send(db, "After closing: the writer opens again")
+    assert again.events[0].seq == 6
+
+
+async def test_a_batch_cut_off_mid_way_leaves_nothing_remembered(db: Database) -> None:
+    await demo.seed(db)
+    await send(db)
+    assert demo.CHANNEL in db.writer.memory.channels
+    link = db.writer.link
+    run_many = link.run_many
+    reached = asyncio.Event()
+
+    async def stalled(prepared: Prepared, rows: Any) -> None:
+        reached.set()
+        await asyncio.Event().wait()  # until cancelled
+
+    link.run_many = stalled  # type: ignore[method-assign]
+    try:
+        cut = asyncio.ensure_future(send(db, "Cut off"))
+        async with asyncio.timeout(10):
+            await reached.wait()  # the batch has moved the head in memory, not yet written
+        task = db.writer._task
+        assert task is not None
+        task.cancel()  # as the event loop shutting down would
+        with pytest.raises(RuntimeError, match="may or may not be committed"):
+            await asyncio.wait_for(cut, timeout=10)
+    finally:
+        link.run_many = run_many  # type: ignore[method-assign]
+
+    assert db.writer.memory.channels == {}
+    other = Database(db.url)
+    try:
+        theirs = await send(other, "Stored instead")
+    finally:
+        await other.dispose()
+    mine = await send(db, "And then this one")
+    assert (theirs.events[0].seq, mine.events[0].seq) == (2, 3)
+    await check_tree(db, [theirs, mine])
