@@ -133,6 +133,24 @@ async def check_tree(db: Database, outcomes: Sequence[commands.Outcome]) -> None
     assert await stored_root(db, len(leaves)) == merkle.root_hash(leaves)
 
 
+async def another_process_then_this_one(
+    db: Database,
+) -> tuple[commands.Outcome, commands.Outcome]:
+    """A send by another process on the same database, then one by ``db``; trees checked.
+
+    Had ``db``'s writer remembered a tree edge it should have forgotten, it would take it
+    for the tree of the event the other process appended, and fold in the wrong leaf.
+    """
+    other = Database(db.url)
+    try:
+        theirs = await send(other, "Stored instead")
+    finally:
+        await other.dispose()
+    mine = await send(db, "And then this one")
+    await check_tree(db, [theirs, mine])
+    return theirs, mine
+
+
 async def test_consecutive_commands_append_without_reading_the_tree(db: Database) -> None:
     await demo.seed(db)
     await send(db)  # the first command reads the edge: nothing is remembered yet
@@ -251,17 +269,9 @@ async def test_a_batch_that_fails_after_growing_the_tree_leaves_nothing_remember
             await send(db, "Poisoned, never stored")  # its events and subtrees were written first
 
     assert demo.CHANNEL not in db.writer.memory.channels
-    # Had it remembered the failed tree's edge, this process would take it for the tree
-    # of the event another process now appends in its place, and fold in the wrong leaf.
-    other = Database(db.url)
-    try:
-        theirs = await send(other, "Stored instead")
-    finally:
-        await other.dispose()
-    mine = await send(db, "And then this one")
+    theirs, mine = await another_process_then_this_one(db)
     assert theirs.events[-1].seq == size + 1
     assert mine.events[-1].seq == size + 2
-    await check_tree(db, [theirs, mine])
 
 
 async def test_a_caller_that_stops_waiting_still_gets_its_command_committed_and_published(
@@ -357,11 +367,5 @@ async def test_a_batch_cut_off_mid_way_leaves_nothing_remembered(db: Database) -
         link.run_many = run_many  # type: ignore[method-assign]
 
     assert db.writer.memory.channels == {}
-    other = Database(db.url)
-    try:
-        theirs = await send(other, "Stored instead")
-    finally:
-        await other.dispose()
-    mine = await send(db, "And then this one")
+    theirs, mine = await another_process_then_this_one(db)
     assert (theirs.events[0].seq, mine.events[0].seq) == (2, 3)
-    await check_tree(db, [theirs, mine])
