@@ -1,7 +1,8 @@
 """The verifiable log: leaves appended with their events, signed checkpoints, proofs.
 
 Every event a command appends becomes a leaf of its channel's Merkle tree in the same
-transaction (:func:`append_leaves`, called by ``commands.execute``). A checkpoint is the
+transaction (the writer's ``Batch.append``; :func:`append_leaves` does the same for a log
+written before its tree, at start-up). A checkpoint is the
 tree's size and root, signed with the server's key (``server/keys.py``) when it is first
 asked for and remembered: the tree of the first n events never changes, so neither does
 its checkpoint.
