@@ -476,7 +476,11 @@ class Subscription:
                 if ref is None:
                     log.warning("the server refused a message: %s", message.detail)
                     return
-                if self._answered(ref):
+                if ref in self._asked and message.status == 429:
+                    # The server was busy, not unwilling: the receipt stays owed, and is
+                    # sent again with the channel's next event.
+                    del self._asked[ref]
+                elif self._answered(ref):
                     log.info("a receipt was refused: %s", message.detail)
                 if ref in self._pending and not self._pending[ref][0].done():
                     answer, nid = self._pending[ref]

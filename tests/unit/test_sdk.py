@@ -469,6 +469,7 @@ class FakeHotline:
         self.subscribe_refs: list[str | None] = []
         self.hellos = 0
         self.answer: Callable[[dict[str, Any]], dict[str, Any] | None] = self.succeed
+        self.receipt_answer: Callable[[dict[str, Any]], dict[str, Any] | None] = self.succeed
         self.url = ""
 
     @staticmethod
@@ -513,7 +514,7 @@ class FakeHotline:
                 )
             case "receipt":
                 self.receipts.append(message["notice"])
-                await session.ws.send(json.dumps(self.succeed(message)))
+                await session.ws.send(json.dumps(self.receipt_answer(message)))
             case _:
                 self.commands.append(message)
                 answer = self.answer(message)
@@ -826,6 +827,39 @@ async def test_receipts_are_confirmed_once_for_each_notice_of_the_other_party(
         await sub.acknowledge(CHANNEL, later)
 
     assert fake.receipts == [str(theirs), str(later)]
+
+
+async def test_a_receipt_refused_as_too_many_commands_is_sent_again_with_the_next_event(
+    fake: FakeHotline,
+) -> None:
+    theirs, ours = uuid4(), uuid4()
+    refused: list[str] = []
+
+    def busy_once(command: dict[str, Any]) -> dict[str, Any] | None:
+        if not refused:
+            refused.append(command["notice"])
+            return {
+                "type": "error",
+                "ref": command["ref"],
+                "status": 429,
+                "code": "too-many-commands",
+                "detail": "this socket has too many commands waiting",
+            }
+        return fake.succeed(command)
+
+    fake.receipt_answer = busy_once
+    fake.append(notice=theirs, party="water")
+
+    async with subscription(fake) as sub:
+        await take(sub, 1)
+        # Answers come in order: once this one is back, so is the refusal of the receipt.
+        await sub.acknowledge(CHANNEL, theirs)
+        await fake.publish(notice=ours, party="roads")  # an event of the channel's: no receipt
+        await take(sub, 1)
+        await sub.acknowledge(CHANNEL, theirs)
+
+    assert refused == [str(theirs)]
+    assert fake.receipts == [str(theirs), str(theirs)]  # refused once, then confirmed
 
 
 async def test_a_replayed_notice_that_was_received_already_gets_no_receipt(
