@@ -392,21 +392,16 @@ def ensure_worktree(path: Path) -> None:
 
 def describe_tree(tree: Path) -> str:
     """The commit ``tree`` is at, whether it has changes not committed, and its server package."""
+
+    def git(*args: str) -> str:
+        found = subprocess.run(
+            ["git", "-C", str(tree), *args], capture_output=True, text=True, check=True, timeout=30
+        )
+        return found.stdout.strip()
+
     try:
-        head = subprocess.run(
-            ["git", "-C", str(tree), "log", "-1", "--format=%h %s"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        ).stdout.strip()
-        changed = subprocess.run(
-            ["git", "-C", str(tree), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        ).stdout.strip()
+        head = git("log", "-1", "--format=%h %s")
+        changed = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         head, changed = "not a git tree", ""
     note = " (with changes not committed)" if changed else ""
