@@ -53,6 +53,7 @@ from client.protocol.schemas import DecisionRequest, NoticeDraft
 from client.protocol.vocabulary import Decision, EventType
 
 __all__ = [
+    "OPTIONAL_SIGNED_FIELDS",
     "SIGNED_FIELDS",
     "EventCheck",
     "SignatureError",
@@ -85,6 +86,12 @@ SIGNED_FIELDS: Mapping[str, tuple[str, ...]] = {
 }
 """By event type, the fields of the event's ``data`` that its operator signs."""
 
+OPTIONAL_SIGNED_FIELDS: Mapping[str, tuple[str, ...]] = {
+    EventType.NOTICE_SENT: ("bbox",),
+}
+"""Fields signed only when the event's ``data`` has them: added to the protocol later, so
+that the signatures made before them still verify."""
+
 _KEY_ID_SIZE = 4
 _SIGNATURE_SIZE = 64
 
@@ -108,7 +115,8 @@ def signed_content(
         party: The party the operator speaks for (the event's ``actor.party``).
         operator: The signing operator's id (the name of its key).
         data: The event's ``data`` as on the wire; only :data:`SIGNED_FIELDS` are read,
-            and a missing one counts as ``null``.
+            and a missing one counts as ``null``; then those of
+            :data:`OPTIONAL_SIGNED_FIELDS` that it has and are not ``null``.
 
     Raises:
         ValueError: ``event_type`` is not one that operators sign.
@@ -118,6 +126,13 @@ def signed_content(
     except KeyError:
         raise ValueError(f"{event_type} events are not signed") from None
     content = {name: data.get(name) for name in names}
+    content.update(
+        {
+            name: data[name]
+            for name in OPTIONAL_SIGNED_FIELDS.get(event_type, ())
+            if data.get(name) is not None
+        }
+    )
     return canonical_json(
         {
             "channel": channel,

@@ -9,7 +9,9 @@ problem type in one place (``server/api/problems.py``)::
     ├── Conflict
     │   ├── IdempotencyConflict   a notice id reused with other content
     │   ├── AlreadyDecided        a second acknowledgement or objection
-    │   └── NoticeClosed          acting on a notice that is cancelled or decided
+    │   ├── NoticeClosed          acting on a notice that is cancelled or decided
+    │   ├── ProposalClosed        accepting or withdrawing a proposal no longer waiting
+    │   └── CheckClosed           answering a check after its window closed
     └── Invalid               the command itself is malformed or breaks the policy
         ├── BadSignature          a signature that does not verify with the key in force
         ├── SignatureRequired     an unsigned notice or decision where policy wants one
@@ -28,12 +30,14 @@ __all__ = [
     "AlreadyDecided",
     "BadKey",
     "BadSignature",
+    "CheckClosed",
     "Conflict",
     "Forbidden",
     "IdempotencyConflict",
     "Invalid",
     "NotFound",
     "NoticeClosed",
+    "ProposalClosed",
     "Refusal",
     "SignatureRequired",
 ]
@@ -88,6 +92,18 @@ class NoticeClosed(Conflict):
     """The notice is cancelled (or decided) and can no longer change this way."""
 
     code = "notice-closed"
+
+
+class ProposalClosed(Conflict):
+    """The policy proposal lapsed, was withdrawn, replaced or accepted: it waits no more."""
+
+    code = "proposal-closed"
+
+
+class CheckClosed(Conflict):
+    """The liveness check's answer window has closed (it is, or will be, logged missed)."""
+
+    code = "check-closed"
 
 
 class Invalid(Refusal):

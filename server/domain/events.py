@@ -14,17 +14,31 @@ from uuid import UUID
 
 from client.protocol.times import format_time
 from client.protocol.vocabulary import Decision, EventType, Status
-from server.domain.model import Notice
+from server.domain.model import ActivityWindow, Notice, Policy
+from server.domain.policy import policy_wire
 
 __all__ = [
+    "CheckAnswered",
+    "CheckEvent",
+    "CheckMissed",
+    "CheckRequested",
+    "ConflictDetected",
+    "ConflictEvent",
+    "ConflictResolved",
     "Event",
     "LogEvent",
     "NoticeCancelled",
     "NoticeDecided",
+    "NoticeEscalated",
     "NoticeOverdue",
     "NoticeReceived",
+    "NoticeReminded",
     "NoticeSent",
     "OperatorKeyRegistered",
+    "PolicyChanged",
+    "PolicyEvent",
+    "PolicyProposed",
+    "PolicyWithdrawn",
     "evolve",
 ]
 
@@ -67,7 +81,7 @@ class NoticeSent:
                 "starts_at": format_time(c.activity.starts_at),
                 "ends_at": format_time(c.activity.ends_at),
             }
-        data = {
+        data: dict[str, Any] = {
             "notice": str(n.id),
             "subject": c.subject,
             "body": c.body,
@@ -79,6 +93,9 @@ class NoticeSent:
             "ack_due_at": _time(n.ack_due_at),
             "client_time": _time(n.client_time),
         }
+        if c.bbox is not None:
+            # Only a notice with a box carries the member, so older ones read as they did.
+            data["bbox"] = c.bbox.as_list()
         return _with_signature(data, self.signature)
 
 
@@ -175,10 +192,270 @@ class OperatorKeyRegistered:
         return {"operator": self.operator, "verifier_key": self.verifier_key}
 
 
-Event = NoticeSent | NoticeReceived | NoticeDecided | NoticeCancelled | NoticeOverdue
+@dataclass(frozen=True, slots=True)
+class NoticeReminded:
+    """The receiving party was reminded of a notice still undecided past its deadline."""
+
+    notice_id: UUID
+    at: datetime
+    due_at: datetime
+    receiver: str
+    reminder: int
+    """Which reminder this is, counted from 1."""
+    of: int
+    """How many the policy sends at most."""
+    type: ClassVar[EventType] = EventType.NOTICE_REMINDED
+    party: ClassVar[str | None] = None
+    operator: ClassVar[str | None] = None
+
+    def data(self) -> dict[str, Any]:
+        """The event's ``data`` object on the wire."""
+        return {
+            "notice": str(self.notice_id),
+            "due_at": format_time(self.due_at),
+            "party": self.receiver,
+            "reminder": self.reminder,
+            "of": self.of,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeEscalated:
+    """A notice still undecided went to the receiving party's admins or operators on duty."""
+
+    notice_id: UUID
+    at: datetime
+    due_at: datetime
+    receiver: str
+    to: tuple[str, ...]
+    """The operators it went to; empty when the party has nobody to escalate to."""
+    type: ClassVar[EventType] = EventType.NOTICE_ESCALATED
+    party: ClassVar[str | None] = None
+    operator: ClassVar[str | None] = None
+
+    def data(self) -> dict[str, Any]:
+        """The event's ``data`` object on the wire."""
+        return {
+            "notice": str(self.notice_id),
+            "due_at": format_time(self.due_at),
+            "party": self.receiver,
+            "to": list(self.to),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRequested:
+    """The server asked a party to show that somebody is listening."""
+
+    check_id: UUID
+    at: datetime
+    due_at: datetime
+    asked: str
+    answer_by: datetime
+    type: ClassVar[EventType] = EventType.CHECK_REQUESTED
+    notice_id: ClassVar[UUID | None] = None
+    party: ClassVar[str | None] = None
+    operator: ClassVar[str | None] = None
+
+    def data(self) -> dict[str, Any]:
+        """The event's ``data`` object on the wire."""
+        return {
+            "check": str(self.check_id),
+            "party": self.asked,
+            "due_at": format_time(self.due_at),
+            "answer_by": format_time(self.answer_by),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CheckAnswered:
+    """An operator (or a client on its behalf) answered a check for its party."""
+
+    check_id: UUID
+    at: datetime
+    party: str
+    operator: str
+    requested_at: datetime
+    type: ClassVar[EventType] = EventType.CHECK_ANSWERED
+    notice_id: ClassVar[UUID | None] = None
+
+    def data(self) -> dict[str, Any]:
+        """The event's ``data`` object on the wire."""
+        waited = self.at - self.requested_at
+        return {
+            "check": str(self.check_id),
+            "party": self.party,
+            "requested_at": format_time(self.requested_at),
+            "answered_in_ms": max(0, round(waited.total_seconds() * 1000)),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CheckMissed:
+    """Nobody answered a check in time; it escalates like an overdue notice."""
+
+    check_id: UUID
+    at: datetime
+    due_at: datetime
+    asked: str
+    to: tuple[str, ...]
+    type: ClassVar[EventType] = EventType.CHECK_MISSED
+    notice_id: ClassVar[UUID | None] = None
+    party: ClassVar[str | None] = None
+    operator: ClassVar[str | None] = None
+
+    def data(self) -> dict[str, Any]:
+        """The event's ``data`` object on the wire."""
+        return {
+            "check": str(self.check_id),
+            "party": self.asked,
+            "due_at": format_time(self.due_at),
+            "to": list(self.to),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictDetected:
+    """Two planned activities share an area and some time: both parties are told."""
+
+    conflict_id: UUID
+    at: datetime
+    notices: tuple[UUID, UUID]
+    area: str
+    """The area as compared: its normalised label."""
+    overlap: ActivityWindow
+    type: ClassVar[EventType] = EventType.CONFLICT_DETECTED
+    notice_id: ClassVar[UUID | None] = None
+    party: ClassVar[str | None] = None
+    operator: ClassVar[str | None] = None
+
+    def data(self) -> dict[str, Any]:
+        """The event's ``data`` object on the wire."""
+        return {
+            "conflict": str(self.conflict_id),
+            "notices": [str(n) for n in self.notices],
+            "area": self.area,
+            "overlap": {
+                "starts_at": format_time(self.overlap.starts_at),
+                "ends_at": format_time(self.overlap.ends_at),
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictResolved:
+    """A cancellation or an update removed a conflict."""
+
+    conflict_id: UUID
+    at: datetime
+    notices: tuple[UUID, UUID]
+    by: UUID
+    """The notice cancelled, or the update that replaced one of the two."""
+    reason: str
+    """``cancelled`` or ``updated``."""
+    type: ClassVar[EventType] = EventType.CONFLICT_RESOLVED
+    notice_id: ClassVar[UUID | None] = None
+    party: ClassVar[str | None] = None
+    operator: ClassVar[str | None] = None
+
+    def data(self) -> dict[str, Any]:
+        """The event's ``data`` object on the wire."""
+        return {
+            "conflict": str(self.conflict_id),
+            "notices": [str(n) for n in self.notices],
+            "by": str(self.by),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyProposed:
+    """An admin of one party proposed a policy; it waits for the other party's admin."""
+
+    proposal_id: UUID
+    at: datetime
+    party: str
+    operator: str
+    policy: Policy
+    lapses_at: datetime
+    supersedes: UUID | None = None
+    """The proposal still waiting that this one replaces, if any."""
+    type: ClassVar[EventType] = EventType.CHANNEL_POLICY_PROPOSED
+    notice_id: ClassVar[UUID | None] = None
+
+    def data(self) -> dict[str, Any]:
+        """The event's ``data`` object on the wire."""
+        data: dict[str, Any] = {
+            "proposal": str(self.proposal_id),
+            "policy": policy_wire(self.policy),
+            "lapses_at": format_time(self.lapses_at),
+        }
+        if self.supersedes is not None:
+            data["supersedes"] = str(self.supersedes)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyChanged:
+    """An admin of the other party accepted a proposal: its policy is in force from now."""
+
+    proposal_id: UUID
+    at: datetime
+    party: str
+    operator: str
+    policy: Policy
+    proposed_by: tuple[str, str]
+    """``(party, operator)`` of the proposal's admin."""
+    type: ClassVar[EventType] = EventType.CHANNEL_POLICY_CHANGED
+    notice_id: ClassVar[UUID | None] = None
+
+    def data(self) -> dict[str, Any]:
+        """The event's ``data`` object on the wire."""
+        party, operator = self.proposed_by
+        return {
+            "proposal": str(self.proposal_id),
+            "policy": policy_wire(self.policy),
+            "proposed_by": {"party": party, "operator": operator},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyWithdrawn:
+    """An admin of the proposing party withdrew a proposal before it was accepted."""
+
+    proposal_id: UUID
+    at: datetime
+    party: str
+    operator: str
+    type: ClassVar[EventType] = EventType.CHANNEL_POLICY_WITHDRAWN
+    notice_id: ClassVar[UUID | None] = None
+
+    def data(self) -> dict[str, Any]:
+        """The event's ``data`` object on the wire."""
+        return {"proposal": str(self.proposal_id)}
+
+
+Event = (
+    NoticeSent
+    | NoticeReceived
+    | NoticeDecided
+    | NoticeCancelled
+    | NoticeOverdue
+    | NoticeReminded
+    | NoticeEscalated
+)
 """Any event of a notice's life: what the rules produce for a notice command."""
 
-LogEvent = Event | OperatorKeyRegistered
+CheckEvent = CheckRequested | CheckAnswered | CheckMissed
+"""Any event of a liveness check."""
+
+ConflictEvent = ConflictDetected | ConflictResolved
+"""Any event about two clashing plans."""
+
+PolicyEvent = PolicyProposed | PolicyChanged | PolicyWithdrawn
+"""Any event of the two parties' agreement on a policy."""
+
+LogEvent = Event | OperatorKeyRegistered | CheckEvent | ConflictEvent | PolicyEvent
 """Any event a channel's log holds."""
 
 
@@ -220,4 +497,6 @@ def evolve(notice: Notice | None, event: Event) -> Notice:
             )
         case NoticeOverdue():
             return replace(notice, status=Status.OVERDUE, overdue_at=event.at)
+        case NoticeReminded() | NoticeEscalated():
+            return notice  # the chase is in the log; the notice is as it was
     raise ValueError(f"unknown event {event!r}")  # pragma: no cover - the union is closed

@@ -6,6 +6,7 @@ the rules (``rules.py``) take them and return events.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,10 +30,16 @@ __all__ = [
     "MAX_SUBJECT",
     "ActivityWindow",
     "Actor",
+    "BoundingBox",
     "Channel",
+    "Chase",
+    "Check",
+    "Checks",
     "Notice",
     "NoticeContent",
+    "PlanConflict",
     "Policy",
+    "Proposal",
 ]
 
 
@@ -60,9 +67,78 @@ def _default_min_advance() -> Mapping[Priority, timedelta]:
     return _by_priority(timedelta(days=2), timedelta(hours=4), timedelta(0))
 
 
+@dataclass(frozen=True, slots=True)
+class Chase:
+    """How the channel chases a notice left undecided past its deadline.
+
+    Every time is counted from the acknowledgement deadline (the ``notice.overdue`` moment):
+    the receiving party is reminded ``remind_after`` later, then every ``remind_every``,
+    ``reminders`` times in all; the notice escalates once, ``escalate_after`` later. A
+    decision or a cancellation stops the chase.
+    """
+
+    remind_after: timedelta
+    remind_every: timedelta
+    reminders: int
+    """How many reminders at most; 0 sends none."""
+    escalate_after: timedelta | None
+    """``None``: the notice never escalates."""
+
+    def __post_init__(self) -> None:
+        if self.remind_after < timedelta(0) or self.remind_every <= timedelta(0):
+            raise Invalid(
+                "reminders come after the deadline, a positive time apart", field="policy"
+            )
+        if not 0 <= self.reminders <= MAX_REMINDERS:
+            raise Invalid(f"a notice is reminded 0 to {MAX_REMINDERS} times", field="policy")
+        if self.escalate_after is not None and self.escalate_after < timedelta(0):
+            raise Invalid("a notice escalates after its deadline, not before", field="policy")
+
+    def reminder_at(self, deadline: datetime, n: int) -> datetime:
+        """When reminder ``n`` (counted from 1) is due."""
+        return deadline + self.remind_after + (n - 1) * self.remind_every
+
+
+MAX_REMINDERS = 20
+"""Reminders a notice may get at most: the log of an unanswered notice stays bounded."""
+
+
+@dataclass(frozen=True, slots=True)
+class Checks:
+    """Liveness checks: every ``every``, each party is asked to answer within ``answer_within``."""
+
+    every: timedelta
+    answer_within: timedelta
+
+    def __post_init__(self) -> None:
+        if self.every < MIN_CHECK_INTERVAL:
+            raise Invalid("checks may come at most once a minute", field="policy")
+        if not timedelta(0) < self.answer_within < self.every:
+            raise Invalid(
+                "a check's answer window must be shorter than the time between checks",
+                field="policy",
+            )
+
+
+MIN_CHECK_INTERVAL = timedelta(minutes=1)
+
+
+def _default_chase() -> Mapping[Priority, Chase]:
+    hour = timedelta(hours=1)
+    return {
+        Priority.ROUTINE: Chase(24 * hour, 24 * hour, 2, 72 * hour),
+        Priority.IMPORTANT: Chase(2 * hour, 2 * hour, 3, 8 * hour),
+        Priority.URGENT: Chase(hour / 4, hour / 4, 4, hour),
+    }
+
+
 @dataclass(frozen=True)
 class Policy:
-    """A channel's rules: how long the receiver has to answer, how early works are announced."""
+    """A channel's rules: deadlines, advance notice, signatures, chasing and liveness checks.
+
+    The two parties agree to it: a change takes effect only when an admin of each party
+    has had their say (``channel.policy_proposed``, then ``channel.policy_changed``).
+    """
 
     ack_deadlines: Mapping[Priority, timedelta] = field(default_factory=_default_ack_deadlines)
     """Time from sending to the acknowledgement deadline, per priority."""
@@ -70,6 +146,42 @@ class Policy:
     """How long before its activity window starts a notice must be sent, per priority."""
     require_signatures: bool = False
     """Whether notices and decisions must carry their operator's signature."""
+    chase: Mapping[Priority, Chase] = field(default_factory=_default_chase)
+    """Reminders and escalation after a missed deadline, per priority."""
+    escalate_to: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per party, the operators on duty that escalations go to; a party absent: its admins."""
+    checks: Checks | None = None
+    """Liveness checks, or ``None`` for none."""
+
+    def __post_init__(self) -> None:
+        for name, spans in (
+            ("ack_deadlines", self.ack_deadlines),
+            ("min_advance_notice", self.min_advance_notice),
+            ("chase", self.chase),
+        ):
+            if set(spans) != set(Priority):
+                raise Invalid(f"{name} must name every priority exactly once", field="policy")
+        if any(span <= timedelta(0) for span in self.ack_deadlines.values()):
+            raise Invalid("acknowledgement deadlines must be positive", field="policy")
+        if any(span < timedelta(0) for span in self.min_advance_notice.values()):
+            raise Invalid("advance notice cannot be negative", field="policy")
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """A policy one party's admin proposed, waiting for the other party's admin."""
+
+    id: UUID
+    policy: Policy
+    party: str
+    operator: str
+    proposed_at: datetime
+    lapses_at: datetime
+    """After this moment it can no longer be accepted; the log needs no event to say so."""
+
+    def open_at(self, now: datetime) -> bool:
+        """Whether it can still be accepted or withdrawn at ``now``."""
+        return now < self.lapses_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +191,10 @@ class Channel:
     id: str
     parties: tuple[str, str]
     policy: Policy = field(default_factory=Policy)
+    policy_id: UUID | None = None
+    """The proposal that set the policy in force; ``None`` for the one the channel began with."""
+    proposal: Proposal | None = None
+    """The proposal waiting for an answer, if any (it may have lapsed since)."""
 
     def has_party(self, party: str) -> bool:
         """Whether ``party`` is one of the two ends of this channel."""
@@ -105,6 +221,32 @@ class ActivityWindow:
 
 
 @dataclass(frozen=True, slots=True)
+class BoundingBox:
+    """Where, as a box of longitudes and latitudes: the ``bbox`` of RFC 7946 (GeoJSON) §5.
+
+    ``west`` greater than ``east`` is a box that crosses the antimeridian.
+    """
+
+    west: float
+    south: float
+    east: float
+    north: float
+
+    def __post_init__(self) -> None:
+        values = (self.west, self.south, self.east, self.north)
+        if not all(math.isfinite(v) for v in values):
+            raise Invalid("bbox values must be finite numbers", field="bbox")
+        if not (-180 <= self.west <= 180 and -180 <= self.east <= 180):
+            raise Invalid("bbox longitudes must be within -180 and 180", field="bbox")
+        if not -90 <= self.south <= self.north <= 90:
+            raise Invalid("bbox latitudes must be within -90 and 90, south first", field="bbox")
+
+    def as_list(self) -> list[float]:
+        """``[west, south, east, north]``, as the wire spells it."""
+        return [self.west, self.south, self.east, self.north]
+
+
+@dataclass(frozen=True, slots=True)
 class NoticeContent:
     """What the sender says: the part of a notice that idempotency compares."""
 
@@ -115,6 +257,8 @@ class NoticeContent:
     area: str | None = None
     ack_required: bool = True
     refers_to: UUID | None = None
+    bbox: BoundingBox | None = None
+    """Where, more precisely than ``area``; only with an area (the label names the place)."""
 
     def __post_init__(self) -> None:
         if not self.subject.strip() or len(self.subject) > MAX_SUBJECT:
@@ -123,6 +267,8 @@ class NoticeContent:
             raise Invalid(f"body must be at most {MAX_BODY} characters", field="body")
         if self.area is not None and (not self.area.strip() or len(self.area) > MAX_AREA):
             raise Invalid(f"area must be 1 to {MAX_AREA} characters", field="area")
+        if self.bbox is not None and self.area is None:
+            raise Invalid("a bbox needs an area: the label names the place", field="bbox")
         for field_name, check, value in (
             ("subject", check_line, self.subject),
             ("body", check_text, self.body),
@@ -159,3 +305,31 @@ class Notice:
     overdue_at: datetime | None = None
     signature: str | None = None
     """The sending operator's signature, as logged; a retry is a repeat only if it agrees."""
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One liveness check: the server asked ``party`` to show that somebody is listening."""
+
+    id: UUID
+    channel: str
+    party: str
+    due_at: datetime
+    """When the schedule wanted it asked."""
+    requested_at: datetime
+    answer_by: datetime
+    answered_at: datetime | None = None
+    answered_by: str | None = None
+    missed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanConflict:
+    """Two planned activities in one area at once (``conflict.detected``), until resolved."""
+
+    id: UUID
+    channel: str
+    notices: tuple[UUID, UUID]
+    """The earlier notice first, then the one whose sending revealed the conflict."""
+    detected_at: datetime
+    resolved_at: datetime | None = None

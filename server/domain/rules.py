@@ -12,6 +12,7 @@ and is tested row by row in tests/unit/test_rules.py.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -20,6 +21,7 @@ from client.protocol.note import NoteError, Verifier
 from client.protocol.signatures import SignatureError, signed_content, verify
 from client.protocol.times import to_millisecond
 from client.protocol.vocabulary import Decision, Role, Status
+from server.domain.conflicts import Plan, conflict_id, conflicts_with, plan_of
 from server.domain.errors import (
     AlreadyDecided,
     BadKey,
@@ -32,7 +34,10 @@ from server.domain.errors import (
     SignatureRequired,
 )
 from server.domain.events import (
+    ConflictDetected,
+    ConflictResolved,
     Event,
+    LogEvent,
     NoticeCancelled,
     NoticeDecided,
     NoticeOverdue,
@@ -40,7 +45,14 @@ from server.domain.events import (
     NoticeSent,
     OperatorKeyRegistered,
 )
-from server.domain.model import MAX_REASON, Actor, Channel, Notice, NoticeContent
+from server.domain.model import (
+    MAX_REASON,
+    Actor,
+    Channel,
+    Notice,
+    NoticeContent,
+    PlanConflict,
+)
 
 __all__ = [
     "Cancel",
@@ -52,6 +64,7 @@ __all__ = [
     "SendNotice",
     "decide",
     "register_key",
+    "replaces",
 ]
 
 AWAITING_DECISION = frozenset({Status.SENT, Status.DELIVERED, Status.OVERDUE})
@@ -130,7 +143,9 @@ def decide(
     now: datetime,
     referenced: Notice | None = None,
     key: str | None = None,
-) -> list[Event]:
+    plans: Sequence[Plan] = (),
+    conflicts: Sequence[PlanConflict] = (),
+) -> list[LogEvent]:
     """Return the events ``command`` causes, or raise why it is refused.
 
     Args:
@@ -143,6 +158,11 @@ def decide(
         referenced: for a ``SendNotice`` that refers to an earlier notice, that notice.
         key: the actor's verifier key in force on the channel, if it registered one; it
             checks the signature of a ``SendNotice`` or ``Decide``.
+        plans: for a ``SendNotice`` with an activity window and an area, the plans of the
+            channel still active in that area (not cancelled, not replaced by an update,
+            not ended), to find the ones it conflicts with.
+        conflicts: the unresolved conflicts of the notice a ``Cancel`` names, or of the
+            notice a ``SendNotice`` updates (``refers_to``, same party, with a window).
 
     Returns:
         The new events in log order; empty when the command repeats one already applied.
@@ -154,21 +174,25 @@ def decide(
     if isinstance(command, MarkOverdue):
         if actor is not None:
             raise Forbidden("only the server itself marks a notice overdue")
-        return _mark_overdue(notice, channel, now)
+        return [*_mark_overdue(notice, channel, now)]
     if actor is None:
         raise Forbidden("only the server itself may act without an operator")
     match command:
         case SendNotice():
-            return _send(command, channel, actor, notice, now, referenced, key)
+            sent = _send(command, channel, actor, notice, now, referenced, key)
+            return [*sent, *_send_conflicts(sent, referenced, plans, conflicts, now)]
         case RecordReceipt():
             found = _found(notice, channel, command.notice_id)
-            return _receive(found, actor, now)
+            return [*_receive(found, actor, now)]
         case Decide():
             found = _found(notice, channel, command.notice_id)
-            return _decide(command, found, channel, actor, now, key)
+            return [*_decide(command, found, channel, actor, now, key)]
         case Cancel():
             found = _found(notice, channel, command.notice_id)
-            return _cancel(command, found, actor, now)
+            cancelled = _cancel(command, found, actor, now)
+            if not cancelled:
+                return []
+            return [*cancelled, *_resolve(conflicts, found.id, found.id, "cancelled", now)]
     raise TypeError(f"unknown command {command!r}")  # pragma: no cover - the union is closed
 
 
@@ -223,6 +247,53 @@ def _send(
                 field="activity",
             )
     return [sent]
+
+
+def _send_conflicts(
+    sent: list[Event],
+    referenced: Notice | None,
+    plans: Sequence[Plan],
+    conflicts: Sequence[PlanConflict],
+    now: datetime,
+) -> list[LogEvent]:
+    """What a new notice does to the channel's conflicts: resolves its old plan's, finds new."""
+    if not sent or not isinstance(sent[0], NoticeSent):
+        return []  # a retry: everything was said the first time
+    notice = sent[0].notice
+    plan = plan_of(notice)
+    events: list[LogEvent] = []
+    if replaces(notice, referenced) and referenced is not None:
+        events.extend(_resolve(conflicts, referenced.id, notice.id, "updated", now))
+    if plan is None:
+        return events
+    for earlier, shared in conflicts_with(plan, plans):
+        pair = (earlier.notice_id, notice.id)
+        events.append(ConflictDetected(conflict_id(*pair), now, pair, plan.area, shared))
+    return events
+
+
+def replaces(notice: Notice, referenced: Notice | None) -> bool:
+    """Whether ``notice`` is an update that replaces the plan of the notice it refers to.
+
+    It does when the same party sends it, and it carries a window of its own: a reply of
+    the other party, or an addendum without a window, leaves the earlier plan standing.
+    """
+    return (
+        referenced is not None
+        and notice.content.refers_to == referenced.id
+        and referenced.sender_party == notice.sender_party
+        and notice.content.activity is not None
+    )
+
+
+def _resolve(
+    conflicts: Sequence[PlanConflict], notice_id: UUID, by: UUID, reason: str, now: datetime
+) -> list[LogEvent]:
+    return [
+        ConflictResolved(c.id, now, c.notices, by, reason)
+        for c in conflicts
+        if c.resolved_at is None and notice_id in c.notices
+    ]
 
 
 def _repeat(

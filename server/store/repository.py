@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, or_, select, update
@@ -25,6 +25,7 @@ from server.domain.model import (
     NoticeContent,
     Policy,
 )
+from server.domain.policy import policy_of_wire, policy_wire
 from server.store.models import ChannelRow, EventRow, NoticeRow, OperatorRow, PartyRow, TokenRow
 
 __all__ = [
@@ -65,34 +66,13 @@ class NoticeFilter:
 
 
 def policy_to_json(policy: Policy) -> str:
-    """Serialise a policy as seconds per priority."""
-    return json.dumps(
-        {
-            "ack_deadline_seconds": {
-                p.value: int(d.total_seconds()) for p, d in policy.ack_deadlines.items()
-            },
-            "min_advance_notice_seconds": {
-                p.value: int(d.total_seconds()) for p, d in policy.min_advance_notice.items()
-            },
-            "require_signatures": policy.require_signatures,
-        },
-        sort_keys=True,
-    )
+    """Serialise a policy in its JSON form (``server/domain/policy.py``), keys sorted."""
+    return json.dumps(policy_wire(policy), sort_keys=True)
 
 
 def policy_from_json(text: str) -> Policy:
     """Read a policy written by :func:`policy_to_json`, or by an older version of it."""
-    raw = json.loads(text)
-    return Policy(
-        ack_deadlines={
-            Priority(p): timedelta(seconds=s) for p, s in raw["ack_deadline_seconds"].items()
-        },
-        min_advance_notice={
-            Priority(p): timedelta(seconds=s) for p, s in raw["min_advance_notice_seconds"].items()
-        },
-        # Policies written before signatures existed required none.
-        require_signatures=raw.get("require_signatures", False),
-    )
+    return policy_of_wire(json.loads(text))
 
 
 def channel_of_row(row: ChannelRow) -> Channel:
