@@ -174,8 +174,10 @@ def _chase(
     chase = channel.policy.chase[notice.content.priority]
     receiver = channel.other_party(notice.sender_party)
     if due.kind is DueKind.OVERDUE:
-        if notice.status is Status.OVERDUE or deadline > now:
+        if notice.status is Status.OVERDUE:
             return Fired()  # marked already (a second copy of the due action)
+        if deadline > now:  # the deadline moved later than this copy says: wait for it
+            return Fired(next=[Due(DueKind.OVERDUE, channel.id, notice.id, deadline)])
         following = []
         if chase.reminders:
             following.append(
