@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from server.clock import Clock, SystemClock
 from server.store.identities import IdentityCache
 from server.store.writer import Writer
 
@@ -61,10 +62,17 @@ class Database:
     """An engine, its session factory and what this process remembers of the database.
 
     Cheap to create; connects lazily.
+
+    Args:
+        url: the database.
+        echo: log every statement of the engine (not the writer's).
+        clock: where every command reads the time; the system's clock by default.
     """
 
-    def __init__(self, url: str | URL, *, echo: bool = False) -> None:
+    def __init__(self, url: str | URL, *, echo: bool = False, clock: Clock | None = None) -> None:
         self.url = async_url(url)
+        self.clock: Clock = clock or SystemClock()
+        """Where commands read the time (a test hands in one it moves by hand)."""
         self.engine: AsyncEngine = create_async_engine(self.url, echo=echo)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
