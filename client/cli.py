@@ -38,10 +38,11 @@ from rich.console import Console
 from rich.table import Table
 
 from client.errors import HotlineError, Unreachable
+from client.event_lines import event_line
 from client.keyfile import read_key_file
 from client.protocol.schemas import ActivityWindow, Channel, Event, Me, NoticeOut
 from client.protocol.times import format_time, parse_time, utc_now
-from client.protocol.vocabulary import EventType, Priority
+from client.protocol.vocabulary import Priority
 from client.sdk import HotlineClient
 from client.terminal import PrintableFormatter, markup
 
@@ -223,14 +224,7 @@ def _show_notice(verb: str, notice: NoticeOut, as_json: bool) -> None:
 
 
 def _show_event(event: Event) -> None:
-    actor = "server" if event.actor is None else f"{event.actor.party}/{event.actor.operator}"
-    data = event.data
-    line = f"#{event.seq} {format_time(event.at)} {event.type} by {actor} {data.get('notice')}"
-    if event.type is EventType.NOTICE_SENT:
-        line += f'  "{data.get("subject")}" ({data.get("priority")})'
-    elif data.get("reason"):
-        line += f"  reason: {data['reason']}"
-    out.print(markup(line))
+    out.print(markup(event_line(event)))
 
 
 # -- commands -----------------------------------------------------------------------------

@@ -1,14 +1,24 @@
-"""Text from the other party cannot drive the terminal the command line prints it on."""
+"""What the command line prints: one readable line per event, and never the other party's
+control characters."""
 
 from __future__ import annotations
 
 import io
 import logging
+from typing import Any
 
 import pytest
 from rich.console import Console
 
+from client.event_lines import event_line
+from client.protocol.schemas import Actor, Event
+from client.protocol.times import parse_time
+from client.protocol.vocabulary import EventType
+from client.spans import format_span, parse_span
 from client.terminal import PrintableFormatter, markup, printable
+
+AT = "2026-11-21T09:30:00.000Z"
+LATER = "2026-11-21T09:31:30.000Z"
 
 
 @pytest.mark.parametrize(
@@ -47,3 +57,192 @@ def test_log_records_are_formatted_without_control_characters() -> None:
     )
 
     assert formatter.format(record) == "WARNING: closed (]0;pwned)"
+
+
+# -- one line per event, for `hotline listen` ------------------------------------------------
+
+NOTICE_A = "6f1c3c1e-8a51-4a8e-9a57-3f0d2c4b9e10"
+NOTICE_B = "853b00a3-59cd-4c7d-9a75-fe401e3d700e"
+CHECK = "0c8f8b4e-5b7a-4d55-9a1e-2f4c6a1b3d20"
+PROPOSAL = "b07af404-aa23-4dc3-a5cc-3acad78329f3"
+
+
+def server_event(kind: EventType, data: dict[str, Any], *, at: str = AT) -> Event:
+    return Event(channel="water-roads", seq=12, type=kind, at=parse_time(at), actor=None, data=data)
+
+
+def admin_event(kind: EventType, data: dict[str, Any], *, party: str = "water") -> Event:
+    operator = "ana" if party == "water" else "carla"
+    return Event(
+        channel="water-roads",
+        seq=12,
+        type=kind,
+        at=parse_time(AT),
+        actor=Actor(party=party, operator=operator),
+        data=data,
+    )
+
+
+def test_a_reminder_says_which_of_how_many_and_to_whom() -> None:
+    data = {"notice": NOTICE_A, "due_at": AT, "party": "roads", "reminder": 2, "of": 3}
+
+    line = event_line(server_event(EventType.NOTICE_REMINDED, data))
+
+    assert line == f"#12 {AT} notice.reminded by server  {NOTICE_A}  reminder 2 of 3 to roads"
+
+
+def test_an_escalation_names_the_operators_it_reached() -> None:
+    data = {"notice": NOTICE_A, "due_at": AT, "party": "roads", "to": ["dev", "erin"]}
+
+    line = event_line(server_event(EventType.NOTICE_ESCALATED, data))
+
+    assert line.endswith(f"{NOTICE_A}  escalated for roads to dev, erin")
+
+
+def test_an_escalation_to_nobody_says_so() -> None:
+    data = {"notice": NOTICE_A, "due_at": AT, "party": "roads", "to": []}
+
+    assert event_line(server_event(EventType.NOTICE_ESCALATED, data)).endswith("to nobody")
+
+
+def test_a_clock_event_that_fired_late_says_when_it_was_due() -> None:
+    data = {"notice": NOTICE_A, "due_at": AT, "party": "roads", "reminder": 1, "of": 2}
+
+    line = event_line(server_event(EventType.NOTICE_REMINDED, data, at=LATER))
+
+    assert line.endswith(f"reminder 1 of 2 to roads (due {AT}, 1 min 30 s late)")
+
+
+def test_a_check_request_names_the_party_asked_and_the_deadline() -> None:
+    data = {"check": CHECK, "party": "roads", "due_at": AT, "answer_by": LATER}
+
+    line = event_line(server_event(EventType.CHECK_REQUESTED, data))
+
+    assert (
+        line == f"#12 {AT} check.requested by server  check {CHECK}  asks roads, answer by {LATER}"
+    )
+
+
+def test_an_answered_check_says_how_long_the_answer_took() -> None:
+    data = {"check": CHECK, "party": "roads", "requested_at": AT, "answered_in_ms": 1234}
+
+    line = event_line(admin_event(EventType.CHECK_ANSWERED, data, party="roads"))
+
+    assert line == (
+        f"#12 {AT} check.answered by roads/carla  check {CHECK}  answered for roads in 1.2 s"
+    )
+
+
+def test_a_missed_check_names_whom_it_escalated_to() -> None:
+    data = {"check": CHECK, "party": "roads", "due_at": AT, "to": ["dev"]}
+
+    line = event_line(server_event(EventType.CHECK_MISSED, data))
+
+    assert line.endswith(f"check {CHECK}  missed by roads; escalated to dev")
+
+
+def test_a_conflict_names_both_notices_the_area_and_the_overlap() -> None:
+    data = {
+        "conflict": "c0",
+        "notices": [NOTICE_A, NOTICE_B],
+        "area": "mill lane",
+        "overlap": {"starts_at": AT, "ends_at": LATER},
+    }
+
+    line = event_line(server_event(EventType.CONFLICT_DETECTED, data))
+
+    assert line.endswith(
+        f'conflict c0  notices {NOTICE_A} and {NOTICE_B} overlap in "mill lane" '
+        f"from {AT} to {LATER}"
+    )
+
+
+def test_a_resolved_conflict_names_the_notice_that_resolved_it_and_how() -> None:
+    data = {
+        "conflict": "c0",
+        "notices": [NOTICE_A, NOTICE_B],
+        "by": NOTICE_B,
+        "reason": "cancelled",
+    }
+
+    line = event_line(server_event(EventType.CONFLICT_RESOLVED, data))
+
+    assert line.endswith(
+        f"conflict c0  between {NOTICE_A} and {NOTICE_B} resolved: {NOTICE_B} cancelled"
+    )
+
+
+def test_policy_events_name_the_proposal_and_what_became_of_it() -> None:
+    proposed = {"proposal": PROPOSAL, "policy": {}, "lapses_at": LATER, "supersedes": NOTICE_A}
+    changed = {
+        "proposal": PROPOSAL,
+        "policy": {},
+        "proposed_by": {"party": "water", "operator": "ana"},
+    }
+
+    lines = [
+        event_line(admin_event(EventType.CHANNEL_POLICY_PROPOSED, proposed)),
+        event_line(admin_event(EventType.CHANNEL_POLICY_CHANGED, changed, party="roads")),
+        event_line(admin_event(EventType.CHANNEL_POLICY_WITHDRAWN, {"proposal": PROPOSAL})),
+    ]
+
+    assert lines == [
+        f"#12 {AT} channel.policy_proposed by water/ana  proposal {PROPOSAL}  lapses at {LATER}, "
+        f"replacing {NOTICE_A}",
+        f"#12 {AT} channel.policy_changed by roads/carla  proposal {PROPOSAL}  of water/ana "
+        "accepted: the policy in force",
+        f"#12 {AT} channel.policy_withdrawn by water/ana  proposal {PROPOSAL}  withdrawn",
+    ]
+
+
+def test_notice_events_keep_their_line() -> None:
+    sent = {"notice": NOTICE_A, "subject": "Mill Lane", "priority": "routine"}
+
+    assert event_line(admin_event(EventType.NOTICE_SENT, sent)) == (
+        f'#12 {AT} notice.sent by water/ana {NOTICE_A}  "Mill Lane" (routine)'
+    )
+    assert event_line(server_event(EventType.NOTICE_OVERDUE, {"notice": NOTICE_A})) == (
+        f"#12 {AT} notice.overdue by server {NOTICE_A}"
+    )
+
+
+def test_an_event_of_a_type_this_client_does_not_know_still_gets_a_line() -> None:
+    event = Event(
+        channel="water-roads", seq=3, type="notice.pondered", at=parse_time(AT), actor=None, data={}
+    )
+
+    assert event_line(event) == f"#3 {AT} notice.pondered by server"
+
+
+# -- spans of time, as the command line reads and prints them ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("7d", 604800), ("12h", 43200), ("30m", 1800), ("90s", 90), ("1d12h", 129600), ("45", 45)],
+)
+def test_spans_are_read_in_days_hours_minutes_and_seconds(text: str, seconds: int) -> None:
+    assert parse_span(text).total_seconds() == seconds
+
+
+@pytest.mark.parametrize("text", ["", "7 days", "d", "0s", "1w", "-5m"])
+def test_what_is_no_span_of_time_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match=r"span of time|no time"):
+        parse_span(text)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (0, "0 s"),
+        (1.234, "1.2 s"),
+        (59, "59 s"),
+        (90, "1 min 30 s"),
+        (900, "15 min"),
+        (5400, "1 h 30 min"),
+        (86400, "1 d"),
+        (129607, "1 d 12 h"),
+    ],
+)
+def test_spans_are_printed_in_their_two_largest_units(seconds: float, shown: str) -> None:
+    assert format_span(seconds) == shown
