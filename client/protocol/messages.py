@@ -10,6 +10,9 @@ A session, message by message (docs/explanation/websocket-session.md walks throu
                                        ◄──   event {event: seq 42} … seq 44, then live ones
     receipt {ref, channel, notice}     ──►
                                        ◄──   result {ref, notice}   (or error {ref, …})
+                                       ◄──   event {event: check.requested, party: mine}
+    answer_check {ref, channel, check} ──►
+                                       ◄──   result {ref, check}    (or error {ref, …})
                                        ◄──   presence {channel, online}   whenever it changes
 
 The token travels in the first message, never in the URL (URLs end up in logs) and never
@@ -31,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from client.protocol.limits import ID_PATTERN
 from client.protocol.schemas import (
     MAX_SEQ,
+    Check,
     DecisionRequest,
     Event,
     NamedRef,
@@ -42,6 +46,7 @@ from client.protocol.vocabulary import Role
 
 __all__ = [
     "CLOSE_CODE_MEANINGS",
+    "AnswerCheckMessage",
     "CancelMessage",
     "ClientMessage",
     "CloseCode",
@@ -171,8 +176,37 @@ class CancelMessage(BaseModel):
     reason: Reason | None = Field(None, description="Why.")
 
 
+class AnswerCheckMessage(BaseModel):
+    """Answer a liveness check for one's party, exactly as ``POST …/checks/{id}/answer`` does."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "answer_check",
+                    "ref": "a1",
+                    "channel": "water-roads",
+                    "check": "3b8f6a2e-5c1d-5e7f-9a0b-2c4d6e8f0a1b",
+                }
+            ]
+        },
+    )
+
+    type: Literal["answer_check"] = "answer_check"
+    ref: Ref
+    channel: str = Field(description="The channel's id.", pattern=ID_PATTERN)
+    check: UUID = Field(description="The check's id, from its `check.requested` event.")
+
+
 ClientMessage = Annotated[
-    HelloMessage | SubscribeMessage | SendMessage | ReceiptMessage | DecideMessage | CancelMessage,
+    HelloMessage
+    | SubscribeMessage
+    | SendMessage
+    | ReceiptMessage
+    | DecideMessage
+    | CancelMessage
+    | AnswerCheckMessage,
     Field(discriminator="type"),
 ]
 """Anything a client may send."""
@@ -216,11 +250,14 @@ class EventMessage(BaseModel):
 
 
 class ResultMessage(BaseModel):
-    """A command succeeded."""
+    """A command succeeded: ``notice`` answers a notice's command, ``check`` an ``answer_check``."""
 
     type: Literal["result"] = "result"
     ref: str = Field(description="The command's ``ref``.")
-    notice: NoticeOut = Field(description="The notice as it stands after the command.")
+    notice: NoticeOut | None = Field(
+        None, description="The notice as it stands after a `send`, `receipt`, `decide` or `cancel`."
+    )
+    check: Check | None = Field(None, description="The check as it stands after an `answer_check`.")
     created: bool = Field(description="Whether the command changed anything.")
 
 

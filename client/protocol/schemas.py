@@ -6,7 +6,7 @@ option. Times are RFC 3339 UTC to the millisecond (see ``times.py``).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -15,9 +15,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
     PlainSerializer,
     StringConstraints,
     WithJsonSchema,
+    computed_field,
 )
 
 from client.protocol.limits import (
@@ -33,12 +35,25 @@ from client.protocol.times import format_time, to_millisecond
 from client.protocol.vocabulary import Decision, EventType, Priority, Role, Status
 
 __all__ = [
+    "DEFAULT_CHASE",
+    "MAX_POLICY_SECONDS",
     "MAX_SEQ",
     "ActivityWindow",
     "Actor",
+    "Availability",
+    "BoundingBox",
     "CancelRequest",
     "Cancellation",
     "Channel",
+    "Chase",
+    "ChaseByPriority",
+    "ChaseIn",
+    "Check",
+    "CheckPage",
+    "CheckSchedule",
+    "CheckScheduleIn",
+    "CheckStatus",
+    "Conflict",
     "DecisionRecord",
     "DecisionRequest",
     "Event",
@@ -51,9 +66,15 @@ __all__ = [
     "NoticeDraft",
     "NoticeOut",
     "NoticePage",
+    "PartyAvailability",
+    "PolicyIn",
     "PolicyOut",
+    "PolicyState",
     "Problem",
+    "Proposal",
+    "ProposalRequest",
     "Receipt",
+    "SecondsByPriority",
     "Time",
 ]
 
@@ -92,6 +113,43 @@ _SIGNATURE = (
 _REQUEST = ConfigDict(extra="forbid")
 
 
+def _south_first(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    if box[1] > box[3]:
+        raise ValueError("south must not be north of north: [west, south, east, north]")
+    return box
+
+
+_Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+_Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+_LONGITUDE = {"type": "number", "minimum": -180, "maximum": 180}
+_LATITUDE = {"type": "number", "minimum": -90, "maximum": 90}
+BoundingBox = Annotated[
+    tuple[_Longitude, _Latitude, _Longitude, _Latitude],
+    AfterValidator(_south_first),
+    WithJsonSchema(
+        {
+            "type": "array",
+            "prefixItems": [_LONGITUDE, _LATITUDE, _LONGITUDE, _LATITUDE],
+            "items": {"type": "number"},
+            "minItems": 4,
+            "maxItems": 4,
+        }
+    ),
+]
+"""``[west, south, east, north]`` in degrees: the ``bbox`` of RFC 7946 (GeoJSON) §5.
+
+Longitudes are within -180 and 180, latitudes within -90 and 90, south no further north
+than north. A west greater than east is a box that crosses the antimeridian.
+"""
+_BBOX = (
+    "Where, as a box of degrees `[west, south, east, north]` (RFC 7946 §5): longitudes "
+    "-180 to 180, latitudes -90 to 90, south not north of north; west greater than east "
+    "crosses the antimeridian. Only with an `area`, which names the place."
+)
+CheckStatus = Literal["pending", "answered", "missed"]
+"""Where a liveness check stands."""
+
+
 class ActivityWindow(BaseModel):
     """When the announced activity takes place."""
 
@@ -118,6 +176,7 @@ class NoticeDraft(BaseModel):
                         "ends_at": "2026-12-11T17:00:00.000Z",
                     },
                     "area": "Mill Lane, numbers 2-40",
+                    "bbox": [-1.2605, 51.7519, -1.2571, 51.7534],
                     "ack_required": True,
                 }
             ]
@@ -137,6 +196,7 @@ class NoticeDraft(BaseModel):
         None, description="When the announced activity takes place, if it has a time."
     )
     area: Area | None = Field(None, description="Where: a street, a district, a grid square.")
+    bbox: BoundingBox | None = Field(None, description=_BBOX)
     ack_required: bool = Field(
         True, description="Whether the receiving party must acknowledge or object."
     )
@@ -196,8 +256,69 @@ class Me(BaseModel):
     party: NamedRef = Field(description="The party the operator acts for.")
 
 
+MAX_POLICY_SECONDS = 366 * 24 * 3600
+"""The longest duration a policy may set: a year (a leap one)."""
+MAX_REMINDERS = 20
+"""Reminders a notice may get at most (the domain's limit, ``server/domain/model.py``)."""
+MAX_ON_DUTY = 50
+"""Operators a party may name to escalate to."""
+
+Seconds = Annotated[int, Field(ge=0, le=MAX_POLICY_SECONDS)]
+PositiveSeconds = Annotated[int, Field(ge=1, le=MAX_POLICY_SECONDS)]
+OperatorId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+
+
+class Chase(BaseModel):
+    """How a notice left undecided past its deadline is chased, counted from the deadline."""
+
+    remind_after_seconds: int = Field(
+        description="From the acknowledgement deadline to the first reminder."
+    )
+    remind_every_seconds: int = Field(description="Between one reminder and the next.")
+    reminders: int = Field(description="How many reminders at most; 0 sends none.")
+    escalate_after_seconds: int | None = Field(
+        description="From the deadline to the escalation; `null`: the notice never escalates."
+    )
+
+
+class CheckSchedule(BaseModel):
+    """Liveness checks: how often each party is asked, and how long it has to answer."""
+
+    every_seconds: int = Field(description="Time between one round of checks and the next.")
+    answer_within_seconds: int = Field(
+        description="How long a party has to answer a check before it is logged missed."
+    )
+
+
+DEFAULT_CHASE: dict[Priority, dict[str, int | None]] = {
+    Priority.ROUTINE: {
+        "remind_after_seconds": 86_400,
+        "remind_every_seconds": 86_400,
+        "reminders": 2,
+        "escalate_after_seconds": 259_200,
+    },
+    Priority.IMPORTANT: {
+        "remind_after_seconds": 7_200,
+        "remind_every_seconds": 7_200,
+        "reminders": 3,
+        "escalate_after_seconds": 28_800,
+    },
+    Priority.URGENT: {
+        "remind_after_seconds": 900,
+        "remind_every_seconds": 900,
+        "reminders": 4,
+        "escalate_after_seconds": 3_600,
+    },
+}
+"""The chase of a policy that names none (as policies stored before chasing existed)."""
+
+
+def _default_chase() -> dict[Priority, Chase]:
+    return {p: Chase.model_validate(plan) for p, plan in DEFAULT_CHASE.items()}
+
+
 class PolicyOut(BaseModel):
-    """A channel's rules, in seconds per priority."""
+    """A channel's rules, in seconds per priority: the form the log's policy events carry."""
 
     ack_deadline_seconds: dict[Priority, int] = Field(
         description="Time from sending to the acknowledgement deadline."
@@ -207,6 +328,190 @@ class PolicyOut(BaseModel):
     )
     require_signatures: bool = Field(
         False, description="Whether notices and decisions must carry the operator's signature."
+    )
+    chase: dict[Priority, Chase] = Field(
+        default_factory=_default_chase,
+        description="Reminders and escalation of a notice undecided past its deadline. A "
+        "policy written before chasing existed has the defaults.",
+    )
+    escalate_to: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Per party, the operators on duty that its escalations go to; a party "
+        "not named escalates to its admins.",
+    )
+    checks: CheckSchedule | None = Field(
+        None, description="Liveness checks; `null`: the channel schedules none."
+    )
+
+
+class SecondsByPriority(BaseModel):
+    """A duration in seconds for each priority; all three are required."""
+
+    model_config = _REQUEST
+
+    routine: Seconds = Field(description="For routine notices.")
+    important: Seconds = Field(description="For important notices.")
+    urgent: Seconds = Field(description="For urgent notices.")
+
+
+class ChaseIn(BaseModel):
+    """How to chase a notice undecided past its deadline; times count from the deadline."""
+
+    model_config = _REQUEST
+
+    remind_after_seconds: Seconds = Field(
+        description="From the acknowledgement deadline to the first reminder."
+    )
+    remind_every_seconds: PositiveSeconds = Field(description="Between one reminder and the next.")
+    reminders: int = Field(
+        ge=0, le=MAX_REMINDERS, description="How many reminders at most; 0 sends none."
+    )
+    escalate_after_seconds: Seconds | None = Field(
+        description="From the deadline to the escalation; `null`: never escalate."
+    )
+
+
+class ChaseByPriority(BaseModel):
+    """How notices of each priority are chased; all three are required."""
+
+    model_config = _REQUEST
+
+    routine: ChaseIn = Field(description="For routine notices.")
+    important: ChaseIn = Field(description="For important notices.")
+    urgent: ChaseIn = Field(description="For urgent notices.")
+
+
+class CheckScheduleIn(BaseModel):
+    """Liveness checks to schedule: the answer window must be shorter than the interval."""
+
+    model_config = _REQUEST
+
+    every_seconds: int = Field(
+        ge=60,
+        le=MAX_POLICY_SECONDS,
+        description="Time between rounds of checks, a minute at least.",
+    )
+    answer_within_seconds: PositiveSeconds = Field(
+        description="How long a party has to answer; less than `every_seconds`."
+    )
+
+
+_POLICY_EXAMPLE: dict[str, JsonValue] = {
+    "ack_deadline_seconds": {"routine": 259200, "important": 86400, "urgent": 3600},
+    "min_advance_notice_seconds": {"routine": 172800, "important": 14400, "urgent": 0},
+    "require_signatures": False,
+    "chase": {
+        "routine": {
+            "remind_after_seconds": 86400,
+            "remind_every_seconds": 86400,
+            "reminders": 2,
+            "escalate_after_seconds": 259200,
+        },
+        "important": {
+            "remind_after_seconds": 7200,
+            "remind_every_seconds": 7200,
+            "reminders": 3,
+            "escalate_after_seconds": 28800,
+        },
+        "urgent": {
+            "remind_after_seconds": 900,
+            "remind_every_seconds": 900,
+            "reminders": 4,
+            "escalate_after_seconds": 3600,
+        },
+    },
+    "escalate_to": {"roads": ["dev"]},
+    "checks": {"every_seconds": 3600, "answer_within_seconds": 300},
+}
+
+
+class PolicyIn(BaseModel):
+    """A policy as an admin proposes it; the same form as the policy served.
+
+    The server checks it again as a whole: every priority named once, acknowledgement
+    deadlines positive, `escalate_to` naming only the channel's two parties.
+    """
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_POLICY_EXAMPLE]})
+
+    ack_deadline_seconds: SecondsByPriority = Field(
+        description="Time from sending to the acknowledgement deadline (positive)."
+    )
+    min_advance_notice_seconds: SecondsByPriority = Field(
+        description="How long before its activity starts a notice must be sent."
+    )
+    require_signatures: bool = Field(
+        False, description="Whether notices and decisions must carry the operator's signature."
+    )
+    chase: ChaseByPriority = Field(
+        default_factory=lambda: ChaseByPriority.model_validate(DEFAULT_CHASE),
+        description="Reminders and escalation per priority; the defaults when left out.",
+    )
+    escalate_to: dict[PartyId, Annotated[list[OperatorId], Field(max_length=MAX_ON_DUTY)]] = Field(
+        default_factory=dict,
+        max_length=2,
+        description="Per party, the operators on duty its escalations go to; a party left "
+        "out escalates to its admins.",
+    )
+    checks: CheckScheduleIn | None = Field(
+        None, description="Liveness checks to schedule; `null` or left out: none."
+    )
+
+
+class ProposalRequest(BaseModel):
+    """A policy proposed to the other party, who must accept it before it is in force."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0b7e4f0c-2f6e-4d33-9a59-3d6c1b2a9e41",
+                    "policy": _POLICY_EXAMPLE,
+                    "lapses_in_seconds": 604800,
+                }
+            ]
+        },
+    )
+
+    id: UUID = Field(
+        description="Chosen by the client. Proposing the same id again with the same policy "
+        "returns the proposal; with another policy it is a conflict."
+    )
+    policy: PolicyIn = Field(description="The policy proposed.")
+    lapses_in_seconds: int = Field(
+        604_800,
+        ge=60,
+        le=2_592_000,
+        description="How long the other party has to accept: 1 minute to 30 days.",
+    )
+
+
+class Proposal(BaseModel):
+    """A policy one party's admin proposed, waiting for an admin of the other party."""
+
+    id: UUID = Field(description="The id its proposer chose.")
+    policy: PolicyOut = Field(description="The policy proposed.")
+    party: str = Field(description="The proposing party.")
+    operator: str = Field(description="The admin who proposed it.")
+    proposed_at: Time = Field(description="Server time of the proposal.")
+    lapses_at: Time = Field(description="After this moment it can no longer be accepted.")
+
+
+class PolicyState(BaseModel):
+    """The policy in force on a channel, and the proposal waiting to replace it, if any."""
+
+    in_force: PolicyOut = Field(description="The policy in force, as the log says.")
+    policy_id: UUID | None = Field(
+        description="The proposal that put it in force; `null` for the channel's first policy."
+    )
+    since_seq: int | None = Field(
+        description="Sequence number of the `channel.policy_changed` event that put it in "
+        "force; `null` for the channel's first policy."
+    )
+    pending: Proposal | None = Field(
+        description="The proposal waiting for an answer; `null` when none waits (a lapsed "
+        "one waits no more)."
     )
 
 
@@ -312,6 +617,9 @@ class NoticeOut(BaseModel):
     priority: Priority = Field(description="How pressing it is.")
     activity: ActivityWindow | None = Field(description="When the activity takes place.")
     area: str | None = Field(description="Where.")
+    bbox: list[float] | None = Field(
+        None, description="Where, as `[west, south, east, north]` in degrees, if given."
+    )
     ack_required: bool = Field(description="Whether an answer is required.")
     refers_to: UUID | None = Field(description="The earlier notice this one updates.")
     status: Status = Field(description="Where the notice is in its life.")
@@ -355,3 +663,89 @@ class Problem(BaseModel):
     decision: DecisionRecord | None = Field(
         None, description="For a second decision: the first one, which stands."
     )
+
+
+class Check(BaseModel):
+    """One liveness check: the server asked a party to show that somebody is listening."""
+
+    id: UUID = Field(description="The check's id.")
+    channel: str = Field(description="The channel's id.")
+    party: str = Field(description="The party asked; any of its operators may answer.")
+    seq: int = Field(description="Sequence number of its `check.requested` event.")
+    due_at: Time = Field(description="When the schedule wanted it asked.")
+    requested_at: Time = Field(description="Server time of the request.")
+    answer_by: Time = Field(description="The end of the answer window.")
+    answered_at: Time | None = Field(None, description="Server time of the answer, if any.")
+    answered_by: str | None = Field(None, description="The operator who answered, if any.")
+    missed_at: Time | None = Field(None, description="When the check was logged missed, if it was.")
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="`pending` (waiting for an answer until `answer_by`), `answered` or "
+        "`missed`. A pending check past `answer_by` is about to be logged missed."
+    )
+    @property
+    def status(self) -> CheckStatus:
+        """Where the check stands, from its times."""
+        if self.answered_at is not None:
+            return "answered"
+        return "pending" if self.missed_at is None else "missed"
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="From the request to the answer, in milliseconds; `null` if unanswered."
+    )
+    @property
+    def answered_in_ms(self) -> int | None:
+        """How long the answer took, as ``check.answered`` says."""
+        if self.answered_at is None:
+            return None
+        return max(0, round((self.answered_at - self.requested_at).total_seconds() * 1000))
+
+
+class CheckPage(BaseModel):
+    """One page of liveness checks, newest first."""
+
+    items: list[Check] = Field(description="The checks on this page.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; `null` on the last page."
+    )
+
+
+class PartyAvailability(BaseModel):
+    """How one party answered the checks requested of it in a time range."""
+
+    party: str = Field(description="The party's id.")
+    requested: int = Field(description="Checks requested of it in the range.")
+    answered: int = Field(description="Of those, answered in time.")
+    missed: int = Field(description="Of those, logged missed.")
+    pending: int = Field(description="Of those, still waiting for an answer.")
+    median_answer_ms: int | None = Field(
+        description="The median time to answer, in milliseconds; `null` if none was answered."
+    )
+
+
+class Availability(BaseModel):
+    """Each party's answers to liveness checks requested in a time range."""
+
+    since: Time = Field(description="The range's start: checks requested at or after it.")
+    until: Time = Field(description="The range's end: checks requested before it.")
+    parties: list[PartyAvailability] = Field(description="The channel's two parties.")
+
+
+class Conflict(BaseModel):
+    """Two planned activities in one area at once (`conflict.detected`), until resolved."""
+
+    id: UUID = Field(description="The conflict's id (the same for the same two notices).")
+    channel: str = Field(description="The channel's id.")
+    notices: list[UUID] = Field(
+        min_length=2,
+        max_length=2,
+        description="The two notices: the one sent earlier, then the one that revealed it.",
+    )
+    area: str = Field(description="The area as compared: its label, normalised.")
+    overlap: ActivityWindow = Field(description="When the two activities overlap.")
+    detected_seq: int = Field(description="Sequence number of its `conflict.detected` event.")
+    detected_at: Time = Field(description="Server time of the detection.")
+    resolved_seq: int | None = Field(
+        None, description="Sequence number of its `conflict.resolved` event, if resolved."
+    )
+    resolved_at: Time | None = Field(None, description="Server time of the resolution, if any.")
