@@ -7,6 +7,11 @@ in the same transaction as the events. ``notices`` holds each notice's current s
 is always the fold of its events; it exists so that the inbox is one indexed query.
 ``counters`` holds the access counter, which triggers move whenever ``tokens``,
 ``operators`` or ``parties`` change (migration 0005).
+
+The clock's tables (migration 0006): ``due_actions`` is the queue of what the server will
+do on its own and when (a row is deleted in the transaction that fires it); ``checks`` and
+``conflicts`` hold the state of each liveness check and each pair of clashing plans, folded
+from their events as ``notices`` is from a notice's.
 """
 
 from __future__ import annotations
@@ -35,7 +40,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "Base",
     "ChannelRow",
+    "CheckRow",
+    "ConflictRow",
     "CounterRow",
+    "DueActionRow",
     "EventRow",
     "LogNodeRow",
     "NoticeRow",
@@ -145,6 +153,11 @@ class ChannelRow(Base):
     party_a: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
     party_b: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
     policy: Mapped[str] = mapped_column(Text)
+    """The policy in force, as JSON (``server/domain/policy.py``), keys sorted."""
+    policy_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    """The proposal that set the policy in force; null for the one the channel began with."""
+    proposal: Mapped[str | None] = mapped_column(Text)
+    """The proposal waiting for an answer, as JSON; null when none (it may have lapsed)."""
     head_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
 
@@ -156,6 +169,15 @@ class NoticeRow(Base):
     __table_args__ = (
         Index("ix_notices_channel_seq", "channel_id", "sent_seq"),
         Index("ix_notices_status_due", "status", "ack_due_at"),
+        # The plans still active in an area: a send with a window and an area reads them.
+        Index("ix_notices_channel_area_ends", "channel_id", "area_key", "ends_at"),
+        # The updates of a plan, which replace it; partial, as most notices refer to none.
+        Index(
+            "ix_notices_refers_to",
+            "refers_to",
+            sqlite_where=text("refers_to IS NOT NULL"),
+            postgresql_where=text("refers_to IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
@@ -169,6 +191,10 @@ class NoticeRow(Base):
     starts_at: Mapped[datetime | None]
     ends_at: Mapped[datetime | None]
     area: Mapped[str | None]
+    area_key: Mapped[str | None]
+    """The area as compared (``server.domain.conflicts.area_key``); null without an area."""
+    bbox: Mapped[str | None] = mapped_column(Text)
+    """``[west, south, east, north]`` as JSON, or null."""
     ack_required: Mapped[bool]
     refers_to: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     status: Mapped[str] = mapped_column(String(16))
@@ -230,3 +256,66 @@ class LogNodeRow(Base):
     level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class DueActionRow(Base):
+    """Something the server will do on its own at ``due_at`` (``server/domain/clock.py``).
+
+    Claimed by the writer when its time has come and deleted in the transaction that fires
+    it: on PostgreSQL with ``FOR UPDATE SKIP LOCKED``, so that two processes never fire one.
+    """
+
+    __tablename__ = "due_actions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[uuid.UUID] = mapped_column(Uuid)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class CheckRow(Base):
+    """A liveness check: asked of a party, then answered or missed (the fold of its events)."""
+
+    __tablename__ = "checks"
+    __table_args__ = (Index("ix_checks_channel_requested", "channel_id", "requested_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id"))
+    party: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime]
+    """When the schedule wanted it asked."""
+    requested_at: Mapped[datetime]
+    requested_seq: Mapped[int]
+    """The sequence number of its ``check.requested`` event."""
+    answer_by: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    answered_by: Mapped[str | None] = mapped_column(String(64))
+    missed_at: Mapped[datetime | None]
+
+
+class ConflictRow(Base):
+    """Two plans in one area at one time: detected, and perhaps resolved since."""
+
+    __tablename__ = "conflicts"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id"))
+    notice_a: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    """The earlier notice."""
+    notice_b: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    """The notice whose sending revealed the conflict."""
+    area: Mapped[str]
+    """The normalised area they share."""
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    """The time they share."""
+    detected_seq: Mapped[int]
+    detected_at: Mapped[datetime]
+    resolved_seq: Mapped[int | None]
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    """The notice cancelled, or the update that replaced one of the two."""
+    reason: Mapped[str | None] = mapped_column(String(16))
+    """Why it was resolved: ``cancelled`` or ``updated``."""
