@@ -9,8 +9,9 @@ A notice with an activity window and an area is a *plan*. Two plans conflict whe
 - their windows share some time: windows are half-open, ``[starts_at, ends_at)``, so one
   that ends as the other starts does not overlap it (the day crew hands over to the night
   crew);
-- neither is the other, and neither refers to the other (an update and the notice it
-  updates are one plan told twice).
+- neither is the other, and neither updates the other (an update, a notice of the same
+  party that refers to the other, and the notice it updates are one plan told twice; a
+  reply of the other party with a window of its own is a plan of its own).
 
 :func:`overlap` is symmetric and never finds a plan in conflict with itself; the tests in
 ``tests/unit/test_conflicts.py`` check those properties on generated plans.
@@ -76,7 +77,7 @@ def plan_of(notice: Notice) -> Plan | None:
 
 def overlap(a: Plan, b: Plan) -> ActivityWindow | None:
     """The time two plans share in one place, or ``None`` if they do not conflict."""
-    if a.notice_id == b.notice_id or a.refers_to == b.notice_id or b.refers_to == a.notice_id:
+    if a.notice_id == b.notice_id or _updates(a, b) or _updates(b, a):
         return None
     if a.area != b.area:
         return None
@@ -109,14 +110,26 @@ def conflict_id(earlier: UUID, later: UUID) -> UUID:
     return uuid.uuid5(CONFLICT_NAMESPACE, f"{earlier}/{later}")
 
 
+def _updates(later: Plan, earlier: Plan) -> bool:
+    # The same party's plan told again; the other party's reply is a plan of its own
+    # (``rules.replaces`` says the same of the plans that stay active).
+    return later.refers_to == earlier.notice_id and later.sender_party == earlier.sender_party
+
+
 def _intersect(a: BoundingBox, b: BoundingBox) -> bool:
     if a.north < b.south or b.north < a.south:
         return False
     return any(
-        lo_a <= hi_b and lo_b <= hi_a
-        for lo_a, hi_a in _longitudes(a)
-        for lo_b, hi_b in _longitudes(b)
+        _spans_meet(span_a, span_b) for span_a in _longitudes(a) for span_b in _longitudes(b)
     )
+
+
+def _spans_meet(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    (lo_a, hi_a), (lo_b, hi_b) = a, b
+    if lo_a <= hi_b and lo_b <= hi_a:
+        return True
+    # 180 and -180 are one meridian: a span that ends on it meets one that begins there.
+    return (hi_a == 180 and lo_b == -180) or (hi_b == 180 and lo_a == -180)
 
 
 def _longitudes(box: BoundingBox) -> list[tuple[float, float]]:
