@@ -13,7 +13,7 @@
 
 import { Backoff, sleep } from "./backoff.js";
 import { fromBase64 } from "./bytes.js";
-import { buildCancellation, buildDecision, buildDraft, noticeId } from "./drafts.js";
+import { buildCancellation, buildDecision, buildDraft, noticeId, wireTime } from "./drafts.js";
 import { HotlineError, LogTampered, ProblemError, Unreachable } from "./errors.js";
 import { CompactRange, eventHash } from "./log.js";
 import { Subscription } from "./live.js";
@@ -32,6 +32,62 @@ const RETRY_STATUSES = new Set([502, 503, 504]);
  * @typedef {Notice & {history: HotlineEvent[]}} NoticeDetail
  * @typedef {{items: Notice[], next_cursor: string | null}} NoticePage
  * @typedef {{origin: string, size: number, root_hash: string, note: string}} CheckpointOut
+ */
+
+/**
+ * How a notice left unanswered is chased, counted from its acknowledgement deadline.
+ * @typedef {object} Chase
+ * @property {number} remind_after_seconds the first reminder, after the deadline
+ * @property {number} remind_every_seconds between reminders
+ * @property {number} reminders how many at most (0: none)
+ * @property {number | null} escalate_after_seconds when it escalates; `null`: never
+ */
+
+/**
+ * A channel's policy, as the wire spells it (`PolicyOut`).
+ * @typedef {object} Policy
+ * @property {Record<string, number>} ack_deadline_seconds by priority
+ * @property {Record<string, number>} min_advance_notice_seconds by priority
+ * @property {boolean} require_signatures
+ * @property {Record<string, Chase>} [chase] by priority
+ * @property {Record<string, string[]>} [escalate_to] by party, the operators on duty to
+ *   escalate to; a party not named escalates to its admins
+ * @property {{every_seconds: number, answer_within_seconds: number} | null} [checks]
+ *   liveness checks, or `null` for none
+ */
+
+/**
+ * A policy one party's admin proposed; it takes effect when the other party's admin accepts.
+ * @typedef {Record<string, any> & {id: string, policy: Policy, party: string, operator: string,
+ *   proposed_at: string, lapses_at: string}} Proposal
+ */
+
+/**
+ * The policy in force (since the event `since_seq`, or from the start when `null`), and the
+ * proposal waiting for the other party, if any.
+ * @typedef {{in_force: Policy, since_seq: number | null, pending: Proposal | null}} PolicyState
+ */
+
+/**
+ * A liveness check the server asked a party to answer.
+ * @typedef {Record<string, any> & {id: string, party: string, requested_at: string,
+ *   answer_by: string, answered_at: string | null, answered_by: string | null,
+ *   missed_at: string | null}} Check
+ * @typedef {{items: Check[], next_cursor: string | null}} CheckPage
+ */
+
+/**
+ * How each party answered its checks over a time range.
+ * @typedef {{party: string, requested: number, answered: number, missed: number,
+ *   pending: number, median_answer_ms: number | null}} PartyAvailability
+ * @typedef {{since: string, until: string, parties: PartyAvailability[]}} Availability
+ */
+
+/**
+ * Two notices that plan activity in one area at overlapping times.
+ * @typedef {Record<string, any> & {id: string, notices: [string, string], area: string,
+ *   overlap: {starts_at: string, ends_at: string}, detected_seq: number,
+ *   resolved_seq: number | null}} Conflict
  */
 
 /**
@@ -238,6 +294,124 @@ export class HotlineClient {
     });
   }
 
+  // -- policy ------------------------------------------------------------------------------
+
+  /**
+   * The policy in force on `channel`, and the proposal waiting for an answer, if any.
+   * @param {string} channel
+   * @returns {Promise<PolicyState>}
+   */
+  async policy(channel) {
+    return this._request("GET", `${channelPath(channel)}/policy`, { retry: true });
+  }
+
+  /**
+   * Propose a new policy to the other party (admins only); it replaces a proposal of one's
+   * own party still waiting. Proposing again with the same `id` is safe: a failure carries
+   * the id to retry with (`error.proposalId`).
+   * @param {string} channel
+   * @param {Policy} policy the whole policy proposed, as `policy(channel).in_force` spells it
+   * @param {{id?: string, lapsesIn?: number}} [options] `id`: a UUID of your choosing;
+   *   `lapsesIn`: seconds until the proposal lapses unanswered (the server's default: 7 days)
+   * @returns {Promise<Proposal>}
+   * @throws {ProblemError} 403: not an admin; 422: the policy or the lapse is out of bounds
+   */
+  async proposePolicy(channel, policy, { id = globalThis.crypto.randomUUID(), lapsesIn } = {}) {
+    const proposal = uuid(id, "a proposal id");
+    if (lapsesIn !== undefined && !(Number.isInteger(lapsesIn) && lapsesIn > 0)) {
+      throw new TypeError("lapsesIn is a whole number of seconds");
+    }
+    try {
+      return await this._request("POST", `${channelPath(channel)}/policy/proposals`, {
+        json: { id: proposal, policy, lapses_in_seconds: lapsesIn },
+        retry: true,
+      });
+    } catch (error) {
+      if (error instanceof HotlineError) error.proposalId = proposal;
+      throw error;
+    }
+  }
+
+  /**
+   * Accept the other party's proposal (admins only): from its event on, it is the policy.
+   * @param {string} channel
+   * @param {string} proposal the proposal's id
+   * @returns {Promise<PolicyState>}
+   * @throws {ProblemError} 403: not an admin, or the proposal is one's own party's; 409
+   *   `proposal-closed`: it lapsed, was withdrawn, replaced or accepted already
+   */
+  async acceptPolicy(channel, proposal) {
+    return this._request("POST", proposalPath(channel, proposal, "accept"));
+  }
+
+  /**
+   * Withdraw one's own party's proposal (admins only).
+   * @param {string} channel
+   * @param {string} proposal the proposal's id
+   * @returns {Promise<PolicyState>}
+   * @throws {ProblemError} 403; 409 `proposal-closed`
+   */
+  async withdrawPolicy(channel, proposal) {
+    return this._request("POST", proposalPath(channel, proposal, "withdraw"));
+  }
+
+  // -- liveness checks and conflicts ------------------------------------------------------
+
+  /**
+   * One page of the channel's liveness checks, oldest first.
+   * @param {string} channel
+   * @param {{party?: string, after?: string | null, limit?: number}} [options] `party`: only
+   *   the checks it was asked; `after`: the `next_cursor` of the page before
+   * @returns {Promise<CheckPage>}
+   */
+  async checks(channel, { party, after, limit } = {}) {
+    return this._request("GET", `${channelPath(channel)}/checks`, {
+      params: { party, after: after ?? undefined, limit },
+      retry: true,
+    });
+  }
+
+  /**
+   * Answer a liveness check for the operator's party. Answering again changes nothing, so
+   * this is tried again after a network failure.
+   * @param {string} channel
+   * @param {string} check the check's id
+   * @returns {Promise<Check>}
+   * @throws {ProblemError} 403: the check asks the other party; 409 `check-closed`: it was
+   *   missed already; 404: no such check
+   */
+  async answerCheck(channel, check) {
+    const path = `${channelPath(channel)}/checks/${uuid(check, "a check id")}/answer`;
+    return this._request("POST", path, { retry: true });
+  }
+
+  /**
+   * Each party's checks over a time range: asked, answered, missed, and the median answer time.
+   * @param {string} channel
+   * @param {{since?: string | Date, until?: string | Date}} [range] the server's default
+   *   when left out
+   * @returns {Promise<Availability>}
+   */
+  async availability(channel, { since, until } = {}) {
+    return this._request("GET", `${channelPath(channel)}/availability`, {
+      params: { since: timeParam(since, "since"), until: timeParam(until, "until") },
+      retry: true,
+    });
+  }
+
+  /**
+   * The conflicting plans of the channel: two notices with overlapping windows in one area.
+   * @param {string} channel
+   * @param {{open?: boolean}} [options] `open`: only those not resolved yet
+   * @returns {Promise<Conflict[]>}
+   */
+  async conflicts(channel, { open } = {}) {
+    return this._request("GET", `${channelPath(channel)}/conflicts`, {
+      params: { open: open === undefined ? undefined : String(open) },
+      retry: true,
+    });
+  }
+
   // -- the verifiable log ------------------------------------------------------------------
 
   /**
@@ -386,6 +560,42 @@ function channelPath(channel) {
 function noticePath(channel, id, action) {
   const path = `${channelPath(channel)}/notices/${noticeId(id)}`;
   return action === undefined ? path : `${path}/${action}`;
+}
+
+/**
+ * @param {string} channel
+ * @param {string} proposal
+ * @param {"accept" | "withdraw"} action
+ */
+function proposalPath(channel, proposal, action) {
+  return `${channelPath(channel)}/policy/proposals/${uuid(proposal, "a proposal id")}/${action}`;
+}
+
+/**
+ * An id in its canonical spelling.
+ * @param {unknown} id
+ * @param {string} what "a proposal id"
+ * @returns {string}
+ * @throws {TypeError} `id` is not a UUID
+ */
+function uuid(id, what) {
+  try {
+    return noticeId(id);
+  } catch {
+    throw new TypeError(`${JSON.stringify(id)} is not ${what} (a UUID)`);
+  }
+}
+
+/**
+ * @param {string | Date | undefined} value
+ * @param {string} name
+ * @returns {string | undefined}
+ */
+function timeParam(value, name) {
+  if (value === undefined) return undefined;
+  const time = wireTime(value);
+  if (time === undefined) throw new TypeError(`${name} is not an RFC 3339 time with a zone`);
+  return time;
 }
 
 /** @param {unknown} error */

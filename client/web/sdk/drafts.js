@@ -29,6 +29,7 @@ const DRAFT_FIELDS = new Set([
   "priority",
   "activity",
   "area",
+  "bbox",
   "ack_required",
   "refers_to",
   "client_time",
@@ -45,10 +46,19 @@ const SIGNATURE = /^[A-Za-z0-9+/]+={0,2}$/;
  * @property {"routine" | "important" | "urgent"} [priority]
  * @property {{starts_at: string | Date, ends_at: string | Date} | null} [activity]
  * @property {string | null} [area] where: one line, 1 to 200 characters
+ * @property {BoundingBox | null} [bbox] where, more precisely: only with an `area`, which
+ *   names the place; two notices whose boxes do not meet do not conflict
  * @property {boolean} [ack_required] whether the other party must acknowledge or object
  * @property {string | null} [refers_to] an earlier notice of the channel that this one updates
  * @property {string | Date | null} [client_time] the client's clock; now, if absent
  * @property {string | null} [signature] the operator's signature, if it signs
+ */
+
+/**
+ * A box of longitudes and latitudes, `[west, south, east, north]`: the `bbox` of RFC 7946
+ * (GeoJSON) §5. Longitudes within -180 and 180, latitudes within -90 and 90, south not above
+ * north; a west greater than its east is a box that crosses the antimeridian.
+ * @typedef {[west: number, south: number, east: number, north: number]} BoundingBox
  */
 
 /** Collects what is wrong with a request, field by field. */
@@ -165,6 +175,10 @@ export function buildDraft(draft) {
     checkText(found, "area", draft.area, { min: 1, max: MAX_AREA, line: true });
     out.area = draft.area;
   }
+  if (draft.bbox != null) {
+    out.bbox = boundingBox(found, draft.bbox);
+    if (draft.area == null) found.add("bbox", "a bbox needs an area: the label names the place");
+  }
   if (draft.ack_required !== undefined) {
     if (typeof draft.ack_required !== "boolean") found.add("ack_required", "must be true or false");
     out.ack_required = draft.ack_required;
@@ -214,6 +228,29 @@ function activityWindow(found, window) {
     out[key] = time;
   }
   return out;
+}
+
+/**
+ * A bounding box checked as `BoundingBox` in server/domain/model.py checks it.
+ * @param {Findings} found
+ * @param {unknown} box
+ * @returns {unknown} the box to send: a copy, so that a later change to the caller's array
+ *   cannot change what was checked
+ */
+function boundingBox(found, box) {
+  if (!Array.isArray(box) || box.length !== 4 || !box.every((v) => typeof v === "number")) {
+    found.add("bbox", "must be four numbers: west, south, east, north");
+    return box;
+  }
+  const [west, south, east, north] = box;
+  if (!box.every(Number.isFinite)) {
+    found.add("bbox", "bbox values must be finite numbers");
+  } else if (!(Math.abs(west) <= 180 && Math.abs(east) <= 180)) {
+    found.add("bbox", "bbox longitudes must be within -180 and 180");
+  } else if (!(-90 <= south && south <= north && north <= 90)) {
+    found.add("bbox", "bbox latitudes must be within -90 and 90, south first");
+  }
+  return [west, south, east, north];
 }
 
 /**

@@ -32,6 +32,12 @@ export class HotlineError extends Error {
      * @type {string | null}
      */
     this.noticeId = null;
+    /**
+     * After a failed `proposePolicy`, the proposal's id to propose again with: a repeat
+     * with it is safe, as with a notice's id.
+     * @type {string | null}
+     */
+    this.proposalId = null;
   }
 }
 

@@ -74,7 +74,14 @@ export {
   verifyConsistency,
   verifyInclusion,
 } from "./merkle.js";
-export { parseServerMessage } from "./messages.js";
+export { EVENT_TYPES, parseServerMessage } from "./messages.js";
 export { Verifier, openNote } from "./note.js";
 export { MemoryStore, loadResume, resumeKey, saveResume } from "./resume.js";
+export {
+  OPTIONAL_SIGNED_FIELDS,
+  SIGNED_FIELDS,
+  eventContent,
+  noticeContent,
+  signedContent,
+} from "./signatures.js";
 export { MAX_MESSAGE_BYTES } from "./socket.js";

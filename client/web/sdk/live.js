@@ -11,6 +11,8 @@
  *   before. A log that does not match stops the subscription for good with `LogTampered` or
  *   `SplitView`.
  * - It confirms receipt of each notice the other party sent, once caught up with the log.
+ * - Asked to (`answerChecks`), it answers each liveness check the server asks of its own
+ *   party, once caught up, as `hotline listen --answer-checks` does.
  * - What it has handled and verified is kept in the `store` the caller gives, so that a later
  *   subscription holds the server to what this one saw.
  * - A message it cannot read, or of a type it does not know, is passed over whole; a message
@@ -80,6 +82,9 @@ const CHANNEL_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
  * @property {string} [logKey] the server's verifier key, as got from its operator; without it
  *   the key remembered in the store is used, else the key the server serves (trust on first use)
  * @property {boolean} [confirmReceipts] confirm receipt of each notice from the other party (true)
+ * @property {boolean} [answerChecks] answer each liveness check (`check.requested`) that asks
+ *   the operator's own party and is still open (false): the client then vouches that the
+ *   party is listening, so only a client that a person or a program watches should
  * @property {Backoff} [backoff] reconnection delays; the client's own when omitted
  * @property {AbortSignal} [signal] stops the subscription when aborted, as `close()` does
  * @property {{warn(...args: any[]): void}} [logger] where warnings go (`console`)
@@ -127,6 +132,10 @@ export class Subscription {
     this._owed = new Map();
     /** @type {Map<string, string>} receipts asked on this connection: ref -> notice id */
     this._asked = new Map();
+    /** @type {Map<string, true>} liveness checks owed an answer: check ids */
+    this._checksOwed = new Map();
+    /** @type {Map<string, string>} answers sent on this connection: ref -> check id */
+    this._answering = new Map();
     this._refs = 0;
     /** @type {string | null} the ref of this connection's `subscribe` */
     this._subscribeRef = null;
@@ -289,6 +298,7 @@ export class Subscription {
     } finally {
       this._socket = null;
       this._asked.clear();
+      this._answering.clear();
       socket.close();
     }
   }
@@ -314,7 +324,7 @@ export class Subscription {
           ? await this._auditor.add(event, event, message.checkpoint)
           : [event];
         await this._deliver(verified);
-        this._sendReceipts(socket);
+        this._sendOwed(socket);
         return;
       }
       case "subscribed": {
@@ -336,7 +346,7 @@ export class Subscription {
         }
         this._head = message.head;
         this._status("live", { head: message.head });
-        this._sendReceipts(socket);
+        this._sendOwed(socket);
         return;
       }
       case "presence":
@@ -354,8 +364,12 @@ export class Subscription {
         }
         if (message.ref === null) {
           this._logger.warn(`hotline: the server refused a message: ${message.detail}`);
+        } else if (message.status === 429 && this._answering.has(message.ref)) {
+          // Too many commands at once: the check stays owed and is answered again with the
+          // channel's next event, since a check left unanswered is logged missed.
+          this._answering.delete(message.ref);
         } else {
-          this._answered(message.ref); // a refused receipt is not asked again
+          this._answered(message.ref); // a refused receipt or answer is not asked again
         }
         return;
       default:
@@ -373,6 +387,7 @@ export class Subscription {
       for (const event of events) {
         if (this._stopped) return;
         this._noteReceipt(event);
+        this._noteCheck(event);
         await this._options.onEvent?.(event);
         this.lastSeq = event.seq;
         handled += 1;
@@ -417,10 +432,31 @@ export class Subscription {
     }
   }
 
-  /** @param {Socket} socket */
-  _sendReceipts(socket) {
+  /** @param {HotlineEvent} event */
+  _noteCheck(event) {
+    if (this._options.answerChecks !== true || this.welcome === null) return;
+    const check = event.data.check;
+    if (typeof check !== "string") return;
+    let id;
+    try {
+      id = noticeId(check); // a UUID, spelled one way
+    } catch {
+      return;
+    }
+    if (event.type === "check.requested") {
+      if (event.data.party === this.welcome.party.id) this._checksOwed.set(id, true);
+    } else if (event.type === "check.answered" || event.type === "check.missed") {
+      this._checksOwed.delete(id);
+    }
+  }
+
+  /**
+   * Send the receipts and the answers owed.
+   * @param {Socket} socket
+   */
+  _sendOwed(socket) {
     // Only once caught up: a notice replayed from the log may have been received long
-    // ago, which a later event of the replay will show.
+    // ago, and a check answered, which a later event of the replay will show.
     if (this._head === null || this._received < this._head) return;
     const asked = new Set(this._asked.values());
     for (const id of this._owed.keys()) {
@@ -429,18 +465,35 @@ export class Subscription {
       this._asked.set(ref, id);
       socket.send(JSON.stringify({ type: "receipt", ref, channel: this.channel, notice: id }));
     }
+    const answering = new Set(this._answering.values());
+    for (const id of this._checksOwed.keys()) {
+      if (answering.has(id)) continue;
+      const ref = `c${++this._refs}`;
+      this._answering.set(ref, id);
+      socket.send(JSON.stringify({ type: "answer_check", ref, channel: this.channel, check: id }));
+    }
   }
 
   /**
+   * The server answered a receipt or a check's answer (with a result or a refusal): it is
+   * no longer owed.
    * @param {string} ref
-   * @returns {boolean} whether it answered a receipt
+   * @returns {boolean} whether `ref` was one of them
    */
   _answered(ref) {
-    const id = this._asked.get(ref);
-    if (id === undefined) return false;
-    this._asked.delete(ref);
-    this._owed.delete(id);
-    return true;
+    const receipt = this._asked.get(ref);
+    if (receipt !== undefined) {
+      this._asked.delete(ref);
+      this._owed.delete(receipt);
+      return true;
+    }
+    const check = this._answering.get(ref);
+    if (check !== undefined) {
+      this._answering.delete(ref);
+      this._checksOwed.delete(check);
+      return true;
+    }
+    return false;
   }
 
   // -- verification ------------------------------------------------------------------------

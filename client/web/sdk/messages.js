@@ -24,13 +24,39 @@ import { wireTime } from "./drafts.js";
  * @typedef {{type: "welcome", operator: NamedRef, role: string, party: NamedRef}} WelcomeMessage
  * @typedef {{type: "subscribed", channel: string, head: number, checkpoint: string | null}} SubscribedMessage
  * @typedef {{type: "event", event: HotlineEvent, checkpoint: string | null}} EventMessage
- * @typedef {{type: "result", ref: string, notice: Record<string, any>, created: boolean}} ResultMessage
+ * @typedef {{type: "result", ref: string, notice: Record<string, any> | null,
+ *   check: Record<string, any> | null, created: boolean}} ResultMessage the answer to a
+ *   command: a notice's (`receipt`, `send`, `decide`, `cancel`), or a check's (`answer_check`)
  * @typedef {{type: "error", ref: string | null, status: number, code: string, detail: string,
  *   errors?: Array<Record<string, any>>, decision?: Record<string, any>}} ErrorMessage
  * @typedef {{type: "presence", channel: string, online: Record<string, string[]>}} PresenceMessage
  * @typedef {WelcomeMessage | SubscribedMessage | EventMessage | ResultMessage | ErrorMessage
  *   | PresenceMessage} ServerMessage
  */
+
+/**
+ * Every type of log entry this SDK knows (`EventType` in client/protocol/vocabulary.py). An
+ * event of another type is still delivered, verified, in order: a newer server may log more.
+ */
+export const EVENT_TYPES = Object.freeze([
+  "notice.sent",
+  "notice.received",
+  "notice.acknowledged",
+  "notice.objected",
+  "notice.cancelled",
+  "notice.overdue",
+  "operator.key_registered",
+  "notice.reminded",
+  "notice.escalated",
+  "check.requested",
+  "check.answered",
+  "check.missed",
+  "conflict.detected",
+  "conflict.resolved",
+  "channel.policy_proposed",
+  "channel.policy_changed",
+  "channel.policy_withdrawn",
+]);
 
 const ROLES = new Set(["operator", "observer", "admin"]);
 const STATUSES = new Set(["sent", "delivered", "acknowledged", "objected", "cancelled", "overdue"]);
@@ -94,6 +120,12 @@ function checkNotice(notice) {
   expect(isInt(notice.seq), "notice.seq: an integer");
 }
 
+/** @param {unknown} check */
+function checkCheck(check) {
+  expect(isObject(check), "check: an object");
+  expect(isString(check.id) && isString(check.party), "check: an id and a party");
+}
+
 /** @param {unknown} value */
 const optionalString = (value) => value === undefined || value === null || isString(value);
 
@@ -147,9 +179,17 @@ function check(raw) {
       return { type: "event", event: raw.event, checkpoint: raw.checkpoint ?? null };
     case "result":
       expect(isString(raw.ref), "result.ref: a string");
-      checkNotice(raw.notice);
+      expect(raw.notice != null || raw.check != null, "result: a notice or a check");
+      if (raw.notice != null) checkNotice(raw.notice);
+      if (raw.check != null) checkCheck(raw.check);
       expect(typeof raw.created === "boolean", "result.created: true or false");
-      return { type: "result", ref: raw.ref, notice: raw.notice, created: raw.created };
+      return {
+        type: "result",
+        ref: raw.ref,
+        notice: raw.notice ?? null,
+        check: raw.check ?? null,
+        created: raw.created,
+      };
     case "error":
       expect(optionalString(raw.ref), "error.ref: a string or null");
       expect(isInt(raw.status), "error.status: an integer");
