@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 from uuid import UUID, uuid4
 
 from pydantic import ValidationError
@@ -42,6 +44,7 @@ def build_draft(
     channel: str,
     signer: Signer | None = None,
     party: str | None = None,
+    bbox: Sequence[float] | None = None,
 ) -> NoticeDraft:
     """The draft to send on ``channel``, signed by ``signer`` for ``party`` if there is one.
 
@@ -51,6 +54,8 @@ def build_draft(
     """
     _check_party(signer, party)
     nid = uuid4() if notice_id is None else to_uuid(notice_id)
+    # Only when given: a notice without one is signed and stored exactly as before boxes.
+    where: dict[str, Any] = {} if bbox is None else {"bbox": list(bbox)}
     try:
         draft = NoticeDraft(
             id=nid,
@@ -62,6 +67,7 @@ def build_draft(
             ack_required=ack_required,
             refers_to=None if refers_to is None else to_uuid(refers_to),
             client_time=utc_now(),  # a claim kept beside the server's time, not its identity
+            **where,
         )
     except ValidationError as exc:
         raise _invalid(exc, nid) from None

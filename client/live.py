@@ -26,6 +26,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from client.audit import ChannelAuditor, LogReader, audit_state, start_auditors
 from client.backoff import Backoff
 from client.drafts import NoticeId, build_decision, build_draft, to_uuid
+from client.duties import Duties
 from client.errors import ApiError, Closed, ConnectionLost, HotlineError, Unreachable
 from client.protocol import messages
 from client.protocol.note import Signer
@@ -34,7 +35,7 @@ from client.protocol.schemas import (
     Event,
     NoticeOut,
 )
-from client.protocol.vocabulary import Decision, EventType, Priority
+from client.protocol.vocabulary import Decision, Priority
 from client.resume import ResumeFile
 
 __all__ = [
@@ -51,14 +52,6 @@ log = logging.getLogger(__name__)
 
 _FINAL_CLOSE_CODES = frozenset({messages.CloseCode.UNAUTHENTICATED})
 """Close codes after which reconnecting cannot help; every other close is retried."""
-_SETTLING = frozenset(  # after these a receipt is moot: the notice was received or closed
-    {
-        EventType.NOTICE_RECEIVED,
-        EventType.NOTICE_ACKNOWLEDGED,
-        EventType.NOTICE_OBJECTED,
-        EventType.NOTICE_CANCELLED,
-    }
-)
 
 
 class WebSocketLike(Protocol):
@@ -120,6 +113,7 @@ class Subscription:
         verify_with: LogReader | None = None,
         log_key: str | None = None,
         signer: Signer | None = None,
+        answer_checks: bool = False,
     ) -> None:
         if not channels or isinstance(channels, str):
             raise ValueError("subscribe to a list of one or more channel ids")
@@ -133,7 +127,7 @@ class Subscription:
         self._connect = connect
         self._backoff = backoff
         self._timeout = timeout
-        self._confirm_receipts = confirm_receipts
+        self._duties = Duties(receipts=confirm_receipts, checks=answer_checks)
         self._on_presence = on_presence
         self._signer = signer  # signs notices and decisions sent over this socket
         self._resume = None if resume_file is None else ResumeFile(resume_file)
@@ -145,8 +139,6 @@ class Subscription:
         self._current: Event | None = None
         self._queue: asyncio.Queue[Event | _End] = asyncio.Queue()
         self._heads: dict[str, int] = {}
-        self._owed: dict[UUID, str] = {}  # receipts to send: notice id -> channel
-        self._asked: dict[str, UUID] = {}  # receipts sent on this connection, by ref
         self._subscribing: dict[str, str] = {}  # subscribes sent on this connection: ref -> channel
         self._pending: dict[str, tuple[asyncio.Future[NoticeOut], UUID]] = {}
         self._refs = itertools.count(1)
@@ -235,6 +227,7 @@ class Subscription:
         ack_required: bool = True,
         refers_to: NoticeId | None = None,
         notice_id: NoticeId | None = None,
+        bbox: Sequence[float] | None = None,
     ) -> NoticeOut:
         """Send a notice over the socket; see :meth:`HotlineClient.send`."""
         draft = build_draft(
@@ -246,6 +239,7 @@ class Subscription:
             ack_required=ack_required,
             refers_to=refers_to,
             notice_id=notice_id,
+            bbox=bbox,
             channel=channel,
             signer=self._signer,
             party=await self._signing_party(),
@@ -415,7 +409,7 @@ class Subscription:
         finally:
             self._ws = None
             self._live.clear()
-            self._asked.clear()
+            self._duties.disconnected()
             self._fail_pending(None)
             with contextlib.suppress(Exception):
                 await ws.close()
@@ -442,7 +436,7 @@ class Subscription:
                     as_received = json.loads(raw)["event"]
                     for verified in await auditor.add(as_received, event, checkpoint):
                         self._on_event(verified)
-                await self._send_receipts(ws, channel)
+                await self._send_duties(ws, channel)
             case messages.SubscribedMessage(channel=channel, head=head, checkpoint=checkpoint):
                 if channel in self._auditors:
                     if checkpoint is None:
@@ -457,15 +451,19 @@ class Subscription:
                         f"{self._received[channel]}: not the log it was reading before"
                     )
                 self._heads[channel] = head
-                await self._send_receipts(ws, channel)
+                await self._send_duties(ws, channel)
             case messages.PresenceMessage(channel=channel, online=online):
                 self.presence[channel] = online
                 if self._on_presence is not None:
                     self._on_presence(channel, online)
             case messages.ResultMessage(ref=ref, notice=notice):
-                self._answered(ref)
+                self._duties.answered(ref)
                 if ref in self._pending and not self._pending[ref][0].done():
-                    self._pending[ref][0].set_result(notice)
+                    if notice is None:
+                        error = HotlineError(f"the server's result for {ref} has no notice")
+                        self._pending[ref][0].set_exception(error)
+                    else:
+                        self._pending[ref][0].set_result(notice)
             case messages.ErrorMessage(ref=ref):
                 problem = message.model_dump(exclude_none=True)
                 if ref in self._subscribing:
@@ -476,12 +474,7 @@ class Subscription:
                 if ref is None:
                     log.warning("the server refused a message: %s", message.detail)
                     return
-                if ref in self._asked and message.status == 429:
-                    # The server was busy, not unwilling: the receipt stays owed, and is
-                    # sent again with the channel's next event.
-                    del self._asked[ref]
-                elif self._answered(ref):
-                    log.info("a receipt was refused: %s", message.detail)
+                self._duties.refused(ref, message.status, message.detail)
                 if ref in self._pending and not self._pending[ref][0].done():
                     answer, nid = self._pending[ref]
                     answer.set_exception(ApiError.from_problem(problem, notice_id=nid))
@@ -489,39 +482,18 @@ class Subscription:
                 pass
 
     def _on_event(self, event: Event) -> None:
-        channel = event.channel
         self._queue.put_nowait(event)
-        if not self._confirm_receipts or self.welcome is None:
-            return
-        notice = event.data.get("notice")
-        if not isinstance(notice, str):
-            return
-        nid = UUID(notice)
-        if event.type is EventType.NOTICE_SENT:
-            if event.actor is not None and event.actor.party != self.welcome.party.id:
-                self._owed[nid] = channel
-        elif event.type in _SETTLING:
-            self._owed.pop(nid, None)
+        if self.welcome is not None:
+            self._duties.on_event(event, self.welcome.party.id)
 
-    async def _send_receipts(self, ws: WebSocketLike, channel: str) -> None:
-        # Only once caught up: a notice replayed from the log may have been received
-        # long ago, which a later event of the replay will show.
+    async def _send_duties(self, ws: WebSocketLike, channel: str) -> None:
+        """Send the receipts and check answers owed on ``channel``, once it is caught up."""
+        # Only once caught up: a request replayed from the log may have been settled long
+        # ago, which a later event of the replay will show.
         if channel not in self._heads or self._received[channel] < self._heads[channel]:
             return
-        asked = set(self._asked.values())
-        for nid, where in list(self._owed.items()):
-            if where == channel and nid not in asked:
-                ref = f"r{next(self._refs)}"
-                self._asked[ref] = nid
-                receipt = messages.ReceiptMessage(ref=ref, channel=channel, notice=nid)
-                await ws.send(receipt.model_dump_json())
-
-    def _answered(self, ref: str) -> bool:
-        nid = self._asked.pop(ref, None)
-        if nid is None:
-            return False
-        self._owed.pop(nid, None)
-        return True
+        for message in self._duties.due(channel):
+            await ws.send(message.model_dump_json())
 
     # -- ending --------------------------------------------------------------------------
 

@@ -23,7 +23,6 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import quote
 from uuid import UUID
 
 import httpx
@@ -31,6 +30,8 @@ from pydantic import TypeAdapter
 
 from client.audit import LogTampered, decode_hashes
 from client.backoff import Backoff
+from client.calls import channel_path as _path
+from client.checks import CheckCalls
 from client.drafts import NoticeId, build_decision, build_draft, to_uuid
 from client.errors import ApiError, HotlineError, Unreachable
 from client.live import (
@@ -40,6 +41,7 @@ from client.live import (
     default_connect,
     ws_url,
 )
+from client.policy import PolicyCalls
 from client.protocol.log import CompactRange, event_hash
 from client.protocol.note import Signer
 from client.protocol.proofs import (
@@ -69,8 +71,12 @@ _RETRY_STATUSES = frozenset({502, 503, 504})
 _channel_list: TypeAdapter[list[Channel]] = TypeAdapter(list[Channel])
 
 
-class HotlineClient:
+class HotlineClient(PolicyCalls, CheckCalls):
     """An operator's connection to a Hotline server.
+
+    Besides the calls defined here, it has those of the channel's policy
+    (:class:`~client.policy.PolicyCalls`) and of its checks, availability and conflicts
+    (:class:`~client.checks.CheckCalls`).
 
     Args:
         base_url: the server, such as ``https://hotline.example.org``.
@@ -177,6 +183,7 @@ class HotlineClient:
         ack_required: bool = True,
         refers_to: NoticeId | None = None,
         notice_id: NoticeId | None = None,
+        bbox: Sequence[float] | None = None,
     ) -> NoticeOut:
         """Send a notice to the other party of ``channel``.
 
@@ -191,9 +198,12 @@ class HotlineClient:
             refers_to: an earlier notice of the channel that this one updates.
             notice_id: the notice's id; a fresh UUID when omitted. Sending again with the
                 same id and content is safe: the server answers with the original.
+            bbox: where, more precisely than ``area`` (which it needs): ``(west, south,
+                east, north)`` in degrees, as GeoJSON's bbox. Two notices whose boxes do
+                not intersect do not conflict, whatever their areas say.
 
         Returns:
-            The notice as the server recorded it.
+            The notice as the server recorded it; sending it may log ``conflict.detected``.
 
         Raises:
             Invalid: the notice breaks the schema or the channel policy.
@@ -209,6 +219,7 @@ class HotlineClient:
             ack_required=ack_required,
             refers_to=refers_to,
             notice_id=notice_id,
+            bbox=bbox,
             channel=channel,
             signer=self._signer,
             party=await self._signing_party(),
@@ -473,6 +484,7 @@ class HotlineClient:
         on_presence: PresenceCallback | None = None,
         verify: bool = True,
         log_key: str | None = None,
+        answer_checks: bool = False,
     ) -> Subscription:
         """Events of ``channels`` as they happen, over a socket that heals itself.
 
@@ -494,6 +506,9 @@ class HotlineClient:
             log_key: the server's verifier key, as got from its operator. Without it the
                 key the server serves is trusted on first use (and kept in the resume
                 file, so a later change of key is noticed).
+            answer_checks: answer every liveness check that asks the operator's party
+                (``check.requested``), once caught up with the log, at least once; a
+                refused answer (too late, say) is logged by ``client.live``, not raised.
         """
         return Subscription(
             url=ws_url(self.base_url),
@@ -509,11 +524,8 @@ class HotlineClient:
             verify_with=self if verify else None,
             log_key=log_key,
             signer=self._signer,
+            answer_checks=answer_checks,
         )
-
-
-def _path(channel: str) -> str:
-    return f"/channels/{quote(channel, safe='')}"
 
 
 def _notice_path(channel: str, nid: UUID, action: str | None = None) -> str:

@@ -17,6 +17,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -109,6 +110,40 @@ def event_json(
         "actor": {"party": party, "operator": operator},
         "data": {"notice": str(notice or uuid4())},
     }
+
+
+def check_json(check_id: UUID | None = None, *, answered: bool = False) -> dict[str, Any]:
+    """A liveness check asking roads, as the server serves it."""
+    return {
+        "id": str(check_id or uuid4()),
+        "channel": CHANNEL,
+        "party": "roads",
+        "seq": 4,
+        "due_at": "2026-11-21T09:00:00.000Z",
+        "requested_at": "2026-11-21T09:00:00.012Z",
+        "answer_by": "2026-11-21T09:05:00.012Z",
+        "answered_at": "2026-11-21T09:00:01.246Z" if answered else None,
+        "answered_by": "carla" if answered else None,
+        "missed_at": None,
+        "status": "answered" if answered else "pending",
+        "answered_in_ms": 1234 if answered else None,
+    }
+
+
+def check_event_json(seq: int, kind: str, check: UUID, *, party: str = "roads") -> dict[str, Any]:
+    """An event of a liveness check: requested, answered or missed."""
+    at = "2026-11-21T09:00:00.000Z"
+    data: dict[str, Any] = {"check": str(check), "party": party}
+    actor = None
+    if kind == "check.requested":
+        data.update(due_at=at, answer_by="2026-11-21T09:05:00.000Z")
+    elif kind == "check.answered":
+        operator = "carla" if party == "roads" else "ana"
+        actor = {"party": party, "operator": operator}
+        data.update(requested_at=at, answered_in_ms=1234)
+    else:
+        data.update(due_at="2026-11-21T09:05:00.000Z", to=["dev"])
+    return {"channel": CHANNEL, "seq": seq, "type": kind, "at": at, "actor": actor, "data": data}
 
 
 def b64(digest: bytes) -> str:
@@ -465,11 +500,13 @@ class FakeHotline:
         self.sessions: list[Session] = []
         self.subscriptions: asyncio.Queue[tuple[Session, str, int]] = asyncio.Queue()
         self.receipts: list[str] = []
+        self.check_answers: list[str] = []
         self.commands: list[dict[str, Any]] = []
         self.subscribe_refs: list[str | None] = []
         self.hellos = 0
         self.answer: Callable[[dict[str, Any]], dict[str, Any] | None] = self.succeed
         self.receipt_answer: Callable[[dict[str, Any]], dict[str, Any] | None] = self.succeed
+        self.check_answer: Callable[[dict[str, Any]], dict[str, Any] | None] = self.answered
         self.url = ""
 
     @staticmethod
@@ -482,6 +519,11 @@ class FakeHotline:
             "notice": notice_json(nid),
             "created": True,
         }
+
+    @staticmethod
+    def answered(command: dict[str, Any]) -> dict[str, Any]:
+        check = check_json(UUID(command["check"]), answered=True)
+        return {"type": "result", "ref": command["ref"], "check": check, "created": True}
 
     async def handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
@@ -515,6 +557,11 @@ class FakeHotline:
             case "receipt":
                 self.receipts.append(message["notice"])
                 await session.ws.send(json.dumps(self.receipt_answer(message)))
+            case "answer_check":
+                self.check_answers.append(message["check"])
+                answer = self.check_answer(message)
+                if answer is not None:
+                    await session.ws.send(json.dumps(answer))
             case _:
                 self.commands.append(message)
                 answer = self.answer(message)
@@ -589,6 +636,12 @@ class FakeHotline:
     def append(self, kind: str = "notice.sent", **fields: Any) -> dict[str, Any]:
         """Add an event to the log (not pushed: a subscriber reads it when it catches up)."""
         event = event_json(len(self.log) + 1, kind, **fields)
+        self.log.append(event)
+        return event
+
+    def append_check(self, kind: str, check: UUID, *, party: str = "roads") -> dict[str, Any]:
+        """Add an event of a liveness check (asking ``party``) to the log, not pushed."""
+        event = check_event_json(len(self.log) + 1, kind, check, party=party)
         self.log.append(event)
         return event
 
@@ -1207,3 +1260,358 @@ async def test_a_verification_read_failing_while_the_server_restarts_means_recon
 
     assert [e.seq for e in events] == [1]
     assert fake.hellos >= 2
+
+
+# -- the policy, checks, availability and conflicts over REST --------------------------------
+
+CHANNEL_PATH = f"/api/v1/channels/{CHANNEL}"
+POLICY = {
+    "ack_deadline_seconds": {"routine": 259200, "important": 86400, "urgent": 3600},
+    "min_advance_notice_seconds": {"routine": 172800, "important": 14400, "urgent": 0},
+    "require_signatures": False,
+    "escalate_to": {"roads": ["dev"]},
+    "checks": {"every_seconds": 3600, "answer_within_seconds": 300},
+}
+
+
+def proposal_json(proposal_id: UUID) -> dict[str, Any]:
+    return {
+        "id": str(proposal_id),
+        "policy": POLICY,
+        "party": "water",
+        "operator": "ana",
+        "proposed_at": "2026-11-21T09:30:00.000Z",
+        "lapses_at": "2026-11-23T09:30:00.000Z",
+    }
+
+
+def policy_state_json(pending: UUID | None = None) -> dict[str, Any]:
+    return {
+        "in_force": POLICY,
+        "policy_id": None,
+        "since_seq": None,
+        "pending": None if pending is None else proposal_json(pending),
+    }
+
+
+async def test_the_policy_in_force_and_the_proposal_waiting_are_read_from_the_channel(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    waiting = uuid4()
+    api.on("GET", f"{CHANNEL_PATH}/policy", httpx.Response(200, json=policy_state_json(waiting)))
+
+    state = await client.policy(CHANNEL)
+
+    assert state.in_force.checks is not None
+    assert state.in_force.checks.every_seconds == 3600
+    assert state.in_force.chase[Priority.URGENT].reminders == 4  # the default, when not named
+    assert state.pending is not None
+    assert state.pending.id == waiting
+
+
+async def test_a_proposal_carries_a_fresh_id_the_policy_and_when_it_lapses(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    api.on(
+        "POST",
+        f"{CHANNEL_PATH}/policy/proposals",
+        httpx.Response(201, json=proposal_json(uuid4())),
+    )
+
+    await client.propose_policy(CHANNEL, POLICY, lapses_in=timedelta(days=2))
+
+    sent = api.body()
+    assert UUID(sent["id"]).version == 4
+    assert sent["lapses_in_seconds"] == 172800
+    assert sent["policy"]["checks"] == POLICY["checks"]
+    assert sent["policy"]["ack_deadline_seconds"] == POLICY["ack_deadline_seconds"]
+
+
+async def test_a_proposal_lost_on_the_network_is_retried_with_the_same_id(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    pid = uuid4()
+    api.on(
+        "POST",
+        f"{CHANNEL_PATH}/policy/proposals",
+        httpx.ConnectError("connection reset"),
+        httpx.Response(201, json=proposal_json(pid)),
+    )
+
+    proposal = await client.propose_policy(CHANNEL, POLICY, proposal_id=str(pid))
+
+    assert proposal.id == pid
+    assert [api.body(i)["id"] for i in range(2)] == [str(pid), str(pid)]
+
+
+async def test_an_unreachable_server_names_the_proposal_id_to_retry_with(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    api.on("POST", f"{CHANNEL_PATH}/policy/proposals", httpx.ConnectError("connection refused"))
+
+    with pytest.raises(Unreachable) as raised:
+        await client.propose_policy(CHANNEL, POLICY)
+
+    assert f"retry with proposal id {api.body()['id']}" in str(raised.value)
+
+
+async def test_a_policy_the_schema_refuses_is_refused_before_it_is_proposed(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    broken = {**POLICY, "ack_deadline_seconds": {"routine": 3600}}
+
+    with pytest.raises(Invalid) as raised:
+        await client.propose_policy(CHANNEL, broken)
+
+    assert raised.value.code == "invalid-request"
+    assert raised.value.errors[0]["field"] == "ack_deadline_seconds.important"
+    assert api.requests == []
+
+
+async def test_accepting_and_withdrawing_post_to_the_proposal_and_are_not_retried(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    pid = uuid4()
+    proposal = f"{CHANNEL_PATH}/policy/proposals/{pid}"
+    api.on("POST", f"{proposal}/accept", httpx.Response(200, json=policy_state_json()))
+    api.on("POST", f"{proposal}/withdraw", httpx.ConnectError("connection reset"))
+
+    state = await client.accept_policy(CHANNEL, pid)
+    with pytest.raises(Unreachable):
+        await client.withdraw_policy(CHANNEL, str(pid))
+
+    assert state.pending is None
+    assert [r.url.path for r in api.requests] == [f"{proposal}/accept", f"{proposal}/withdraw"]
+
+
+async def test_accepting_a_closed_proposal_raises_a_conflict_with_its_code(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    pid = uuid4()
+    closed = problem(409, "proposal-closed", f"proposal {pid} lapsed")
+    api.on("POST", f"{CHANNEL_PATH}/policy/proposals/{pid}/accept", closed)
+
+    with pytest.raises(Conflict) as raised:
+        await client.accept_policy(CHANNEL, pid)
+
+    assert raised.value.code == "proposal-closed"
+
+
+async def test_checks_follow_the_cursors_across_pages_for_one_party(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    newer, older = check_json(answered=True), check_json()
+    api.on(
+        "GET",
+        f"{CHANNEL_PATH}/checks",
+        httpx.Response(200, json={"items": [newer], "next_cursor": "k1"}),
+        httpx.Response(200, json={"items": [older], "next_cursor": None}),
+    )
+
+    found = [c async for c in client.checks(CHANNEL, party="roads", page_size=1)]
+
+    assert [str(c.id) for c in found] == [newer["id"], older["id"]]
+    assert [c.status for c in found] == ["answered", "pending"]
+    params = [dict(r.url.params) for r in api.requests]
+    assert params == [
+        {"party": "roads", "limit": "1"},
+        {"party": "roads", "limit": "1", "cursor": "k1"},
+    ]
+
+
+async def test_a_check_answer_lost_on_the_network_is_retried(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    cid = uuid4()
+    api.on(
+        "POST",
+        f"{CHANNEL_PATH}/checks/{cid}/answer",
+        httpx.ConnectError("connection reset"),
+        httpx.Response(200, json=check_json(cid, answered=True)),
+    )
+
+    check = await client.answer_check(CHANNEL, cid)
+
+    assert (check.id, check.status, check.answered_in_ms) == (cid, "answered", 1234)
+    assert len(api.requests) == 2
+
+
+async def test_a_check_answered_too_late_raises_a_conflict_with_its_code(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    cid = uuid4()
+    closed = problem(409, "check-closed", "too late")
+    api.on("POST", f"{CHANNEL_PATH}/checks/{cid}/answer", closed)
+
+    with pytest.raises(Conflict) as raised:
+        await client.answer_check(CHANNEL, cid)
+
+    assert raised.value.code == "check-closed"
+
+
+async def test_availability_asks_for_the_range_in_utc(api: FakeApi, client: HotlineClient) -> None:
+    since, until = "2026-11-01T00:00:00.000Z", "2026-11-21T00:00:00.000Z"
+    parties = [
+        {"party": p, "requested": 20, "answered": 19, "missed": 1, "pending": 0}
+        | {"median_answer_ms": 850}
+        for p in ("roads", "water")
+    ]
+    answer = {"since": since, "until": until, "parties": parties}
+    api.on("GET", f"{CHANNEL_PATH}/availability", httpx.Response(200, json=answer))
+
+    found = await client.availability(
+        CHANNEL,
+        since=datetime(2026, 11, 1, 1, tzinfo=timezone(timedelta(hours=1))),
+        until=datetime(2026, 11, 21, tzinfo=UTC),
+    )
+    everything = await client.availability(CHANNEL)
+
+    assert [p.missed for p in found.parties] == [1, 1]
+    assert everything.since == found.since
+    assert [dict(r.url.params) for r in api.requests] == [{"since": since, "until": until}, {}]
+
+
+async def test_conflicts_are_asked_open_only_unless_told_otherwise(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    conflict = {
+        "id": str(uuid4()),
+        "channel": CHANNEL,
+        "notices": [str(uuid4()), str(uuid4())],
+        "area": "mill lane",
+        "overlap": {"starts_at": "2026-12-07T07:00:00.000Z", "ends_at": "2026-12-08T17:00:00.000Z"},
+        "detected_seq": 3,
+        "detected_at": "2026-11-21T09:30:00.000Z",
+    }
+    api.on("GET", f"{CHANNEL_PATH}/conflicts", httpx.Response(200, json=[conflict]))
+
+    (found,) = await client.conflicts(CHANNEL)
+    await client.conflicts(CHANNEL, open_only=False)
+
+    assert found.area == "mill lane"
+    assert found.resolved_at is None
+    assert [r.url.params["open"] for r in api.requests] == ["true", "false"]
+
+
+async def test_a_notice_with_a_bounding_box_sends_it_and_one_without_sends_none(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    api.on("POST", NOTICES, httpx.Response(201, json=notice_json()))
+
+    await client.send(
+        CHANNEL, subject="Mill Lane", area="Mill Lane", bbox=(-1.26, 51.75, -1.25, 51.76)
+    )
+    await client.send(CHANNEL, subject="Mill Lane", area="Mill Lane")
+
+    assert api.body(0)["bbox"] == [-1.26, 51.75, -1.25, 51.76]
+    assert "bbox" not in api.body(1)
+
+
+async def test_a_bounding_box_south_of_its_south_is_refused_before_it_is_sent(
+    api: FakeApi, client: HotlineClient
+) -> None:
+    with pytest.raises(Invalid):
+        await client.send(CHANNEL, subject="Mill Lane", area="Mill Lane", bbox=(0, 10, 1, 5))
+
+    assert api.requests == []
+
+
+# -- answering liveness checks over the socket ------------------------------------------------
+
+
+async def test_a_subscription_told_to_answers_each_check_of_its_own_party_once(
+    fake: FakeHotline,
+) -> None:
+    ours, theirs, later = uuid4(), uuid4(), uuid4()
+    fake.append_check("check.requested", ours, party="roads")
+    fake.append_check("check.requested", theirs, party="water")
+
+    async with subscription(fake, answer_checks=True) as sub:
+        session, _ = await fake.subscribed()
+        await take(sub, 2)
+        await sub.acknowledge(CHANNEL, uuid4())  # answers come in order: a barrier
+        await fake.push(fake.log[0], session)  # a duplicate is not answered again
+        answered = fake.append_check("check.answered", ours)
+        await fake.push(answered)
+        event = fake.append_check("check.requested", later)
+        await fake.push(event)
+        await take(sub, 2)
+        await sub.acknowledge(CHANNEL, uuid4())
+
+    assert fake.check_answers == [str(ours), str(later)]
+
+
+async def test_a_replayed_check_that_was_answered_or_missed_already_is_not_answered(
+    fake: FakeHotline,
+) -> None:
+    answered, missed, waiting = uuid4(), uuid4(), uuid4()
+    for check in (answered, missed, waiting):
+        fake.append_check("check.requested", check)
+    fake.append_check("check.answered", answered)
+    fake.append_check("check.missed", missed)
+
+    async with subscription(fake, answer_checks=True) as sub:
+        await take(sub, 5)
+        await sub.acknowledge(CHANNEL, uuid4())
+
+    assert fake.check_answers == [str(waiting)]
+
+
+async def test_a_check_answer_without_a_result_is_sent_again_after_a_reconnection(
+    fake: FakeHotline,
+) -> None:
+    check = uuid4()
+    arrived = asyncio.Event()
+
+    def never_answer(command: dict[str, Any]) -> None:
+        arrived.set()
+
+    fake.check_answer = never_answer
+    fake.append_check("check.requested", check)
+
+    async with subscription(fake, answer_checks=True) as sub:
+        first, _ = await fake.subscribed()
+        await take(sub, 1)
+        async with asyncio.timeout(WAIT):
+            await arrived.wait()
+        first.ws.transport.abort()
+        await fake.subscribed()
+        fake.check_answer = fake.answered
+        await sub.acknowledge(CHANNEL, uuid4())
+
+    assert fake.check_answers == [str(check), str(check)]
+
+
+async def test_a_refused_check_answer_is_logged_and_the_subscription_goes_on(
+    fake: FakeHotline, caplog: pytest.LogCaptureFixture
+) -> None:
+    check = uuid4()
+    fake.check_answer = lambda command: {
+        "type": "error",
+        "ref": command["ref"],
+        "status": 409,
+        "code": "check-closed",
+        "detail": f"check {check} had to be answered by 09:05",
+    }
+    fake.append_check("check.requested", check)
+
+    async with subscription(fake, answer_checks=True) as sub:
+        await take(sub, 1)
+        await sub.acknowledge(CHANNEL, uuid4())
+        await fake.publish()
+        (event,) = await take(sub, 1)
+        await sub.acknowledge(CHANNEL, uuid4())
+
+    assert event.seq == 2
+    assert fake.check_answers == [str(check)]  # not tried again: too late is too late
+    assert f"could not answer check {check} on {CHANNEL}" in caplog.text
+
+
+async def test_no_checks_are_answered_unless_asked_for(fake: FakeHotline) -> None:
+    fake.append_check("check.requested", uuid4())
+
+    async with subscription(fake) as sub:
+        await take(sub, 1)
+        await sub.acknowledge(CHANNEL, uuid4())
+
+    assert fake.check_answers == []
