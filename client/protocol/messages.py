@@ -42,6 +42,7 @@ from client.protocol.schemas import (
     NoticeOut,
     Reason,
 )
+from client.protocol.schemas import POLICY_EXAMPLE as _POLICY
 from client.protocol.vocabulary import Role
 
 __all__ = [
@@ -237,8 +238,140 @@ class SubscribedMessage(BaseModel):
     )
 
 
+def _event(
+    seq: int, kind: str, at: str, actor: dict[str, str] | None, data: dict[str, Any]
+) -> dict[str, Any]:
+    event = {
+        "channel": "water-roads",
+        "seq": seq,
+        "type": kind,
+        "at": at,
+        "actor": actor,
+        "data": data,
+    }
+    return {"type": "event", "event": event, "checkpoint": None}
+
+
+_NOTICE = "84a10a7f-1ef3-4cab-9006-ddf3c09c457f"
+_OTHER = "c3a4f0de-51b2-4c43-8f1e-2b7d4e9a6c10"
+_CHECK = "3b8f6a2e-5c1d-5e7f-9a0b-2c4d6e8f0a1b"
+_CONFLICT = "9d2c1b0a-8e7f-5a6b-9c4d-3e2f1a0b9c8d"
+_PROPOSAL = "0b7e4f0c-2f6e-4d33-9a59-3d6c1b2a9e41"
+_ANA = {"party": "water", "operator": "ana"}
+_CARLA = {"party": "roads", "operator": "carla"}
+_EVENT_EXAMPLES: list[Any] = [
+    _event(
+        12,
+        "notice.reminded",
+        "2026-11-25T09:00:00.412Z",
+        None,
+        {
+            "notice": _NOTICE,
+            "due_at": "2026-11-25T09:00:00.000Z",
+            "party": "roads",
+            "reminder": 1,
+            "of": 2,
+        },
+    ),
+    _event(
+        14,
+        "notice.escalated",
+        "2026-11-27T09:00:00.388Z",
+        None,
+        {
+            "notice": _NOTICE,
+            "due_at": "2026-11-27T09:00:00.000Z",
+            "party": "roads",
+            "to": ["dev"],
+        },
+    ),
+    _event(
+        15,
+        "check.requested",
+        "2026-11-27T10:00:00.104Z",
+        None,
+        {
+            "check": _CHECK,
+            "party": "roads",
+            "due_at": "2026-11-27T10:00:00.000Z",
+            "answer_by": "2026-11-27T10:05:00.104Z",
+        },
+    ),
+    _event(
+        16,
+        "check.answered",
+        "2026-11-27T10:00:02.730Z",
+        _CARLA,
+        {
+            "check": _CHECK,
+            "party": "roads",
+            "requested_at": "2026-11-27T10:00:00.104Z",
+            "answered_in_ms": 2626,
+        },
+    ),
+    _event(
+        17,
+        "check.missed",
+        "2026-11-27T11:05:00.215Z",
+        None,
+        {
+            "check": "7e1d0c9b-2a3f-5b4c-8d6e-0f1a2b3c4d5e",
+            "party": "roads",
+            "due_at": "2026-11-27T11:05:00.120Z",
+            "to": ["dev"],
+        },
+    ),
+    _event(
+        18,
+        "conflict.detected",
+        "2026-11-27T11:20:41.907Z",
+        None,
+        {
+            "conflict": _CONFLICT,
+            "notices": [_NOTICE, _OTHER],
+            "area": "mill lane, numbers 2-40",
+            "overlap": {
+                "starts_at": "2026-12-08T07:00:00.000Z",
+                "ends_at": "2026-12-09T17:00:00.000Z",
+            },
+        },
+    ),
+    _event(
+        20,
+        "conflict.resolved",
+        "2026-11-27T14:02:13.561Z",
+        None,
+        {"conflict": _CONFLICT, "notices": [_NOTICE, _OTHER], "by": _OTHER, "reason": "cancelled"},
+    ),
+    _event(
+        21,
+        "channel.policy_proposed",
+        "2026-11-28T08:30:00.000Z",
+        _ANA,
+        {"proposal": _PROPOSAL, "policy": _POLICY, "lapses_at": "2026-12-05T08:30:00.000Z"},
+    ),
+    _event(
+        22,
+        "channel.policy_changed",
+        "2026-11-28T09:12:45.000Z",
+        _CARLA,
+        {"proposal": _PROPOSAL, "policy": _POLICY, "proposed_by": _ANA},
+    ),
+    _event(
+        23,
+        "channel.policy_withdrawn",
+        "2026-11-29T10:00:00.000Z",
+        _ANA,
+        {"proposal": "5f3e2d1c-0b9a-4877-a665-544332211000"},
+    ),
+]
+"""Events of the clock, of conflicting plans and of the policy, as the socket pushes them."""
+
+
 class EventMessage(BaseModel):
     """One event of a subscribed channel, in log order, once per connection."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": _EVENT_EXAMPLES})
 
     type: Literal["event"] = "event"
     event: Event = Field(description="The event, exactly as the REST API serves it.")

@@ -38,6 +38,7 @@ __all__ = [
     "DEFAULT_CHASE",
     "MAX_POLICY_SECONDS",
     "MAX_SEQ",
+    "POLICY_EXAMPLE",
     "ActivityWindow",
     "Actor",
     "Availability",
@@ -396,7 +397,7 @@ class CheckScheduleIn(BaseModel):
     )
 
 
-_POLICY_EXAMPLE: dict[str, JsonValue] = {
+POLICY_EXAMPLE: dict[str, JsonValue] = {
     "ack_deadline_seconds": {"routine": 259200, "important": 86400, "urgent": 3600},
     "min_advance_notice_seconds": {"routine": 172800, "important": 14400, "urgent": 0},
     "require_signatures": False,
@@ -423,6 +424,7 @@ _POLICY_EXAMPLE: dict[str, JsonValue] = {
     "escalate_to": {"roads": ["dev"]},
     "checks": {"every_seconds": 3600, "answer_within_seconds": 300},
 }
+"""A policy in its JSON form: the defaults, hourly checks, roads' escalations to dev."""
 
 
 class PolicyIn(BaseModel):
@@ -432,7 +434,7 @@ class PolicyIn(BaseModel):
     deadlines positive, `escalate_to` naming only the channel's two parties.
     """
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_POLICY_EXAMPLE]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [POLICY_EXAMPLE]})
 
     ack_deadline_seconds: SecondsByPriority = Field(
         description="Time from sending to the acknowledgement deadline (positive)."
@@ -467,7 +469,7 @@ class ProposalRequest(BaseModel):
             "examples": [
                 {
                     "id": "0b7e4f0c-2f6e-4d33-9a59-3d6c1b2a9e41",
-                    "policy": _POLICY_EXAMPLE,
+                    "policy": POLICY_EXAMPLE,
                     "lapses_in_seconds": 604800,
                 }
             ]

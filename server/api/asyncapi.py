@@ -27,6 +27,7 @@ CLIENT_MESSAGES: tuple[type[BaseModel], ...] = (
     messages.ReceiptMessage,
     messages.DecideMessage,
     messages.CancelMessage,
+    messages.AnswerCheckMessage,
 )
 SERVER_MESSAGES: tuple[type[BaseModel], ...] = (
     messages.WelcomeMessage,
@@ -40,6 +41,26 @@ SERVER_MESSAGES: tuple[type[BaseModel], ...] = (
 
 def _message_name(model: type[BaseModel]) -> str:
     return model.model_fields["type"].default  # type: ignore[no-any-return]
+
+
+def _examples(schema: dict[str, Any]) -> dict[str, Any]:
+    """A message's examples in AsyncAPI's form, from its schema's ``examples``."""
+    found = schema.get("examples", [])
+    if not found:
+        return {}
+    return {
+        "examples": [
+            {"name": _example_name(example, n), "payload": example}
+            for n, example in enumerate(found, 1)
+        ]
+    }
+
+
+def _example_name(example: Any, n: int) -> str:
+    # An event's example is named after its type: ``check.requested`` and so on.
+    event = example.get("event") if isinstance(example, dict) else None
+    kind = event.get("type") if isinstance(event, dict) else None
+    return str(kind) if kind else f"example-{n}"
 
 
 @functools.cache
@@ -66,6 +87,7 @@ def asyncapi_document(*, version: str = "1") -> dict[str, Any]:
             "summary": (model.__doc__ or "").strip().splitlines()[0],
             "contentType": "application/json",
             "payload": {"$ref": f"#/components/schemas/{model.__name__}"},
+            **_examples(component_schemas.get(model.__name__, {})),
         }
         for model in models
     }

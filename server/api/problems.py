@@ -43,7 +43,11 @@ STATUS: dict[type[errors.Refusal], int] = {
     errors.Conflict: 409,
     errors.Invalid: 422,
 }
-"""HTTP status of each kind of refusal; subclasses take their parent's."""
+"""HTTP status of each kind of refusal; subclasses take their parent's.
+
+So ``ProposalClosed`` (a policy proposal that waits no more) and ``CheckClosed`` (a check
+answered after its window) are 409 conflicts, each with its own ``code``.
+"""
 
 
 class Unauthenticated(Exception):

@@ -1,4 +1,4 @@
-"""Between the wire and the domain: request bodies to commands, notices to responses."""
+"""Between the wire and the domain: requests to commands and policies, notices to responses."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from uuid import UUID
 
 from client.protocol import schemas
 from server.domain import rules
-from server.domain.model import ActivityWindow, Notice, NoticeContent
+from server.domain.model import ActivityWindow, BoundingBox, Notice, NoticeContent, Policy
+from server.domain.policy import policy_of_wire
 from server.store.repository import Identity
 
-__all__ = ["content", "decide_command", "me", "notice_out", "send_command"]
+__all__ = ["content", "decide_command", "me", "notice_out", "policy", "send_command"]
 
 
 def content(draft: schemas.NoticeDraft) -> NoticeContent:
@@ -25,6 +26,7 @@ def content(draft: schemas.NoticeDraft) -> NoticeContent:
         area=draft.area,
         ack_required=draft.ack_required,
         refers_to=draft.refers_to,
+        bbox=None if draft.bbox is None else BoundingBox(*draft.bbox),
     )
 
 
@@ -44,6 +46,16 @@ def decide_command(notice_id: UUID, request: schemas.DecisionRequest) -> rules.D
         client_time=request.client_time,
         signature=request.signature,
     )
+
+
+def policy(request: schemas.PolicyIn) -> Policy:
+    """The domain's policy from a proposed one; the domain checks it again as a whole.
+
+    Raises:
+        Invalid: the policy breaks a rule the schema cannot say (an answer window as long as
+            the time between checks, say).
+    """
+    return policy_of_wire(request.model_dump(mode="json"))
 
 
 def notice_out(notice: Notice, seq: int) -> schemas.NoticeOut:
@@ -77,6 +89,7 @@ def notice_out(notice: Notice, seq: int) -> schemas.NoticeOut:
         priority=c.priority,
         activity=activity,
         area=c.area,
+        bbox=None if c.bbox is None else c.bbox.as_list(),
         ack_required=c.ack_required,
         refers_to=c.refers_to,
         status=notice.status,

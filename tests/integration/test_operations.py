@@ -47,7 +47,7 @@ async def test_the_asyncapi_document_describes_every_message_of_the_socket(api: 
     assert document["channels"]["live"]["address"] == "/api/v1/ws"
     names = set(document["components"]["messages"])
     assert names == {
-        "hello", "subscribe", "send", "receipt", "decide", "cancel",
+        "hello", "subscribe", "send", "receipt", "decide", "cancel", "answer_check",
         "welcome", "subscribed", "event", "result", "error", "presence",
     }  # fmt: skip
     for message in document["components"]["messages"].values():

@@ -29,6 +29,8 @@ REFUSALS: dict[str, errors.Refusal] = {
     "notice-id-conflict": errors.IdempotencyConflict("id used", notice_id=NOTICE_ID),
     "already-decided": errors.AlreadyDecided("already objected", notice=DECIDED),
     "notice-closed": errors.NoticeClosed("cancelled", notice_id=NOTICE_ID),
+    "proposal-closed": errors.ProposalClosed("proposal lapsed at 2026-12-01T09:00:00.000Z"),
+    "check-closed": errors.CheckClosed("check had to be answered by 2026-12-01T09:05:00.000Z"),
     "invalid": errors.Invalid("an objection needs a reason", field="reason"),
     "refused": errors.Refusal("no"),
 }
@@ -87,6 +89,8 @@ def problem_of(response: httpx.Response, status: int, code: str) -> dict[str, An
         ("notice-id-conflict", 409),
         ("already-decided", 409),
         ("notice-closed", 409),
+        ("proposal-closed", 409),
+        ("check-closed", 409),
         ("invalid", 422),
         ("refused", 400),
     ],
