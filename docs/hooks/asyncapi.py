@@ -28,7 +28,7 @@ from client.protocol.messages import CLOSE_CODE_MEANINGS
 from server.api.asyncapi import asyncapi_document
 
 PAGE = "reference/websocket.md"
-FIELDS = re.compile(r"<!-- fields: ([a-z]+) -->")
+FIELDS = re.compile(r"<!-- fields: ([a-z_]+) -->")
 CLOSE_CODES = "<!-- close-codes -->"
 REST_PAGE = "rest.md"  # where the REST reference describes the shared schemas
 
