@@ -196,6 +196,8 @@ def _chase(
             following.append(Due(DueKind.REMIND, channel.id, notice.id, at, n=due.n + 1))
         reminded = NoticeReminded(notice.id, now, due.due_at, receiver, due.n, chase.reminders)
         return Fired([reminded], following)
+    if chase.escalate_after is None:
+        return Fired()  # the policy no longer escalates
     to = on_duty(channel, receiver, admins)
     return Fired([NoticeEscalated(notice.id, now, due.due_at, receiver, to)])
 
