@@ -207,6 +207,21 @@ def _parse_time(text: str, flag: str) -> datetime:
         raise typer.BadParameter(f"{exc} (such as 2026-12-07T07:00:00Z)", param_hint=flag) from None
 
 
+def _parse_bbox(text: str, area: str | None) -> tuple[float, float, float, float]:
+    if area is None:
+        raise typer.BadParameter(
+            "a box needs --area too: the label names the place", param_hint="--bbox"
+        )
+    try:
+        west, south, east, north = (float(part) for part in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not four numbers W,S,E,N (such as -1.2605,51.7519,-1.2571,51.7534)",
+            param_hint="--bbox",
+        ) from None
+    return west, south, east, north
+
+
 # -- output -------------------------------------------------------------------------------
 
 
@@ -243,6 +258,14 @@ def send(
         str | None, typer.Option(help="When the activity ends (RFC 3339).", show_default=False)
     ] = None,
     area: Annotated[str | None, typer.Option(help="Where.", show_default=False)] = None,
+    bbox: Annotated[
+        str | None,
+        typer.Option(
+            help="Where, as a box of degrees W,S,E,N (with --area): plans whose boxes do "
+            "not intersect do not conflict.",
+            show_default=False,
+        ),
+    ] = None,
     ack: Annotated[bool, typer.Option("--ack/--no-ack", help="Whether an answer is required.")] = (
         True
     ),
@@ -262,6 +285,7 @@ def send(
     """Send a notice to the other party."""
     if (starts is None) != (ends is None):
         raise typer.BadParameter("give both --starts and --ends, or neither")
+    box = None if bbox is None else _parse_bbox(bbox, area)
     activity = None
     if starts is not None and ends is not None:
         activity = ActivityWindow(
@@ -279,6 +303,7 @@ def send(
             ack_required=ack,
             refers_to=refers_to,
             notice_id=notice_id,
+            bbox=box,
         )
 
     _show_notice("sent", _run(url, token, profile, channel, work), as_json)
@@ -422,6 +447,13 @@ def listen(
     receipts: Annotated[
         bool, typer.Option("--receipts/--no-receipts", help="Confirm receipt of new notices.")
     ] = True,
+    answer_checks: Annotated[
+        bool,
+        typer.Option(
+            "--answer-checks",
+            help="Answer every liveness check that asks your party, as it comes.",
+        ),
+    ] = False,
     log_key: Annotated[
         str | None,
         typer.Option(
@@ -456,6 +488,7 @@ def listen(
             confirm_receipts=receipts,
             on_presence=None if as_json else _show_presence,
             log_key=log_key,
+            answer_checks=answer_checks,
         )
         with _stopped_by_sigterm():
             async with subscription:
@@ -503,7 +536,9 @@ def register(app: typer.Typer) -> None:
     app.command("object")(object_)
     app.command("inbox")(inbox)
     app.command("status")(status)
-    from client import keys_cli, verify_cli  # they build on this module's options
+    from client import checks_cli, keys_cli, policy_cli, verify_cli  # they use these options
 
     verify_cli.register(app)
     keys_cli.register(app)
+    policy_cli.register(app)
+    checks_cli.register(app)

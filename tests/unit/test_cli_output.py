@@ -8,10 +8,12 @@ import logging
 from typing import Any
 
 import pytest
-from rich.console import Console
+from rich.console import Console, Group
+from rich.table import Table
 
 from client.event_lines import event_line
-from client.protocol.schemas import Actor, Event
+from client.policy_cli import merged, policy_view
+from client.protocol.schemas import Actor, CheckSchedule, Event, PolicyOut
 from client.protocol.times import parse_time
 from client.protocol.vocabulary import EventType
 from client.spans import format_span, parse_span
@@ -246,3 +248,74 @@ def test_what_is_no_span_of_time_is_refused(text: str) -> None:
 )
 def test_spans_are_printed_in_their_two_largest_units(seconds: float, shown: str) -> None:
     assert format_span(seconds) == shown
+
+
+# -- a policy as `hotline policy show` prints it ---------------------------------------------
+
+
+def rendered(view: Group) -> str:
+    printed = io.StringIO()
+    Console(file=printed, width=200, highlight=False, color_system=None).print(view)
+    return printed.getvalue()
+
+
+def test_a_policy_is_a_row_per_priority_then_its_other_rules() -> None:
+    policy = PolicyOut.model_validate(
+        {
+            "ack_deadline_seconds": {"routine": 259200, "important": 86400, "urgent": 3600},
+            "min_advance_notice_seconds": {"routine": 172800, "important": 14400, "urgent": 0},
+            "escalate_to": {"roads": ["dev", "erin"], "water": []},
+        }
+    )
+
+    text = rendered(policy_view(policy, title="Policy in force"))
+
+    rows = [" ".join(line.split()) for line in text.splitlines()]
+    assert "routine 3 d 2 d +1 d 1 d 2 +3 d" in rows
+    assert "urgent 1 h none +15 min 15 min 4 +1 h" in rows
+    assert "signatures   not required" in text
+    assert "checks       none" in text
+    assert "escalate to  roads: dev, erin; water: its admins" in text
+
+
+def test_a_proposal_shows_what_it_changes_in_yellow() -> None:
+    before = PolicyOut.model_validate(
+        {
+            "ack_deadline_seconds": {"routine": 259200, "important": 86400, "urgent": 3600},
+            "min_advance_notice_seconds": {"routine": 172800, "important": 14400, "urgent": 0},
+        }
+    )
+    after = before.model_copy(
+        update={"checks": CheckSchedule(every_seconds=3600, answer_within_seconds=300)}
+    )
+
+    table, signatures, checks, escalate_to = policy_view(
+        after, title="Proposed", before=before
+    ).renderables
+
+    assert checks == "checks       [yellow]every 1 h, answered within 5 min[/]"
+    assert "[yellow]" not in f"{signatures}{escalate_to}"
+    assert isinstance(table, Table)
+    assert "[yellow]" not in "".join(str(cell) for column in table.columns for cell in column.cells)
+
+
+def test_a_proposal_file_names_only_what_changes_and_the_rest_stays() -> None:
+    in_force = {
+        "ack_deadline_seconds": {"routine": 259200, "important": 86400, "urgent": 3600},
+        "chase": {"urgent": {"reminders": 4, "remind_every_seconds": 900}},
+        "escalate_to": {"roads": ["dev", "erin"]},
+        "checks": {"every_seconds": 3600, "answer_within_seconds": 300},
+    }
+    changes = {
+        "ack_deadline_seconds": {"urgent": 1800},
+        "chase": {"urgent": {"reminders": 2}},
+        "escalate_to": {"roads": ["erin"]},
+        "checks": None,
+    }
+
+    assert merged(in_force, changes) == {
+        "ack_deadline_seconds": {"routine": 259200, "important": 86400, "urgent": 1800},
+        "chase": {"urgent": {"reminders": 2, "remind_every_seconds": 900}},
+        "escalate_to": {"roads": ["erin"]},
+        "checks": None,
+    }
