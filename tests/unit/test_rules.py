@@ -12,12 +12,14 @@ notice sent at ``NOW``, so that the deadline watcher has something to say.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from uuid import UUID
 
 import pytest
 
 from client.protocol.vocabulary import Decision, EventType, Priority, Role, Status
+from server.domain.conflicts import Plan, conflict_id, plan_of
 from server.domain.errors import (
     AlreadyDecided,
     Forbidden,
@@ -27,6 +29,8 @@ from server.domain.errors import (
     Refusal,
 )
 from server.domain.events import (
+    ConflictDetected,
+    ConflictResolved,
     Event,
     NoticeCancelled,
     NoticeDecided,
@@ -34,7 +38,14 @@ from server.domain.events import (
     NoticeReceived,
     NoticeSent,
 )
-from server.domain.model import Actor, Notice, NoticeContent
+from server.domain.model import (
+    ActivityWindow,
+    Actor,
+    BoundingBox,
+    Notice,
+    NoticeContent,
+    PlanConflict,
+)
 from server.domain.rules import (
     Cancel,
     Command,
@@ -52,6 +63,7 @@ from tests.unit.builders import (
     NOW,
     OBJECTION,
     OTHER_CHANNEL,
+    OTHER_ID,
     ROADS_ADMIN,
     ROADS_OBSERVER,
     ROADS_OPERATOR,
@@ -581,3 +593,264 @@ def test_a_notice_of_another_channel_is_never_marked_overdue_here() -> None:
 def test_only_the_deadline_watcher_acts_without_an_operator(command: Command) -> None:
     with pytest.raises(Forbidden, match="only the server"):
         decide(command, channel=CHANNEL, actor=SERVER, notice=sent(), now=LATER)
+
+
+# -- Conflicting plans -------------------------------------------------------------------------
+
+RESURFACING_ID = UUID("0b1e7a5e-6b1d-4c39-9d0f-3a3c2f6f1a03")
+ON_MILL_LANE = ActivityWindow(NOW + timedelta(days=7), NOW + timedelta(days=9))
+"""The water works of ``CONTENT``."""
+RESURFACING = content(
+    subject="Resurfacing, Mill Lane",
+    activity=ActivityWindow(NOW + timedelta(days=8), NOW + timedelta(days=10)),
+    area="  mill lane, NUMBERS 2 to 40",
+)
+"""The roads department's works, in the same street from the second day of the water works."""
+
+
+def _plans(*notices: Notice) -> list[Plan]:
+    found = [plan_of(notice) for notice in notices]
+    return [plan for plan in found if plan is not None]
+
+
+def _detected(water: Notice, roads_id: UUID = RESURFACING_ID) -> PlanConflict:
+    pair = (water.id, roads_id)
+    return PlanConflict(conflict_id(*pair), CHANNEL.id, pair, NOW)
+
+
+def test_a_plan_that_clashes_with_an_active_one_is_sent_then_the_conflict_detected() -> None:
+    water = sent()
+
+    sent_, detected = decide(
+        SendNotice(RESURFACING_ID, RESURFACING),
+        channel=CHANNEL,
+        actor=ROADS_OPERATOR,
+        notice=None,
+        now=NOW,
+        plans=_plans(water),
+    )
+
+    assert isinstance(sent_, NoticeSent)
+    assert detected == ConflictDetected(
+        conflict_id(NOTICE_ID, RESURFACING_ID),
+        NOW,
+        (NOTICE_ID, RESURFACING_ID),  # the earlier notice first
+        "mill lane, numbers 2 to 40",
+        ActivityWindow(NOW + timedelta(days=8), NOW + timedelta(days=9)),
+    )
+    assert (detected.party, detected.operator) == (None, None)
+
+
+def test_a_plan_clashing_with_several_is_told_of_each() -> None:
+    other_water = sent(content(subject="Hydrant test"), notice_id=OTHER_ID)
+
+    events = decide(
+        SendNotice(RESURFACING_ID, RESURFACING),
+        channel=CHANNEL,
+        actor=ROADS_OPERATOR,
+        notice=None,
+        now=NOW,
+        plans=_plans(sent(), other_water),
+    )
+
+    assert [e.type for e in events] == [
+        EventType.NOTICE_SENT,
+        EventType.CONFLICT_DETECTED,
+        EventType.CONFLICT_DETECTED,
+    ]
+
+
+@pytest.mark.parametrize(
+    "notice_content",
+    [
+        content(subject="Resurfacing", area="Mill Road"),
+        content(subject="Resurfacing", activity=None),
+        content(subject="Resurfacing", area=None),
+        content(
+            subject="Resurfacing",
+            activity=ActivityWindow(NOW + timedelta(days=9), NOW + timedelta(days=10)),
+        ),
+    ],
+    ids=["other-street", "no-window", "no-area", "starts-as-the-other-ends"],
+)
+def test_a_notice_that_shares_no_place_or_time_with_active_plans_is_only_sent(
+    notice_content: NoticeContent,
+) -> None:
+    events = decide(
+        SendNotice(RESURFACING_ID, notice_content),
+        channel=CHANNEL,
+        actor=ROADS_OPERATOR,
+        notice=None,
+        now=NOW,
+        plans=_plans(sent()),
+    )
+
+    assert [e.type for e in events] == [EventType.NOTICE_SENT]
+
+
+def test_a_retried_send_says_nothing_about_conflicts_again() -> None:
+    resurfacing = sent(RESURFACING, notice_id=RESURFACING_ID, by=ROADS_OPERATOR)
+
+    events = decide(
+        SendNotice(RESURFACING_ID, RESURFACING),
+        channel=CHANNEL,
+        actor=ROADS_OPERATOR,
+        notice=resurfacing,
+        now=LATER,
+        plans=_plans(sent()),
+        conflicts=[_detected(sent())],
+    )
+
+    assert events == []
+
+
+def test_an_update_that_moves_the_works_resolves_the_conflicts_of_the_plan_it_replaces() -> None:
+    water = sent()
+    moved = content(
+        activity=ActivityWindow(NOW + timedelta(days=12), NOW + timedelta(days=14)),
+        refers_to=NOTICE_ID,
+    )
+
+    events = decide(
+        SendNotice(OTHER_ID, moved),
+        channel=CHANNEL,
+        actor=WATER_OPERATOR,
+        notice=None,
+        now=NOW + timedelta(hours=1),
+        referenced=water,
+        plans=_plans(sent(RESURFACING, notice_id=RESURFACING_ID, by=ROADS_OPERATOR)),
+        conflicts=[_detected(water)],
+    )
+
+    sent_, resolved = events
+    assert isinstance(sent_, NoticeSent)
+    assert resolved == ConflictResolved(
+        conflict_id(NOTICE_ID, RESURFACING_ID),
+        NOW + timedelta(hours=1),
+        (NOTICE_ID, RESURFACING_ID),
+        OTHER_ID,
+        "updated",
+    )
+    assert resolved.data()["reason"] == "updated"
+    assert resolved.data()["by"] == str(OTHER_ID)
+
+
+def test_an_update_that_still_clashes_resolves_the_old_conflict_and_detects_its_own() -> None:
+    water = sent()
+    shortened = content(
+        activity=ActivityWindow(NOW + timedelta(days=7), NOW + timedelta(days=8, hours=12)),
+        refers_to=NOTICE_ID,
+    )
+
+    events = decide(
+        SendNotice(OTHER_ID, shortened),
+        channel=CHANNEL,
+        actor=WATER_OPERATOR,
+        notice=None,
+        now=NOW,
+        referenced=water,
+        plans=_plans(sent(RESURFACING, notice_id=RESURFACING_ID, by=ROADS_OPERATOR)),
+        conflicts=[_detected(water)],
+    )
+
+    assert [e.type for e in events] == [
+        EventType.NOTICE_SENT,
+        EventType.CONFLICT_RESOLVED,
+        EventType.CONFLICT_DETECTED,
+    ]
+    detected = events[2]
+    assert isinstance(detected, ConflictDetected)
+    assert detected.notices == (RESURFACING_ID, OTHER_ID)
+
+
+@pytest.mark.parametrize(
+    ("by", "activity"),
+    [(ROADS_OPERATOR, ON_MILL_LANE), (WATER_OPERATOR, None)],
+    ids=["a-reply-of-the-other-party", "an-addendum-without-a-window"],
+)
+def test_a_notice_that_refers_to_a_plan_without_replacing_it_resolves_nothing(
+    by: Actor, activity: ActivityWindow | None
+) -> None:
+    water = sent()
+
+    events = decide(
+        SendNotice(
+            OTHER_ID, content(subject="About the works", activity=activity, refers_to=NOTICE_ID)
+        ),
+        channel=CHANNEL,
+        actor=by,
+        notice=None,
+        now=NOW,
+        referenced=water,
+        conflicts=[_detected(water)],
+    )
+
+    assert EventType.CONFLICT_RESOLVED not in [e.type for e in events]
+
+
+def test_cancelling_a_plan_resolves_its_open_conflicts() -> None:
+    water = sent()
+    resolved_already = replace(_detected(water, OTHER_ID), resolved_at=NOW + timedelta(minutes=5))
+    elsewhere = PlanConflict(UUID(int=9), CHANNEL.id, (OTHER_ID, RESURFACING_ID), NOW)
+
+    events = decide(
+        Cancel(NOTICE_ID, reason="Works postponed"),
+        channel=CHANNEL,
+        actor=WATER_OPERATOR,
+        notice=water,
+        now=LATER,
+        conflicts=[_detected(water), resolved_already, elsewhere],
+    )
+
+    cancelled, resolved = events
+    assert isinstance(cancelled, NoticeCancelled)
+    assert resolved == ConflictResolved(
+        conflict_id(NOTICE_ID, RESURFACING_ID),
+        LATER,
+        (NOTICE_ID, RESURFACING_ID),
+        NOTICE_ID,
+        "cancelled",
+    )
+
+
+def test_a_retried_cancellation_resolves_nothing_again() -> None:
+    cancelled = notice_in("cancelled-received")
+    assert cancelled is not None
+
+    events = decide(
+        Cancel(NOTICE_ID),
+        channel=CHANNEL,
+        actor=WATER_OPERATOR,
+        notice=cancelled,
+        now=LATER,
+        conflicts=[_detected(sent())],
+    )
+
+    assert events == []
+
+
+# -- Where, as a box ---------------------------------------------------------------------------
+
+
+def test_a_bbox_is_part_of_a_notices_content_for_retries() -> None:
+    boxed = content(bbox=BoundingBox(-1.2601, 51.7520, -1.2590, 51.7526))
+    original = sent(boxed)
+
+    assert (
+        decide(
+            SendNotice(NOTICE_ID, boxed),
+            channel=CHANNEL,
+            actor=WATER_OPERATOR,
+            notice=original,
+            now=LATER,
+        )
+        == []
+    )
+    with pytest.raises(IdempotencyConflict):
+        decide(
+            SendNotice(NOTICE_ID, CONTENT),
+            channel=CHANNEL,
+            actor=WATER_OPERATOR,
+            notice=original,
+            now=LATER,
+        )
