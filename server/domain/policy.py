@@ -78,8 +78,7 @@ def policy_of_wire(raw: Mapping[str, Any]) -> Policy:
             require_signatures=bool(raw.get("require_signatures", False)),
             chase=defaults.chase if chase is None else _chase(chase),
             escalate_to={
-                str(party): tuple(str(op) for op in ops)
-                for party, ops in (raw.get("escalate_to") or {}).items()
+                str(party): _operators(ops) for party, ops in (raw.get("escalate_to") or {}).items()
             },
             checks=(
                 None
@@ -92,6 +91,13 @@ def policy_of_wire(raw: Mapping[str, Any]) -> Policy:
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise Invalid(f"not a policy: {error!s}", field="policy") from None
+
+
+def _operators(raw: Any) -> tuple[str, ...]:
+    # A list of ids: a lone string would otherwise read as one operator per letter.
+    if not isinstance(raw, list | tuple) or not all(isinstance(op, str) for op in raw):
+        raise TypeError("escalate_to lists operator ids for each party")
+    return tuple(raw)
 
 
 def _spans(raw: Mapping[str, int]) -> dict[Priority, timedelta]:
