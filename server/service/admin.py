@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 
 from client.protocol import limits
-from client.protocol.times import utc_now
+from client.protocol.times import to_millisecond
 from client.protocol.vocabulary import Role
+from server.domain.clock import Due, DueKind, tick_id
 from server.domain.errors import Conflict, Invalid, NotFound
-from server.domain.model import Policy
+from server.domain.model import Channel, Policy
 from server.store.db import Database
 from server.store.directory import Directory
 
@@ -48,7 +49,7 @@ async def create_party(db: Database, party_id: str, *, name: str) -> None:
         directory = Directory(session)
         if await directory.party_exists(party_id):
             raise Conflict(f"party {party_id} exists already")
-        directory.add_party(party_id, name, now=utc_now())
+        directory.add_party(party_id, name, now=db.clock.now())
         await session.commit()
 
 
@@ -70,7 +71,7 @@ async def create_operator(
             raise NotFound(f"no party {party}")
         if await directory.operator_party(operator_id) is not None:
             raise Conflict(f"operator {operator_id} exists already")
-        directory.add_operator(operator_id, party=party, name=name, role=role, now=utc_now())
+        directory.add_operator(operator_id, party=party, name=name, role=role, now=db.clock.now())
         await session.commit()
 
 
@@ -78,6 +79,8 @@ async def create_channel(
     db: Database, channel_id: str, *, parties: tuple[str, str], policy: Policy | None = None
 ) -> None:
     """Add a channel between two different parties, with an empty log.
+
+    A policy with liveness checks asks the first one ``checks.every`` from now.
 
     Raises:
         Invalid: a malformed id, or the same party twice.
@@ -94,5 +97,12 @@ async def create_channel(
                 raise NotFound(f"no party {party}")
         if await directory.channel_exists(channel_id):
             raise Conflict(f"channel {channel_id} exists already")
-        directory.add_channel(channel_id, parties, policy or Policy(), now=utc_now())
+        policy = policy or Policy()
+        now = db.clock.now()
+        directory.add_channel(channel_id, parties, policy, now=now)
+        if policy.checks is not None:
+            # The first liveness check; each check schedules the next when it fires.
+            channel = Channel(channel_id, parties, policy)
+            first = to_millisecond(now + policy.checks.every)
+            directory.add_due(Due(DueKind.REQUEST_CHECKS, channel_id, tick_id(channel), first))
         await session.commit()

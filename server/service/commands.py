@@ -1,23 +1,52 @@
-"""Commands: send, confirm receipt, decide, cancel, register a key, and the deadline sweep."""
+"""Commands: send, confirm receipt, decide, cancel, register a key, and the clock's firing.
+
+Every command runs in the database's single writer (``server/store/writer.py``), against
+what its batch read when it opened: a command says up front what it will look at (the
+notices it names, an area's active plans, a notice's open conflicts, the due actions it
+claims), so that deciding never waits for the database.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import heapq
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial, reduce
 
 from client.protocol import schemas
-from client.protocol.times import utc_now
-from server.domain import rules
-from server.domain.events import evolve
-from server.domain.model import Actor, Notice
+from server.domain import clock, rules
+from server.domain.clock import Due
+from server.domain.conflicts import Plan, area_key
+from server.domain.events import (
+    Event,
+    LogEvent,
+    NoticeCancelled,
+    NoticeDecided,
+    NoticeEscalated,
+    NoticeOverdue,
+    NoticeReceived,
+    NoticeReminded,
+    NoticeSent,
+    evolve,
+)
+from server.domain.model import Actor, Notice, PlanConflict
 from server.fanout import Fanout
+from server.store.clockwork import NOTICE_KINDS, Claim, Claimed
 from server.store.db import Database
 from server.store.ledger import Batch
-from server.store.repository import Repository
+from server.store.writer import Needs
 
-__all__ = ["KeyOutcome", "Outcome", "execute", "mark_overdue", "register_key"]
+__all__ = [
+    "FireOutcome",
+    "KeyOutcome",
+    "Outcome",
+    "execute",
+    "fire_due",
+    "mark_overdue",
+    "register_key",
+]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +68,11 @@ class Outcome:
         """Whether the command wrote anything (``False`` for an idempotent repeat)."""
         return bool(self.events)
 
+    @property
+    def roots(self) -> Mapping[str, bytes]:
+        """The channel's root after the events, by channel (none if there were none)."""
+        return {} if self.root is None else {self.notice.channel: self.root}
+
 
 @dataclass(frozen=True, slots=True)
 class KeyOutcome:
@@ -55,6 +89,23 @@ class KeyOutcome:
     def changed(self) -> bool:
         """Whether the registration wrote anything."""
         return bool(self.events)
+
+    @property
+    def roots(self) -> Mapping[str, bytes]:
+        """The channel's root after the events, by channel (none if there were none)."""
+        return {} if self.root is None else {self.registration.channel: self.root}
+
+
+@dataclass(frozen=True, slots=True)
+class FireOutcome:
+    """What one firing of the clock left behind once committed."""
+
+    claimed: int
+    """How many due actions it claimed (each fired, whether it logged anything or not)."""
+    events: list[schemas.Event] = field(default_factory=list)
+    """The events appended, in log order per channel."""
+    roots: Mapping[str, bytes] = field(default_factory=dict)
+    """Per channel appended to, its root after the last event."""
 
 
 async def execute(
@@ -84,8 +135,18 @@ async def execute(
         Refusal: the channel is not the actor's, or the domain refused the command.
     """
     named = [command.notice_id]
-    if isinstance(command, rules.SendNotice) and command.content.refers_to is not None:
-        named.append(command.content.refers_to)
+    areas: list[tuple[str, str]] = []
+    conflicts_of = []
+    if isinstance(command, rules.SendNotice):
+        content = command.content
+        if content.refers_to is not None:
+            named.append(content.refers_to)
+            if content.activity is not None:  # an update may replace the plan it refers to
+                conflicts_of.append(content.refers_to)
+        if content.activity is not None and content.area is not None:
+            areas.append((channel_id, area_key(content.area)))  # to compare plans with
+    elif isinstance(command, rules.Cancel):
+        conflicts_of.append(command.notice_id)  # read only if the notice is a plan
     keys = []
     if isinstance(command, rules.SendNotice | rules.Decide) and command.signature and actor:
         keys.append((channel_id, actor.operator))  # to check the signature with
@@ -94,6 +155,7 @@ async def execute(
         channel_id=channel_id,
         notice_ids=named,
         keys=keys,
+        needs=Needs(areas=areas, conflicts_of=conflicts_of),
         publisher=fanout,
     )
 
@@ -129,14 +191,69 @@ async def register_key(
     )
 
 
+async def fire_due(
+    db: Database, *, now: datetime | None = None, limit: int = 100, fanout: Fanout | None = None
+) -> FireOutcome:
+    """Fire at most ``limit`` due actions whose time has come: committed, then published.
+
+    One command of the writer claims them (``server/store/clockwork.py``), fires each with
+    the pure clock (``server/domain/clock.py``), appends what they cause, deletes them and
+    keeps the due actions that follow, all in one transaction. A due action fires once
+    however many processes call this at once: a claimed one is locked, then gone.
+
+    Args:
+        db: the database.
+        now: fire what is due at this moment or before (the database's clock by default).
+            The events are stamped with the clock read under the channels' locks; an action
+            not due by then is kept for later, never fired early.
+        limit: how many due actions to claim at most.
+        fanout: where to publish the events once they are committed.
+
+    Returns:
+        How many due actions were claimed, and the events appended.
+    """
+    claim = Claim(db.clock.now() if now is None else now, limit)
+    return await db.writer.run(
+        partial(_fire_in, claim=claim),
+        channel_id=None,
+        needs=Needs(claim=claim),
+        publisher=fanout,
+    )
+
+
+async def mark_overdue(
+    db: Database, *, fanout: Fanout | None = None, limit: int = 100
+) -> list[schemas.Event]:
+    """Fire what is due now: the deadline sweep's old name, until the scheduler replaces it.
+
+    Returns:
+        The events appended.
+    """
+    return (await fire_due(db, limit=limit, fanout=fanout)).events
+
+
 # -- run by the writer against the batch: no await, the batch has read what they need ----
+
+_NOTICE_EVENTS = (
+    NoticeSent,
+    NoticeReceived,
+    NoticeDecided,
+    NoticeCancelled,
+    NoticeOverdue,
+    NoticeReminded,
+    NoticeEscalated,
+)
+
+
+def _of_notice(events: Sequence[LogEvent]) -> list[Event]:
+    """The events that change a notice's state (not a conflict's, a check's or a key's)."""
+    return [event for event in events if isinstance(event, _NOTICE_EVENTS)]
 
 
 def _execute_in(
     batch: Batch, *, command: rules.Command, channel_id: str, actor: Actor | None
 ) -> Outcome:
     channel = batch.channel(channel_id, party=None if actor is None else actor.party)
-    now = utc_now()  # read under the channel's lock, so times rise with sequence numbers
     stored = batch.notice(command.notice_id)
     referenced = None
     if isinstance(command, rules.SendNotice) and command.content.refers_to is not None:
@@ -154,20 +271,42 @@ def _execute_in(
         channel=channel,
         actor=actor,
         notice=notice,
-        now=now,
+        now=batch.now,
         referenced=referenced,
         key=key,
+        plans=_plans(batch, command, channel_id),
+        conflicts=_conflicts(batch, command),
     )
     if not events:
         # A repeat: nothing to write, answer with the notice as it stands.
         assert stored is not None, "the rules only return no events for an existing notice"
         return Outcome(notice=stored.notice, seq=stored.seq, events=[])
-    state = reduce(evolve, events, notice)
+    state = reduce(evolve, _of_notice(events), notice)
     assert state is not None
     appended, root = batch.append(channel.id, events)
     seq = appended[0].seq if stored is None else stored.seq
     batch.save_notice(state, seq=seq)
+    batch.clockwork.schedule(clock.scheduled(events, channel))
     return Outcome(notice=state, seq=seq, events=appended, root=root)
+
+
+def _plans(batch: Batch, command: rules.Command, channel_id: str) -> list[Plan]:
+    if not isinstance(command, rules.SendNotice):
+        return []
+    content = command.content
+    if content.activity is None or content.area is None:
+        return []
+    return batch.plans_in(channel_id, area_key(content.area))
+
+
+def _conflicts(batch: Batch, command: rules.Command) -> list[PlanConflict]:
+    if isinstance(command, rules.Cancel):
+        return batch.conflicts_of(command.notice_id)
+    if isinstance(command, rules.SendNotice):
+        refers_to = command.content.refers_to
+        if refers_to is not None and command.content.activity is not None:
+            return batch.conflicts_of(refers_to)
+    return []
 
 
 def _register_in(batch: Batch, *, verifier_key: str, channel_id: str, actor: Actor) -> KeyOutcome:
@@ -178,7 +317,7 @@ def _register_in(batch: Batch, *, verifier_key: str, channel_id: str, actor: Act
         channel=channel,
         actor=actor,
         key=None if current is None else current.data["verifier_key"],
-        now=utc_now(),
+        now=batch.now,
     )
     if not events:
         assert current is not None, "the rules only return no events for the key in force"
@@ -187,34 +326,47 @@ def _register_in(batch: Batch, *, verifier_key: str, channel_id: str, actor: Act
     return KeyOutcome(registration=appended[0], events=appended, root=root)
 
 
-async def mark_overdue(
-    db: Database, *, fanout: Fanout | None = None, limit: int = 100
-) -> list[schemas.Event]:
-    """Log ``notice.overdue`` for every notice whose deadline passed undecided.
-
-    Each notice is its own command, like any other; a notice decided in the meantime
-    simply yields no event.
-
-    Returns:
-        The events appended.
-    """
-    async with db.session() as session:
-        due = await Repository(session).overdue_candidates(utc_now(), limit=limit)
-    # Queued together, so they are likely committed together: one batch, one fsync.
-    outcomes = await asyncio.gather(
-        *(
-            execute(
-                db, rules.MarkOverdue(notice_id), channel_id=channel_id, actor=None, fanout=fanout
-            )
-            for channel_id, notice_id in due
-        ),
-        return_exceptions=True,
-    )
+def _fire_in(batch: Batch, *, claim: Claim) -> FireOutcome:
+    claimed = batch.clockwork.claimed(claim)
+    # In due order, and a due action that follows one fired and is due already (a late
+    # server catching up a whole chase) is fired in the same batch, in its turn: the log
+    # then reads overdue, reminder 1, reminder 2, escalated, as the times say.
+    waiting: list[tuple[datetime, int, Due, Claimed | None]] = []
+    for one in claimed:
+        heapq.heappush(waiting, (one.due.due_at, len(waiting), one.due, one))
     appended: list[schemas.Event] = []
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            raise outcome
-        appended.extend(outcome.events)
-    if appended:
-        log.info("deadlines passed", extra={"overdue": len(appended)})
-    return appended
+    roots: dict[str, bytes] = {}
+    turn = len(waiting)
+    while waiting:
+        _, _, due, item = heapq.heappop(waiting)
+        if item is not None:
+            batch.clockwork.fired(item)
+        fired = _fire_one(batch, due)
+        for following in fired.next:
+            if following.due_at <= batch.now:
+                heapq.heappush(waiting, (following.due_at, turn := turn + 1, following, None))
+            else:
+                batch.clockwork.schedule([following])
+        if fired.events:
+            events, roots[due.channel] = batch.append(due.channel, fired.events)
+            appended.extend(events)
+    return FireOutcome(claimed=len(claimed), events=appended, roots=roots)
+
+
+def _fire_one(batch: Batch, due: Due) -> clock.Fired:
+    """Fire one due action against the batch, and fold its events into its notice."""
+    channel = batch.channel(due.channel, party=None)
+    stored = batch.notice(due.subject) if due.kind in NOTICE_KINDS else None
+    check = None if due.kind in NOTICE_KINDS else batch.clockwork.check(due.subject)
+    fired = clock.fire(
+        due,
+        channel=channel,
+        now=batch.now,
+        notice=None if stored is None else stored.notice,
+        checks=() if check is None else (check,),
+        admins=batch.clockwork.admins,
+    )
+    changes = _of_notice(fired.events)
+    if stored is not None and changes:
+        batch.save_notice(reduce(evolve, changes, stored.notice), seq=stored.seq)
+    return fired

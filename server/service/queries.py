@@ -11,13 +11,16 @@ from client.protocol import schemas
 from server.domain.errors import Invalid, NotFound
 from server.domain.model import Actor, Notice
 from server.store.db import Database
+from server.store.plans import ConflictRecord
 from server.store.repository import NoticeFilter, Repository
+from server.store.watch import Watch
 
 __all__ = [
     "NoticeHistory",
     "NoticeListing",
     "channel",
     "channels",
+    "conflicts",
     "decode_cursor",
     "encode_cursor",
     "list_notices",
@@ -137,3 +140,41 @@ async def read_log(
     # The head was read a moment before the events; a commit in between can only raise it.
     head = max(head, events[-1].seq if events else 0)
     return schemas.EventPage(events=events, head=head)
+
+
+async def conflicts(
+    db: Database, actor: Actor, channel_id: str, *, open: bool | None = None, limit: int = 100
+) -> list[schemas.Conflict]:
+    """A channel's conflicting plans, newest first.
+
+    Args:
+        db: the database.
+        actor: who asks; the channel must be its party's.
+        channel_id: the channel.
+        open: ``True`` for those not resolved yet, ``False`` for resolved ones, ``None`` all.
+        limit: how many at most.
+
+    Raises:
+        NotFound: no such channel, or not one of the actor's party's.
+    """
+    async with db.session() as session:
+        if await Repository(session).visible_head(actor.party, channel_id) is None:
+            raise NotFound(f"no channel {channel_id}")
+        resolved = None if open is None else not open
+        found = await Watch(session).conflicts(channel_id, resolved=resolved, limit=limit)
+    return [_conflict_out(record) for record in found]
+
+
+def _conflict_out(record: ConflictRecord) -> schemas.Conflict:
+    window = record.overlap
+    return schemas.Conflict(
+        id=record.id,
+        channel=record.channel,
+        notices=list(record.notices),
+        area=record.area,
+        overlap=schemas.ActivityWindow(starts_at=window.starts_at, ends_at=window.ends_at),
+        detected_seq=record.detected_seq,
+        detected_at=record.detected_at,
+        resolved_seq=record.resolved_seq,
+        resolved_at=record.resolved_at,
+    )

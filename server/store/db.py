@@ -71,16 +71,25 @@ class Database:
 
     def __init__(self, url: str | URL, *, echo: bool = False, clock: Clock | None = None) -> None:
         self.url = async_url(url)
-        self.clock: Clock = clock or SystemClock()
-        """Where commands read the time (a test hands in one it moves by hand)."""
         self.engine: AsyncEngine = create_async_engine(self.url, echo=echo)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self.writer = Writer(self.url, pragmas=SQLITE_PRAGMAS if self.is_sqlite else ())
+        self.writer = Writer(
+            self.url, pragmas=SQLITE_PRAGMAS if self.is_sqlite else (), clock=clock or SystemClock()
+        )
         """The one owner of this process's write connection: every command goes through it."""
         self.identities = IdentityCache(self)
         """Who each token belongs to, remembered while the access counter stands still."""
+
+    @property
+    def clock(self) -> Clock:
+        """Where commands and the scheduler read the time (a test sets one it moves by hand)."""
+        return self.writer.clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self.writer.clock = clock
 
     @property
     def is_sqlite(self) -> bool:

@@ -11,8 +11,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from client.protocol.vocabulary import Role
+from server.domain.clock import Due
 from server.domain.model import Policy
-from server.store.models import ChannelRow, OperatorRow, PartyRow, TokenRow
+from server.store.clockwork import due_row
+from server.store.models import ChannelRow, DueActionRow, OperatorRow, PartyRow, TokenRow
 from server.store.repository import policy_to_json
 
 __all__ = ["Directory", "TokenInfo"]
@@ -74,6 +76,10 @@ class Directory:
                 created_at=now,
             )
         )
+
+    def add_due(self, due: Due) -> None:
+        """Add a due action (a new channel's first liveness check)."""
+        self.session.add(DueActionRow(**due_row(due)))
 
     def add_token(self, *, operator: str, token_hash: str, label: str, now: datetime) -> uuid.UUID:
         """Record a token's hash; returns the token's id (for listing and revoking)."""

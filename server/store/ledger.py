@@ -1,202 +1,60 @@
 """One batch of commands, as the single writer sees the database: read at once, written at once.
 
 The writer (``server/store/writer.py``) opens a :class:`Batch` for each batch of commands,
-inside one transaction. The batch first locks every channel its commands address (in id
-order, so that two processes never wait for each other in a circle) and reads, a query
-each, whatever they will need that the writer does not already hold: the notices they
-name, the keys of operators who signed, the right edge of a channel's Merkle tree. The
-commands then run one after another in plain Python against what was read, each seeing
-the ones before it, with no query in between; every row they produce is kept until
-:meth:`Batch.write` sends each table's rows in one statement. A refused command has
-written nothing, so nothing of it needs undoing.
+inside one transaction. The batch first claims the due actions whose time has come, if a
+command asks (``server/store/clockwork.py``), then locks every channel its commands
+address and those the claimed actions concern (in id order, so that two processes never
+wait for each other in a circle), reads the clock, and reads, a query each, whatever they
+will need that the writer does not already hold: the notices they name, the keys of
+operators who signed, the right edge of a channel's Merkle tree, and where asked the
+checks named, the parties' admins, the active plans of an area and a plan's open
+conflicts (``server/store/plans.py``). The commands then run one after another in plain
+Python against what was read, each seeing the ones before it, with no query in between;
+every row they produce is kept until :meth:`Batch.write` sends each table's rows in one
+statement. A refused command has written nothing, so nothing of it needs undoing.
 
-What the writer remembers between batches (:class:`Memory`: each channel's head, the
-right edge of its tree, its operators' keys, recent notices) is trusted only for a
-channel whose head, read under the lock, is the head remembered: heads only grow, and
-every change to a channel's notices or keys appends to its log, so an unchanged head means
-nobody else has written to it. Any other head (another process wrote) and the channel is
-forgotten and read afresh.
+What the writer remembers between batches (:class:`~server.store.memory.Memory`: each
+channel's head, policy, right edge of its tree and operators' keys, recent notices) is
+trusted only for a channel whose head and policy, read under the lock, are the ones
+remembered: heads only grow, and every change to a channel's notices, keys or policy
+appends to its log, so an unchanged head means nobody else has written to it. Any other
+head (another process wrote) and the channel is forgotten and read afresh. Checks,
+conflicts and plans are not remembered: they are read when a command needs them.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import uuid
-from collections import OrderedDict
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any, cast
-
-from sqlalchemy import Select, bindparam, insert, select, update
-from sqlalchemy.engine import Dialect
 
 from client.protocol import schemas
 from client.protocol.log import CompactRange, event_hash
 from client.protocol.vocabulary import EventType
+from server.clock import Clock
+from server.domain.conflicts import Plan
 from server.domain.errors import NotFound
 from server.domain.events import LogEvent
-from server.domain.model import Channel, Notice
+from server.domain.model import Channel, Notice, PlanConflict
+from server.store.clockwork import ESCALATING, NOTICE_KINDS, Claim, Clockwork
 from server.store.links import Link
-from server.store.models import ChannelRow, EventRow, LogNodeRow, NoticeRow
-from server.store.prepared import Prepared
-from server.store.repository import notice_columns, notice_of_row, policy_from_json, wire_event
+from server.store.memory import ChannelMemory, Memory, StoredNotice
+from server.store.plans import Plans
+from server.store.repository import (
+    channel_of_row,
+    notice_columns,
+    notice_of_row,
+    policy_to_json,
+    proposal_to_json,
+    wire_event,
+)
+from server.store.statements import Statements
 from server.store.tree import edge_query, grow, node_rows
 
 __all__ = ["Batch", "Memory", "Statements", "StoredNotice"]
-
-
-@dataclass(frozen=True, slots=True)
-class StoredNotice:
-    """A notice as committed, with the sequence number of its ``notice.sent`` event."""
-
-    notice: Notice
-    seq: int
-
-
-@dataclass(slots=True)
-class _ChannelMemory:
-    channel: Channel
-    policy: str
-    """The policy as stored, to tell whether it changed without parsing it."""
-    head: int
-    edge: CompactRange | None = None
-    """The tree's right edge at ``head``; ``None`` until an append needs it."""
-    keys: dict[str, schemas.Event | None] = field(default_factory=dict)
-    """Operator to its ``operator.key_registered`` event in force (``None``: it has none)."""
-
-
-class Memory:
-    """What the writer knows between batches; only the writer touches it.
-
-    Args:
-        notices: how many recently written or read notices to keep.
-    """
-
-    def __init__(self, *, notices: int = 10_000) -> None:
-        self.channels: dict[str, _ChannelMemory] = {}
-        self.notices: OrderedDict[uuid.UUID, StoredNotice] = OrderedDict()
-        self._keep = notices
-
-    def forget(self, channel_id: str) -> None:
-        """Drop all that is known of a channel: another process has written to it."""
-        self.channels.pop(channel_id, None)
-        for notice_id in [i for i, s in self.notices.items() if s.notice.channel == channel_id]:
-            del self.notices[notice_id]
-
-    def forget_all(self) -> None:
-        """Drop everything: a batch failed, so what it left here may not be in the database."""
-        self.channels.clear()
-        self.notices.clear()
-
-    def keep(self, stored: StoredNotice) -> None:
-        """Remember a notice as committed."""
-        self.notices[stored.notice.id] = stored
-        self.notices.move_to_end(stored.notice.id)
-        if len(self.notices) > self._keep:
-            self.notices.popitem(last=False)
-
-
-# The write path's statements, built once. FOR UPDATE takes PostgreSQL's row locks
-# (SQLite, whose batch began with BEGIN IMMEDIATE, holds the whole database's write lock
-# already, and SQLAlchemy leaves the clause out there). Channels and notices are named one
-# bound parameter each, a statement per count, rather than with an "expanding" IN,
-# which SQLAlchemy would render anew for every run.
-def _lock_statement(count: int) -> Select[str, str, str, str, int]:
-    return (
-        select(
-            ChannelRow.id,
-            ChannelRow.party_a,
-            ChannelRow.party_b,
-            ChannelRow.policy,
-            ChannelRow.head_seq,
-        )
-        .where(ChannelRow.id.in_([bindparam(f"c{n}") for n in range(count)]))
-        .order_by(ChannelRow.id)
-        .with_for_update()
-    )
-
-
-def _notices_statement(count: int) -> Select[Any]:
-    return select(NoticeRow.__table__).where(
-        NoticeRow.id.in_([bindparam(f"n{n}", type_=NoticeRow.id.type) for n in range(count)])
-    )
-
-
-_KEY = (
-    select(EventRow.__table__)
-    .where(
-        EventRow.channel_id == bindparam("channel"),
-        EventRow.type == EventType.OPERATOR_KEY_REGISTERED.value,
-        EventRow.actor_operator == bindparam("operator"),
-    )
-    .order_by(EventRow.seq.desc())
-    .limit(1)
-)
-_EVENT_COLUMNS = (
-    "channel_id",
-    "seq",
-    "type",
-    "at",
-    "actor_party",
-    "actor_operator",
-    "notice_id",
-    "data",
-)
-_NODE_COLUMNS = ("channel_id", "level", "idx", "hash")
-_NOTICE_FIELDS = tuple(
-    c.name for c in NoticeRow.__table__.columns if c.name not in {"id", "sent_seq"}
-)
-
-
-class Statements:
-    """The writer's statements compiled for one database (see ``server/store/prepared.py``).
-
-    Args:
-        dialect: the dialect of the writer's connection.
-    """
-
-    def __init__(self, dialect: Dialect) -> None:
-        self.dialect = dialect
-        self.key = Prepared(_KEY, dialect, columns=list(EventRow.__table__.columns))
-        self.insert_events = Prepared(insert(EventRow), dialect, keys=_EVENT_COLUMNS)
-        self.insert_nodes = Prepared(insert(LogNodeRow), dialect, keys=_NODE_COLUMNS)
-        self.insert_notices = Prepared(
-            insert(NoticeRow), dialect, keys=("id", "sent_seq", *_NOTICE_FIELDS)
-        )
-        self.update_notices = Prepared(
-            update(NoticeRow)
-            .where(NoticeRow.id == bindparam("notice_id"))
-            .values({name: bindparam(name) for name in _NOTICE_FIELDS}),
-            dialect,
-        )
-        self.move_heads = Prepared(
-            update(ChannelRow)
-            .where(ChannelRow.id == bindparam("channel"))
-            .values(head_seq=bindparam("head")),
-            dialect,
-        )
-
-    @functools.cache  # noqa: B019 - one Statements per writer, for the writer's life
-    def lock(self, count: int) -> Prepared:
-        """Lock ``count`` channels (``c0``, ``c1``, …) and read them."""
-        table = ChannelRow.__table__.columns
-        names = ("id", "party_a", "party_b", "policy", "head_seq")
-        return Prepared(_lock_statement(count), self.dialect, columns=[table[n] for n in names])
-
-    @functools.cache  # noqa: B019
-    def notices(self, count: int) -> Prepared:
-        """Read ``count`` notices (``n0``, ``n1``, …) by id."""
-        return Prepared(
-            _notices_statement(count), self.dialect, columns=list(NoticeRow.__table__.columns)
-        )
-
-    @functools.cache  # noqa: B019
-    def subtrees(self, count: int, sample: Select[int, int, bytes]) -> Prepared:
-        """Read ``count`` perfect subtrees of a tree (``sample`` is the query for them)."""
-        table = LogNodeRow.__table__.columns
-        return Prepared(sample, self.dialect, columns=[table[n] for n in ("level", "idx", "hash")])
 
 
 class Batch:
@@ -208,7 +66,14 @@ class Batch:
     def __init__(self, memory: Memory, statements: Statements) -> None:
         self.memory = memory
         self.statements = statements
-        self._locked: dict[str, _ChannelMemory] = {}
+        self.now = datetime.min.replace(tzinfo=UTC)
+        """The time every command of the batch reads: the clock, once the channels are locked."""
+        self.clockwork = Clockwork(statements.clock)
+        """Due actions claimed and to write, checks, admins (``server/store/clockwork.py``)."""
+        self.plans = Plans(statements.plans)
+        """Plans of an area and open conflicts (``server/store/plans.py``)."""
+        self._locked: dict[str, ChannelMemory] = {}
+        self._settled: set[str] = set()
         self._read: dict[uuid.UUID, StoredNotice | None] = {}
         self._written: dict[uuid.UUID, StoredNotice] = {}
         self._new: set[uuid.UUID] = set()
@@ -223,25 +88,47 @@ class Batch:
         memory: Memory,
         statements: Statements,
         *,
+        clock: Clock,
         channel_ids: Collection[str],
         notice_ids: Collection[uuid.UUID],
         keys: Collection[tuple[str, str]],
+        claims: Sequence[Claim] = (),
+        check_ids: Collection[uuid.UUID] = (),
+        areas: Collection[tuple[str, str]] = (),
+        conflicts_of: Collection[uuid.UUID] = (),
     ) -> Batch:
-        """Lock the channels and read what the commands will need.
+        """Claim due actions, lock the channels and read what the commands will need.
 
         Args:
             link: the writer's connection, in a transaction already begun.
             memory: what the writer remembers; the batch checks it, uses it and adds to it.
             statements: the writer's statements, compiled for this database.
+            clock: read once the channels are locked: the batch's :attr:`now`.
             channel_ids: every channel the batch's commands address.
             notice_ids: every notice they name.
             keys: ``(channel, operator)`` of every operator whose key in force they need.
+            claims: the due actions to claim (before any lock, so as never to wait); their
+                channels, notices, checks and escalation admins join what is read.
+            check_ids: the checks they name.
+            areas: ``(channel, area key)`` of every area whose active plans they compare.
+            conflicts_of: the notices whose open conflicts they may resolve.
         """
         batch = cls(memory, statements)
-        await batch._lock(link, channel_ids)
-        await batch._read_notices(link, notice_ids)
+        claimed = await batch.clockwork.claim(link, claims)
+        await batch._lock(link, {*channel_ids, *(c.due.channel for c in claimed)})
+        batch.now = clock.now()  # under the locks: times rise with sequence numbers
+        notices = [c.due.subject for c in claimed if c.due.kind in NOTICE_KINDS]
+        await batch._read_notices(link, [*notice_ids, *notices, *conflicts_of])
         for channel_id, operator in keys:
             await batch._read_key(link, channel_id, operator)
+        checks = [c.due.subject for c in claimed if c.due.kind not in NOTICE_KINDS]
+        await batch.clockwork.read_checks(link, [*check_ids, *checks])
+        escalating = {c.due.channel for c in claimed if c.due.kind in ESCALATING}
+        parties = [p for c in escalating for p in batch._locked[c].channel.parties]
+        await batch.clockwork.read_admins(link, parties)
+        await batch.plans.read_areas(link, areas, now=batch.now)
+        found = {i: batch._found(i) for i in conflicts_of}
+        await batch.plans.read_conflicts(link, found)
         for channel_id, known in batch._locked.items():
             if known.edge is None:
                 known.edge = await batch._read_edge(link, channel_id, known.head)
@@ -251,16 +138,17 @@ class Batch:
 
     async def _lock(self, link: Link, channel_ids: Collection[str]) -> None:
         ids = sorted(set(channel_ids))
+        if not ids:
+            return
         params = {f"c{n}": channel_id for n, channel_id in enumerate(ids)}
         for row in await link.fetch(self.statements.lock(len(ids)), params):
-            channel_id, policy, head = row["id"], row["policy"], row["head_seq"]
+            channel_id, head = row["id"], row["head_seq"]
+            settings = (row["policy"], row["policy_id"], row["proposal"])
             known = self.memory.channels.get(channel_id)
-            if known is None or known.head != head or known.policy != policy:
+            if known is None or known.head != head or known.settings != settings:
                 self.memory.forget(channel_id)
-                parties = (row["party_a"], row["party_b"])
-                known = _ChannelMemory(
-                    Channel(channel_id, parties, policy_from_json(policy)), policy, head
-                )
+                channel = channel_of_row(cast(Any, SimpleNamespace(**row)))
+                known = ChannelMemory(channel, settings, head)
                 self.memory.channels[channel_id] = known
             self._locked[channel_id] = known
 
@@ -325,6 +213,35 @@ class Batch:
             raise LookupError(f"notice {notice_id} was not named when the batch was opened")
         return found
 
+    def _found(self, notice_id: uuid.UUID) -> Notice | None:
+        stored = self.notice(notice_id)
+        return None if stored is None else stored.notice
+
+    def plans_in(self, channel_id: str, key: str) -> list[Plan]:
+        """The plans still active at :attr:`now` in an area, as this batch has left them.
+
+        Raises:
+            LookupError: the area was not among the batch's ``areas``.
+        """
+        written = [stored.notice for stored in self._written.values()]
+        return self.plans.active(channel_id, key, now=self.now, written=written)
+
+    def conflicts_of(self, notice_id: uuid.UUID) -> list[PlanConflict]:
+        """The open conflicts of a notice (see :meth:`Plans.conflicts_of`)."""
+        return self.plans.conflicts_of(notice_id)
+
+    def settle(self, channel: Channel) -> None:
+        """Store a locked channel's new policy, policy id or waiting proposal."""
+        known = self._locked[channel.id]
+        policy_id = channel.policy_id
+        known.settings = (
+            policy_to_json(channel.policy),
+            policy_id,
+            proposal_to_json(channel.proposal),
+        )
+        known.channel = channel
+        self._settled.add(channel.id)
+
     def key_in_force(self, channel_id: str, operator: str) -> schemas.Event | None:
         """The operator's last ``operator.key_registered`` event on a locked channel, if any.
 
@@ -368,6 +285,9 @@ class Batch:
             appended.append(wire)
             if event.type is EventType.OPERATOR_KEY_REGISTERED and event.operator is not None:
                 known.keys[event.operator] = wire
+        for wire_, event in zip(appended, events, strict=True):
+            self.clockwork.record(channel_id, wire_.seq, event)
+            self.plans.record(channel_id, wire_.seq, event)
         leaves = [event_hash(e.model_dump(mode="json")) for e in appended]
         self._nodes.extend(node_rows(channel_id, grow(known.edge, leaves)))
         known.head += len(events)
@@ -400,6 +320,15 @@ class Batch:
         heads = [{"channel": c, "head": self._locked[c].head} for c in sorted(self._moved)]
         if heads:
             await link.run_many(statements.move_heads, heads)
+        if self._settled:
+            rows = []
+            for channel_id in sorted(self._settled):
+                policy, policy_id, proposal = self._locked[channel_id].settings
+                row = {"policy": policy, "policy_id": policy_id, "proposal": proposal}
+                rows.append({"channel": channel_id, **row})
+            await link.run_many(statements.settle_channels, rows)
+        await self.clockwork.write(link)
+        await self.plans.write(link)
 
     def remember(self) -> None:
         """Keep what the batch read and wrote: call only once it is committed."""

@@ -229,6 +229,14 @@ class EventRow(Base):
             sqlite_where=text("type = 'operator.key_registered'"),
             postgresql_where=text("type = 'operator.key_registered'"),
         ),
+        # Finds when the policy in force took effect (its ``channel.policy_changed``).
+        Index(
+            "ix_events_policy",
+            "channel_id",
+            "seq",
+            sqlite_where=text("type = 'channel.policy_changed'"),
+            postgresql_where=text("type = 'channel.policy_changed'"),
+        ),
     )
 
     channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id"), primary_key=True)

@@ -9,24 +9,36 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from client.protocol import schemas
+from client.protocol.times import format_time, parse_time
 from client.protocol.vocabulary import Decision, EventType, Priority, Role, Status
+from server.domain.conflicts import area_key
 from server.domain.model import (
     ActivityWindow,
     Actor,
+    BoundingBox,
     Channel,
     Notice,
     NoticeContent,
     Policy,
+    Proposal,
 )
 from server.domain.policy import policy_of_wire, policy_wire
-from server.store.models import ChannelRow, EventRow, NoticeRow, OperatorRow, PartyRow, TokenRow
+from server.store.models import (
+    ChannelRow,
+    DueActionRow,
+    EventRow,
+    NoticeRow,
+    OperatorRow,
+    PartyRow,
+    TokenRow,
+)
 
 __all__ = [
     "Identity",
@@ -38,6 +50,8 @@ __all__ = [
     "notice_of_row",
     "policy_from_json",
     "policy_to_json",
+    "proposal_from_json",
+    "proposal_to_json",
     "wire_event",
 ]
 
@@ -75,10 +89,63 @@ def policy_from_json(text: str) -> Policy:
     return policy_of_wire(json.loads(text))
 
 
-def channel_of_row(row: ChannelRow) -> Channel:
+def proposal_to_json(proposal: Proposal | None) -> str | None:
+    """A proposal waiting for an answer as JSON (``channels.proposal``), or ``None``."""
+    if proposal is None:
+        return None
+    return json.dumps(
+        {
+            "id": str(proposal.id),
+            "policy": policy_wire(proposal.policy),
+            "party": proposal.party,
+            "operator": proposal.operator,
+            "proposed_at": format_time(proposal.proposed_at),
+            "lapses_at": format_time(proposal.lapses_at),
+        },
+        sort_keys=True,
+    )
+
+
+def proposal_from_json(text: str | None) -> Proposal | None:
+    """Read a proposal written by :func:`proposal_to_json`."""
+    if text is None:
+        return None
+    raw = json.loads(text)
+    return Proposal(
+        id=uuid.UUID(raw["id"]),
+        policy=policy_of_wire(raw["policy"]),
+        party=raw["party"],
+        operator=raw["operator"],
+        proposed_at=parse_time(raw["proposed_at"]),
+        lapses_at=parse_time(raw["lapses_at"]),
+    )
+
+
+class StoredChannel(Protocol):
+    """A row of the ``channels`` table, as an ORM ``ChannelRow`` or a Core row of its columns."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def party_a(self) -> str: ...
+    @property
+    def party_b(self) -> str: ...
+    @property
+    def policy(self) -> str: ...
+    @property
+    def policy_id(self) -> uuid.UUID | None: ...
+    @property
+    def proposal(self) -> str | None: ...
+
+
+def channel_of_row(row: StoredChannel) -> Channel:
     """A channel row (or a Core row with its columns) as the domain's ``Channel``."""
     return Channel(
-        id=row.id, parties=(row.party_a, row.party_b), policy=policy_from_json(row.policy)
+        id=row.id,
+        parties=(row.party_a, row.party_b),
+        policy=policy_from_json(row.policy),
+        policy_id=row.policy_id,
+        proposal=proposal_from_json(row.proposal),
     )
 
 
@@ -95,6 +162,7 @@ def notice_of_row(row: NoticeRow) -> Notice:
         area=row.area,
         ack_required=row.ack_required,
         refers_to=row.refers_to,
+        bbox=None if row.bbox is None else BoundingBox(*json.loads(row.bbox)),
     )
     return Notice(
         id=row.id,
@@ -133,6 +201,8 @@ def notice_columns(notice: Notice) -> dict[str, Any]:
         "starts_at": None if c.activity is None else c.activity.starts_at,
         "ends_at": None if c.activity is None else c.activity.ends_at,
         "area": c.area,
+        "area_key": None if c.area is None else area_key(c.area),
+        "bbox": None if c.bbox is None else json.dumps(c.bbox.as_list()),
         "ack_required": c.ack_required,
         "refers_to": c.refers_to,
         "status": notice.status.value,
@@ -348,17 +418,11 @@ class Repository:
         params = {"channel": channel_id, "after": after, "limit": limit}
         return [wire_event(row) for row in await self.session.execute(_LOG, params)]
 
-    async def overdue_candidates(self, now: datetime, *, limit: int) -> list[tuple[str, uuid.UUID]]:
-        """``(channel, notice)`` pairs whose acknowledgement deadline has passed undecided."""
-        stmt = (
-            select(NoticeRow.channel_id, NoticeRow.id)
-            .where(
-                NoticeRow.status.in_([Status.SENT, Status.DELIVERED]),
-                NoticeRow.ack_due_at <= now,
-            )
-            .order_by(NoticeRow.ack_due_at)
-            .limit(limit)
-        )
-        return [
-            (channel_id, notice_id) for channel_id, notice_id in await self.session.execute(stmt)
-        ]
+    async def next_due_at(self) -> datetime | None:
+        """When the earliest due action is due, or ``None`` if none is waiting."""
+        found: datetime | None = await self.session.scalar(select(func.min(DueActionRow.due_at)))
+        if found is None:
+            return None
+        # MIN() loses the column's type on SQLite: the value comes back as the stored text.
+        moment = datetime.fromisoformat(found) if isinstance(found, str) else found
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

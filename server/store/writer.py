@@ -26,18 +26,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy.engine import URL
 
 from client.protocol import schemas
+from server.clock import Clock, SystemClock
 from server.domain.errors import Refusal
+from server.store.clockwork import Claim
 from server.store.ledger import Batch, Memory, Statements
 from server.store.links import link_for
 
-__all__ = ["Publisher", "Writer", "Written"]
+__all__ = ["Needs", "Publisher", "Writer", "Written"]
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +50,15 @@ T = TypeVar("T", bound="Written")
 
 
 class Written(Protocol):
-    """What a command returns: the events it appended and the channel's root after them."""
+    """What a command returns: the events it appended and each channel's root after them."""
 
     @property
     def events(self) -> list[schemas.Event]: ...
 
     @property
-    def root(self) -> bytes | None: ...
+    def roots(self) -> Mapping[str, bytes]:
+        """Per channel it appended to, the root of the tree after its last event there."""
+        ...
 
 
 class Publisher(Protocol):
@@ -63,12 +67,31 @@ class Publisher(Protocol):
     async def publish(self, events: Sequence[schemas.Event], *, root: bytes) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """What a command will read from its batch, besides its channel, notices and keys.
+
+    Everything a command looks at is read when the batch opens, so that the command itself
+    never waits for the database; a command says here what that is.
+    """
+
+    claim: Claim | None = None
+    """Due actions to claim (the clock's command)."""
+    check_ids: Collection[Any] = ()
+    """Checks it looks up."""
+    areas: Collection[tuple[str, str]] = ()
+    """``(channel, area key)`` whose active plans it compares with."""
+    conflicts_of: Collection[Any] = ()
+    """Notices whose open conflicts it may resolve."""
+
+
 @dataclass(eq=False)
 class _Work(Generic[T]):
     run: Callable[[Batch], T]
-    channel_id: str
+    channel_id: str | None
     notice_ids: Collection[Any]
     keys: Collection[tuple[str, str]]
+    needs: Needs
     publisher: Publisher | None
     future: asyncio.Future[T]
     result: T | None = None
@@ -90,13 +113,21 @@ class Writer:
         url: the database (any driver name).
         pragmas: statements run on a new SQLite connection.
         max_batch: commands committed together at most.
+        clock: read once a batch has locked its channels: the time its commands stamp.
     """
 
     def __init__(
-        self, url: URL, *, pragmas: Sequence[str] = (), max_batch: int = MAX_BATCH
+        self,
+        url: URL,
+        *,
+        pragmas: Sequence[str] = (),
+        max_batch: int = MAX_BATCH,
+        clock: Clock | None = None,
     ) -> None:
         self.url = url
         self.max_batch = max_batch
+        self.clock: Clock = clock or SystemClock()
+        """Where a batch reads the time (the database's clock)."""
         self.memory = Memory()
         """What the writer remembers between batches (for tests and the curious: read only)."""
         self.link = link_for(url, pragmas=pragmas)
@@ -113,9 +144,10 @@ class Writer:
         self,
         work: Callable[[Batch], T],
         *,
-        channel_id: str,
+        channel_id: str | None,
         notice_ids: Collection[Any] = (),
         keys: Collection[tuple[str, str]] = (),
+        needs: Needs = Needs(),
         publisher: Publisher | None = None,
     ) -> T:
         """Queue ``work`` for the next batch; return its result once committed and published.
@@ -123,9 +155,11 @@ class Writer:
         Args:
             work: the command, run against the batch without waiting; it may raise a
                 ``Refusal``, which then reaches the caller.
-            channel_id: the channel it addresses (locked for the batch).
+            channel_id: the channel it addresses (locked for the batch); ``None`` for the
+                clock's command, whose channels are those of the due actions it claims.
             notice_ids: the notices it will look up.
             keys: the ``(channel, operator)`` whose key in force it will look up.
+            needs: what else it will look up, or claim.
             publisher: where its events go once committed.
 
         The command runs and is published even if the caller stops waiting for it.
@@ -133,7 +167,7 @@ class Writer:
         loop = asyncio.get_running_loop()
         wakeup, idle = self._start(loop)
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.append(_Work(work, channel_id, notice_ids, keys, publisher, future))
+        self._queue.append(_Work(work, channel_id, notice_ids, keys, needs, publisher, future))
         idle.clear()
         wakeup.set()
         return await future
@@ -188,11 +222,11 @@ class Writer:
         for item in batch:
             if item.publisher is None or item.error is not None or item.result is None:
                 continue
-            if not item.result.events or item.result.root is None:
-                continue
-            key = (id(item.publisher), item.channel_id)
-            _, events, _ = runs.get(key, (item.publisher, [], b""))
-            runs[key] = (item.publisher, [*events, *item.result.events], item.result.root)
+            roots = item.result.roots
+            for event in item.result.events:
+                key = (id(item.publisher), event.channel)
+                _, events, _ = runs.get(key, (item.publisher, [], b""))
+                runs[key] = (item.publisher, [*events, event], roots[event.channel])
         for publisher, events, root in runs.values():
             try:
                 await publisher.publish(events, root=root)
@@ -234,9 +268,14 @@ class Writer:
                 link,
                 self.memory,
                 self._statements,
-                channel_ids={item.channel_id for item in batch},
+                clock=self.clock,
+                channel_ids={item.channel_id for item in batch if item.channel_id is not None},
                 notice_ids=[i for item in batch for i in item.notice_ids],
                 keys={key for item in batch for key in item.keys},
+                claims=[item.needs.claim for item in batch if item.needs.claim is not None],
+                check_ids=[i for item in batch for i in item.needs.check_ids],
+                areas=[area for item in batch for area in item.needs.areas],
+                conflicts_of=[i for item in batch for i in item.needs.conflicts_of],
             )
             for item in batch:
                 try:

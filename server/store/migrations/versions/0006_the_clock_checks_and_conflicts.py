@@ -17,7 +17,8 @@ Create Date: 2026-12-03 16:00:00
 - ``notices.area_key`` (the area as compared, filled in for every notice with an area)
   and ``notices.bbox``, with an index of the plans of an area by their end and a partial
   one of the updates of a notice (which replace its plan); ``channels.policy_id`` and
-  ``channels.proposal``.
+  ``channels.proposal``; a partial index of the ``channel.policy_changed`` events, which
+  say since when the policy in force holds.
 """
 
 import uuid
@@ -32,6 +33,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _REFERS = sa.text("refers_to IS NOT NULL")
+_POLICY_CHANGES = sa.text("type = 'channel.policy_changed'")
 _notices = sa.table(
     "notices",
     sa.column("id", sa.Uuid),
@@ -132,6 +134,13 @@ def upgrade() -> None:
         sqlite_where=_REFERS,
         postgresql_where=_REFERS,
     )
+    op.create_index(
+        "ix_events_policy",
+        "events",
+        ["channel_id", "seq"],
+        sqlite_where=_POLICY_CHANGES,
+        postgresql_where=_POLICY_CHANGES,
+    )
     connection = op.get_bind()
     areas = connection.execute(
         sa.select(_notices.c.id, _notices.c.area).where(_notices.c.area.is_not(None))
@@ -166,6 +175,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_events_policy", table_name="events")
     op.drop_index("ix_notices_refers_to", table_name="notices")
     op.drop_index("ix_notices_channel_area_ends", table_name="notices")
     op.drop_column("notices", "bbox")
