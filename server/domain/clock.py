@@ -25,7 +25,7 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from client.protocol.times import to_millisecond
+from client.protocol.times import format_time, to_millisecond
 from client.protocol.vocabulary import Status
 from server.domain.events import (
     CheckMissed,
@@ -94,7 +94,7 @@ def tick_id(channel: Channel) -> UUID:
 
 def check_id(tick: UUID, due_at: datetime, party: str) -> UUID:
     """The id of the check a tick asks a party: the same in every process that computes it."""
-    return uuid.uuid5(CLOCK_NAMESPACE, f"{tick}/{due_at.isoformat()}/{party}")
+    return uuid.uuid5(CLOCK_NAMESPACE, f"{tick}/{format_time(due_at)}/{party}")
 
 
 def scheduled(events: Iterable[LogEvent], channel: Channel) -> list[Due]:

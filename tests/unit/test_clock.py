@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
 import pytest
@@ -633,6 +633,14 @@ def test_each_policy_has_its_own_schedule_and_each_tick_its_own_checks() -> None
     assert tick_id(CHANNEL) != tick  # the policy the channel began with
     ids = {check_id(tick, NOW + n * HOUR, party) for n in (1, 2) for party in ("water", "roads")}
     assert len(ids) == 4
+
+
+def test_a_checks_id_depends_on_the_moment_not_on_how_its_zone_is_spelt() -> None:
+    # A database driver may hand a time back in its session's zone.
+    tick = tick_id(with_checks())
+    paris = timezone(timedelta(hours=1), "CET")
+
+    assert check_id(tick, NOW, "roads") == check_id(tick, NOW.astimezone(paris), "roads")
 
 
 def test_a_check_unanswered_when_its_window_closes_is_missed_and_escalates() -> None:
