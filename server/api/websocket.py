@@ -47,7 +47,7 @@ from server.domain import rules
 from server.domain.errors import Refusal
 from server.fanout import Fanout, encode_event
 from server.metrics import Metrics
-from server.service import access, commands, queries
+from server.service import access, checks, commands, queries
 from server.service import log as log_service
 from server.store.db import Database
 from server.store.repository import Identity
@@ -81,13 +81,10 @@ class _Subscribe:
 
 
 _Item = _Text | _Event | _Subscribe
-_Command = (
-    messages.SubscribeMessage
-    | messages.SendMessage
-    | messages.ReceiptMessage
-    | messages.DecideMessage
-    | messages.CancelMessage
+_NoticeCommand = (
+    messages.SendMessage | messages.ReceiptMessage | messages.DecideMessage | messages.CancelMessage
 )
+_Command = messages.SubscribeMessage | _NoticeCommand | messages.AnswerCheckMessage
 
 
 class _Lane(Generic[T]):
@@ -332,23 +329,35 @@ class Connection:
             await self._subscribe(message)
             return
         try:
-            command = _command_of(message)
-            outcome = await commands.execute(
-                self.db,
-                command,
-                channel_id=message.channel,
-                actor=self.identity.actor,
-                fanout=self.fanout,
-            )
+            result = await self._result_of(message)
         except Refusal as refusal:
             self._refused(message.ref, refusal)
             return
-        result = messages.ResultMessage(
+        self._offer(_Text(result.model_dump_json()))
+
+    async def _result_of(
+        self, message: _NoticeCommand | messages.AnswerCheckMessage
+    ) -> messages.ResultMessage:
+        actor = self.identity.actor
+        if isinstance(message, messages.AnswerCheckMessage):
+            answered = await checks.answer(
+                self.db, message.check, channel_id=message.channel, actor=actor, fanout=self.fanout
+            )
+            return messages.ResultMessage(
+                ref=message.ref, check=answered.check, created=answered.changed
+            )
+        outcome = await commands.execute(
+            self.db,
+            _command_of(message),
+            channel_id=message.channel,
+            actor=actor,
+            fanout=self.fanout,
+        )
+        return messages.ResultMessage(
             ref=message.ref,
             notice=wire.notice_out(outcome.notice, outcome.seq),
             created=outcome.changed,
         )
-        self._offer(_Text(result.model_dump_json()))
 
     async def _subscribe(self, message: messages.SubscribeMessage) -> None:
         ref, channel, after = message.ref, message.channel, message.after
@@ -460,12 +469,7 @@ def _ref_of(raw: str | bytes) -> str | None:
     return ref if isinstance(ref, str) and 0 < len(ref) <= 64 else None
 
 
-def _command_of(
-    message: messages.SendMessage
-    | messages.ReceiptMessage
-    | messages.DecideMessage
-    | messages.CancelMessage,
-) -> rules.Command:
+def _command_of(message: _NoticeCommand) -> rules.Command:
     match message:
         case messages.SendMessage(notice=draft):
             return wire.send_command(draft)

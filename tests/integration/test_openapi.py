@@ -94,6 +94,7 @@ def test_every_request_body_has_examples_that_the_api_would_accept(openapi: Docu
         "DecisionRequest": schemas.DecisionRequest,
         "CancelRequest": schemas.CancelRequest,
         "KeyRegistration": schemas.KeyRegistration,
+        "ProposalRequest": schemas.ProposalRequest,
     }
 
     named = {}
@@ -107,9 +108,16 @@ def test_every_request_body_has_examples_that_the_api_would_accept(openapi: Docu
 
 
 def test_every_post_operation_with_a_body_declares_it_as_json(openapi: Document) -> None:
+    bodiless = set()
     for method, path, operation in operations(openapi):
-        if method == "POST" and not path.endswith("/receipt"):
+        if method != "POST":
+            continue
+        if "requestBody" in operation:
             assert list(operation["requestBody"]["content"]) == ["application/json"], path
+        else:
+            bodiless.add(path.rsplit("/", 1)[-1])
+
+    assert bodiless == {"receipt", "accept", "withdraw", "answer"}, "acts that say it all"
 
 
 def test_problem_responses_are_declared_only_as_problem_json(openapi: Document) -> None:
@@ -150,7 +158,37 @@ def test_the_problem_schema_has_the_rfc_9457_members(openapi: Document) -> None:
     assert "HTTPValidationError" not in openapi["components"]["schemas"]
 
 
-def test_a_repeated_send_is_declared_to_return_the_original_notice(openapi: Document) -> None:
-    responses = openapi["paths"]["/api/v1/channels/{channel_id}/notices"]["post"]["responses"]
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/channels/{channel_id}/notices", "/api/v1/channels/{channel_id}/policy/proposals"],
+)
+def test_a_repeated_create_is_declared_to_return_the_original(openapi: Document, path: str) -> None:
+    responses = openapi["paths"][path]["post"]["responses"]
 
     assert responses["200"].get("content") == responses["201"]["content"]
+
+
+def test_the_operations_of_the_policy_checks_and_conflicts_are_documented(
+    openapi: Document,
+) -> None:
+    channel = "/api/v1/channels/{channel_id}"
+    expected = {
+        ("GET", f"{channel}/policy"): {"401", "404", "422"},
+        ("POST", f"{channel}/policy/proposals"): {"401", "403", "404", "409", "422"},
+        ("POST", f"{channel}/policy/proposals/{{proposal_id}}/accept"): {
+            "401", "403", "404", "409", "422",
+        },
+        ("POST", f"{channel}/policy/proposals/{{proposal_id}}/withdraw"): {
+            "401", "403", "404", "409", "422",
+        },
+        ("GET", f"{channel}/checks"): {"401", "404", "422"},
+        ("POST", f"{channel}/checks/{{check_id}}/answer"): {"401", "403", "404", "409", "422"},
+        ("GET", f"{channel}/availability"): {"401", "404", "422"},
+        ("GET", f"{channel}/conflicts"): {"401", "404", "422"},
+    }  # fmt: skip
+    found = {(method, path): operation for method, path, operation in operations(openapi)}
+
+    for key, problems in expected.items():
+        assert key in found, key
+        declared = {status for status in found[key]["responses"] if status.startswith("4")}
+        assert declared == problems, key

@@ -1,4 +1,4 @@
-"""Who am I, my channels, and a channel's log."""
+"""Who am I, my channels, a channel's log, and its conflicting plans."""
 
 from __future__ import annotations
 
@@ -56,3 +56,32 @@ async def read_log(
 ) -> schemas.EventPage:
     """Events in log order from just after `after`. Read again from the last `seq` to page."""
     return await queries.read_log(db, actor, channel_id, after=after, limit=limit)
+
+
+@router.get(
+    "/channels/{channel_id}/conflicts",
+    summary="Conflicting plans",
+    tags=["notices"],
+    responses=responses(404, 422),
+)
+async def list_conflicts(
+    db: DatabaseDep,
+    actor: CurrentOperator,
+    channel_id: ChannelId,
+    open_: Annotated[
+        bool | None,
+        Query(
+            alias="open",
+            description="`true`: only conflicts not yet resolved; `false`: only resolved ones; "
+            "omitted: both.",
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many.")] = 100,
+) -> list[schemas.Conflict]:
+    """Pairs of notices planning activities in the same area at the same time, newest first.
+
+    Sending a notice whose activity window and area overlap one still planned, by either
+    party, logs `conflict.detected`; cancelling one of the two, or an update that removes
+    the overlap, logs `conflict.resolved`.
+    """
+    return await queries.conflicts(db, actor, channel_id, open=open_, limit=limit)
