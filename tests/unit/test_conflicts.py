@@ -10,6 +10,7 @@ and -180 are one meridian). Then a few worked examples on Mill Lane.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from uuid import UUID, uuid4
 
@@ -140,9 +141,9 @@ def test_windows_that_only_touch_do_not_overlap(a: Plan, gap: int, length: int) 
 
 
 @settings(database=None)
-@given(plans(), plans())
+@given(plans(with_boxes=False), plans(with_boxes=False))
 def test_the_overlap_lies_within_both_windows(a: Plan, b: Plan) -> None:
-    shared = overlap(a, b)
+    shared = overlap(a, replace(b, area=a.area))  # one place: only the time is in question
     assume(shared is not None)
     assert shared is not None
 
