@@ -18,7 +18,7 @@ from uuid import UUID
 
 from client.protocol.times import format_time, to_millisecond
 from client.protocol.vocabulary import Role
-from server.domain.errors import Forbidden, IdempotencyConflict, Invalid, ProposalClosed
+from server.domain.errors import Forbidden, Invalid, ProposalClosed, ProposalIdConflict
 from server.domain.events import PolicyChanged, PolicyEvent, PolicyProposed, PolicyWithdrawn
 from server.domain.model import Actor, Channel, Policy, Proposal
 
@@ -69,7 +69,12 @@ PolicyCommand = ProposePolicy | AcceptPolicy | WithdrawPolicy
 
 
 def decide_policy(
-    command: PolicyCommand, *, channel: Channel, actor: Actor, now: datetime
+    command: PolicyCommand,
+    *,
+    channel: Channel,
+    actor: Actor,
+    now: datetime,
+    seen: bool = False,
 ) -> list[PolicyEvent]:
     """Return the events a policy command causes, or raise why it is refused.
 
@@ -79,6 +84,9 @@ def decide_policy(
             the caller already checked that the actor's party is one of its two.
         actor: the admin asking.
         now: the server's clock.
+        seen: for a ``ProposePolicy``, whether its id is in the channel's log already (a
+            proposal made before, withdrawn or replaced since): proposal ids, like notice
+            ids, are used once.
 
     Returns:
         The new events; empty when the command repeats one already applied.
@@ -87,7 +95,8 @@ def decide_policy(
         Forbidden: the actor is not an admin, or accepts its own party's proposal, or
             withdraws the other party's.
         ProposalClosed: the proposal named is not waiting any more.
-        IdempotencyConflict: a proposal id reused for another policy.
+        ProposalIdConflict: a proposal id reused for another policy, or once it stopped
+            waiting.
         Invalid: the policy names parties or operators it cannot.
     """
     now = to_millisecond(now)
@@ -95,7 +104,7 @@ def decide_policy(
         raise Forbidden(f"only an admin may change a channel's policy, not an {actor.role}")
     match command:
         case ProposePolicy():
-            return _propose(command, channel, actor, now)
+            return _propose(command, channel, actor, now, seen=seen)
         case AcceptPolicy():
             if command.proposal_id == channel.policy_id:
                 return []  # accepted already: a retry
@@ -123,17 +132,22 @@ def decide_policy(
 
 
 def _propose(
-    command: ProposePolicy, channel: Channel, actor: Actor, now: datetime
+    command: ProposePolicy, channel: Channel, actor: Actor, now: datetime, *, seen: bool
 ) -> list[PolicyEvent]:
     waiting = channel.proposal
     if waiting is not None and waiting.id == command.proposal_id:
         if waiting.policy != command.policy or waiting.party != actor.party:
-            raise IdempotencyConflict(
+            raise ProposalIdConflict(
                 f"proposal id {command.proposal_id} was already used for another policy"
             )
         return []  # a retry
     if command.proposal_id == channel.policy_id:
-        raise IdempotencyConflict(f"proposal id {command.proposal_id} was accepted already")
+        raise ProposalIdConflict(f"proposal id {command.proposal_id} was accepted already")
+    if seen:
+        raise ProposalIdConflict(
+            f"proposal id {command.proposal_id} was used before, and waits no more: "
+            "propose under a new id"
+        )
     strangers = set(command.policy.escalate_to) - set(channel.parties)
     if strangers:
         raise Invalid(

@@ -8,6 +8,7 @@ problem type in one place (``server/api/problems.py``)::
     ├── Forbidden             the caller's role or party may not do this
     ├── Conflict
     │   ├── IdempotencyConflict   a notice id reused with other content
+    │   │   └── ProposalIdConflict    a proposal id reused
     │   ├── AlreadyDecided        a second acknowledgement or objection
     │   ├── NoticeClosed          acting on a notice that is cancelled or decided
     │   ├── ProposalClosed        accepting or withdrawing a proposal no longer waiting
@@ -38,6 +39,7 @@ __all__ = [
     "NotFound",
     "NoticeClosed",
     "ProposalClosed",
+    "ProposalIdConflict",
     "Refusal",
     "SignatureRequired",
 ]
@@ -76,6 +78,12 @@ class IdempotencyConflict(Conflict):
     """A notice id was sent before with other content (ids are unique for ever)."""
 
     code = "notice-id-conflict"
+
+
+class ProposalIdConflict(IdempotencyConflict):
+    """A policy proposal id was used before for another policy, or is no longer waiting."""
+
+    code = "proposal-id-conflict"
 
 
 class AlreadyDecided(Conflict):
