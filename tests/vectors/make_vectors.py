@@ -13,7 +13,8 @@ Regenerate with::
     python tests/vectors/make_vectors.py
 
 Each kind of vector is made by a module beside this one (``merkle_cases.py``,
-``canonical_cases.py``, ``note_cases.py``, ``checkpoint_cases.py``, ``log_cases.py``); the
+``canonical_cases.py``, ``note_cases.py``, ``checkpoint_cases.py``, ``log_cases.py``,
+``signature_cases.py``); the
 files and the shape of their JSON are described in ``tests/vectors/README.md``.
 """
 
@@ -32,6 +33,7 @@ from tests.vectors.checkpoint_cases import checkpoint_vectors
 from tests.vectors.log_cases import log_vectors
 from tests.vectors.merkle_cases import merkle_vectors, mutated_vectors
 from tests.vectors.note_cases import note_vectors
+from tests.vectors.signature_cases import signature_vectors
 
 HERE = Path(__file__).parent
 
@@ -61,6 +63,7 @@ def documents() -> dict[str, str]:
         "notes.json": render(note_vectors()),
         "checkpoints.json": render(checkpoint_vectors()),
         "log.json": render(log_vectors()),
+        "signatures.json": render(signature_vectors()),
     }
 
 

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 import rfc8785
 
-from client.protocol import checkpoint, merkle, note
+from client.protocol import checkpoint, merkle, note, signatures
 from client.protocol.log import CompactRange, event_hash, leaf_bytes, origin
+from client.protocol.schemas import NoticeDraft
 from tests.vectors import make_vectors
 from tests.vectors.common import outcome
 
@@ -202,3 +203,26 @@ def test_each_signed_checkpoint_opens_or_is_refused_as_stated(vector: Any) -> No
     assert outcome(opened) == stated(vector)
     if vector["error"] is None:
         assert as_json(opened()) == vector["checkpoint"]
+
+
+@pytest.mark.parametrize("vector", named("signatures.json", "vectors"))
+def test_each_signing_vector_is_the_content_signed_content_makes(vector: Any) -> None:
+    content = signatures.signed_content(
+        channel=vector["channel"],
+        event_type=vector["event_type"],
+        party=vector["party"],
+        operator=vector["operator"],
+        data=vector["data"],
+    )
+
+    assert base64.b64encode(content).decode() == vector["content"]
+
+
+@pytest.mark.parametrize("vector", named("signatures.json", "drafts"))
+def test_each_draft_signs_the_content_its_vector_states(vector: Any) -> None:
+    draft = NoticeDraft.model_validate(vector["draft"])
+    content = signatures.notice_content(
+        draft, channel=vector["channel"], party=vector["party"], operator=vector["operator"]
+    )
+
+    assert base64.b64encode(content).decode() == vector["content"]
