@@ -132,6 +132,14 @@ def demo_command(
     port: PortOpt = None,
     database_url: DbOpt = None,
     log_format: LogOpt = None,
+    story: Annotated[
+        bool,
+        typer.Option(
+            "--story",
+            help="On a new demo channel, tell the story: a policy with hourly liveness checks "
+            "agreed by both admins, and two clashing plans in Mill Lane.",
+        ),
+    ] = False,
 ) -> None:
     """Create the water-and-roads demo (idempotently), start the server and print its tokens.
 
@@ -147,6 +155,8 @@ def demo_command(
 
     async def prepare(db: Database) -> None:
         issued.extend(await demo.seed(db))
+        if story:
+            await demo.tell_story(db)
 
     def announce(url: str) -> None:
         # Called once the server has started, after uvicorn's startup lines, so that this

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from server.service import demo
 from tests.e2e.conftest import START_TIMEOUT, STOP_TIMEOUT, Demo, Launcher, clean_env
 
 TIMEOUT = 10.0
@@ -127,6 +128,6 @@ def test_the_demo_prints_its_table_and_links_below_the_servers_startup_lines(
     assert "Application startup complete." in logged
     assert last_log < title, "server log lines came after the table began"
     links = [line.split()[1] for line in screen[title:] if "/#token=hl_" in line]
-    assert [link.split("#token=")[0] for link in links] == [console_url] * 4
+    assert [link.split("#token=")[0] for link in links] == [console_url] * len(demo.OPERATORS)
     assert page.status_code == 200
     assert status == 0

@@ -10,18 +10,34 @@ import pytest
 
 import client
 import client.backoff
+import client.calls
+import client.checks
+import client.checks_cli
 import client.drafts
+import client.duties
 import client.errors
+import client.event_lines
 import client.keyfile
 import client.keys_cli
 import client.live
+import client.policy
+import client.policy_cli
 import client.resume
 import client.sdk
+import client.spans
 import client.terminal
 
 MODULES = [
     client,
     client.backoff,
+    client.calls,
+    client.checks,
+    client.policy,
+    client.duties,
+    client.event_lines,
+    client.spans,
+    client.policy_cli,
+    client.checks_cli,
     client.drafts,
     client.errors,
     client.keyfile,
