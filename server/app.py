@@ -13,14 +13,18 @@ from fastapi import FastAPI
 from server.api import asyncapi, cors, docs, problems, web, websocket
 from server.api.middleware import RequestContext
 from server.api.routes import channels, health, metrics, notices
+from server.api.routes import checks as check_routes
 from server.api.routes import keys as key_routes
 from server.api.routes import log as log_routes
+from server.api.routes import policy as policy_routes
+from server.clock import Clock
 from server.config import Settings
-from server.fanout import Fanout, Hub, LocalFanout
+from server.fanout import Hub, LocalFanout
 from server.keys import LogKeys
 from server.metrics import Metrics
-from server.service import access, commands
+from server.service import access
 from server.service import log as log_service
+from server.service.scheduler import Scheduler
 from server.store.db import Database
 
 __all__ = ["create_app"]
@@ -35,16 +39,6 @@ in the channel's ordered, append-only log.
 Authenticate with an operator's bearer token: `Authorization: Bearer hl_…`.
 Errors are RFC 9457 problem details (`application/problem+json`).
 """
-
-
-async def _watch_deadlines(db: Database, fanout: Fanout, every: float) -> None:
-    """Log ``notice.overdue`` for missed deadlines, every ``every`` seconds, until cancelled."""
-    while True:
-        try:
-            await commands.mark_overdue(db, fanout=fanout)
-        except Exception:  # a failed sweep is retried on the next tick; the server stays up
-            log.exception("deadline sweep failed")
-        await asyncio.sleep(every)
 
 
 async def _watch_revocations(db: Database, hub: Hub, every: float) -> None:
@@ -64,35 +58,40 @@ async def _watch_revocations(db: Database, hub: Hub, every: float) -> None:
         await asyncio.sleep(every)
 
 
-def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, db: Database | None = None, clock: Clock | None = None
+) -> FastAPI:
     """Build the API.
 
     Args:
         settings: configuration; read from the environment when omitted.
         db: a database to use instead of one made from ``settings.database_url``
             (the caller then owns it and its schema).
+        clock: the time every command and the scheduler read, instead of the system's
+            (set on the database; tests move it by hand).
 
     Returns:
         The FastAPI application. Its lifespan grows any Merkle tree that lags its log,
-        runs the deadline and revocation watchers and closes the database it made.
+        runs the scheduler (``server/service/scheduler.py``) and the revocation watcher,
+        and closes the database it made.
 
     Raises:
         KeyFileError: the signing key file cannot be used.
     """
     settings = settings or Settings()
     database = db or Database(settings.database_url)
+    if clock is not None:
+        database.clock = clock
     keys = LogKeys.load_or_create(settings.log_key_file, name=settings.log_name)
     checkpoints = log_service.Checkpoints(keys)
     fanout = LocalFanout(Hub(checkpoints))
+    scheduler = Scheduler(database, fanout, every=settings.deadline_check_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await log_service.build_missing(database)
         watchers = [
-            asyncio.create_task(
-                _watch_deadlines(database, fanout, settings.deadline_check_seconds),
-                name="deadlines",
-            ),
+            asyncio.create_task(scheduler.run(), name="scheduler"),
             asyncio.create_task(
                 _watch_revocations(database, fanout.hub, settings.revocation_check_seconds),
                 name="revocations",
@@ -118,6 +117,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         openapi_tags=[
             {"name": "channels", "description": "Who am I, my channels, and their logs."},
             {"name": "notices", "description": "Send, read, receive, decide, cancel."},
+            {"name": "policy", "description": "The channel's policy: in force, proposed, agreed."},
+            {
+                "name": "checks",
+                "description": "Liveness checks, answers and each party's availability.",
+            },
             {"name": "log", "description": "Signed checkpoints and Merkle proofs of the logs."},
             {"name": "health", "description": "Liveness and readiness, no token needed."},
             {"name": "operations", "description": "Metrics and the WebSocket protocol."},
@@ -126,6 +130,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.db = database
     app.state.settings = settings
     app.state.fanout = fanout
+    app.state.scheduler = scheduler
     app.state.checkpoints = checkpoints
     app.state.metrics = Metrics()
     problems.install(app)
@@ -135,6 +140,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(asyncapi.router)
     app.include_router(channels.router, prefix="/api/v1")
     app.include_router(notices.router, prefix="/api/v1")
+    app.include_router(policy_routes.router, prefix="/api/v1")
+    app.include_router(check_routes.router, prefix="/api/v1")
     app.include_router(key_routes.router, prefix="/api/v1")
     app.include_router(log_routes.router, prefix="/api/v1")
     app.include_router(websocket.router, prefix="/api/v1")

@@ -79,7 +79,12 @@ class Settings(BaseSettings):
         65_536, ge=1024, description="Largest WebSocket message accepted (typed error beyond)."
     )
     deadline_check_seconds: float = Field(
-        5.0, gt=0, description="How often the deadline watcher looks for missed deadlines."
+        1.0,
+        gt=0,
+        description="The longest the server's clock waits between two looks for due actions "
+        "(missed deadlines, reminders, escalations, liveness checks). It wakes by itself at "
+        "the next due time it knows of; this bounds how late it sees one written since (a "
+        "notice just sent).",
     )
     revocation_check_seconds: float = Field(
         2.0,
