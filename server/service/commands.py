@@ -331,26 +331,35 @@ def _fire_in(batch: Batch, *, claim: Claim) -> FireOutcome:
     # In due order, and a due action that follows one fired and is due already (a late
     # server catching up a whole chase) is fired in the same batch, in its turn: the log
     # then reads overdue, reminder 1, reminder 2, escalated, as the times say.
-    waiting: list[tuple[datetime, int, Due, Claimed | None]] = []
+    waiting: list[tuple[datetime, int, int, Due, Claimed | None]] = []
     for one in claimed:
-        heapq.heappush(waiting, (one.due.due_at, len(waiting), one.due, one))
+        heapq.heappush(waiting, (*_turn(one.due), len(waiting), one.due, one))
     appended: list[schemas.Event] = []
     roots: dict[str, bytes] = {}
     turn = len(waiting)
     while waiting:
-        _, _, due, item = heapq.heappop(waiting)
+        *_, due, item = heapq.heappop(waiting)
         if item is not None:
             batch.clockwork.fired(item)
         fired = _fire_one(batch, due)
         for following in fired.next:
             if following.due_at <= batch.now:
-                heapq.heappush(waiting, (following.due_at, turn := turn + 1, following, None))
+                turn += 1
+                heapq.heappush(waiting, (*_turn(following), turn, following, None))
             else:
                 batch.clockwork.schedule([following])
         if fired.events:
             events, roots[due.channel] = batch.append(due.channel, fired.events)
             appended.extend(events)
     return FireOutcome(claimed=len(claimed), events=appended, roots=roots)
+
+
+_KIND_ORDER = {kind: n for n, kind in enumerate(clock.DueKind)}
+
+
+def _turn(due: Due) -> tuple[datetime, int]:
+    """When a due action fires among others: by time, then overdue, reminder, escalation."""
+    return due.due_at, _KIND_ORDER[due.kind]
 
 
 def _fire_one(batch: Batch, due: Due) -> clock.Fired:

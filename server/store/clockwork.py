@@ -43,8 +43,6 @@ __all__ = ["NOTICE_KINDS", "Claim", "Claimed", "ClockStatements", "Clockwork", "
 
 NOTICE_KINDS = frozenset({DueKind.OVERDUE, DueKind.REMIND, DueKind.ESCALATE})
 """The due actions about a notice: firing one needs the notice."""
-ESCALATING = frozenset({DueKind.ESCALATE, DueKind.CHECK_MISSED})
-"""The due actions that may escalate: firing one needs the parties' admins."""
 
 
 @dataclass(frozen=True, eq=False)

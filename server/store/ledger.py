@@ -39,7 +39,7 @@ from server.domain.conflicts import Plan
 from server.domain.errors import NotFound
 from server.domain.events import LogEvent
 from server.domain.model import Channel, Notice, PlanConflict
-from server.store.clockwork import ESCALATING, NOTICE_KINDS, Claim, Clockwork
+from server.store.clockwork import NOTICE_KINDS, Claim, Clockwork
 from server.store.links import Link
 from server.store.memory import ChannelMemory, Memory, StoredNotice
 from server.store.plans import Plans
@@ -123,8 +123,9 @@ class Batch:
             await batch._read_key(link, channel_id, operator)
         checks = [c.due.subject for c in claimed if c.due.kind not in NOTICE_KINDS]
         await batch.clockwork.read_checks(link, [*check_ids, *checks])
-        escalating = {c.due.channel for c in claimed if c.due.kind in ESCALATING}
-        parties = [p for c in escalating for p in batch._locked[c].channel.parties]
+        # Whom escalations go to: any claimed action may lead to one, at once if it is late.
+        channels = {c.due.channel for c in claimed}
+        parties = [p for c in channels for p in batch._locked[c].channel.parties]
         await batch.clockwork.read_admins(link, parties)
         await batch.plans.read_areas(link, areas, now=batch.now)
         found = {i: batch._found(i) for i in conflicts_of}
