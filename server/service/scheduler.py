@@ -6,10 +6,10 @@ written in the same transaction as whatever started it (``server/domain/clock.py
 which actions follow which). The scheduler only decides *when* to look:
 
 - a **pass** (:meth:`Scheduler.fire_due`) hands everything due at the clock's ``now`` to
-  the writer, a batch at a time (``commands.fire_due``), until a claim comes back empty,
-  so that a server that was down catches up at once, what its firing made due included,
-  stamping each event with the time it fired (its ``at``) and the time it was due
-  (``due_at`` in its data);
+  the writer, a batch at a time (``commands.fire_due``), while full batches come back, so
+  that a server that was down catches up at once (what firing makes due by then, the
+  writer fires in the same batch), stamping each event with the time it fired (its
+  ``at``) and the time it was due (``due_at`` in its data);
 - between passes (:meth:`Scheduler.run`) it sleeps until the next due time it can see, one
   ``MIN(due_at)`` read away, or ``every`` seconds if that is sooner: a due action written
   since (a notice just sent, by this process or another) is seen at the next look.
@@ -69,9 +69,10 @@ class Scheduler:
     async def fire_due(self) -> list[schemas.Event]:
         """One pass: fire everything due at the clock's ``now``, a batch at a time.
 
-        The pass goes on until a claim comes back empty, so that it also fires what its own
-        actions made due by then: a server that slept through a whole chase logs the
-        overdue notice, each reminder and the escalation in one pass.
+        The pass claims again while full batches come back, so that a server that was down
+        catches up at once. What its own actions make due by then (a reminder after an
+        overdue notice, the reminder after that) the writer fires in the same batch, in due
+        order: a server that slept through a whole chase logs it whole in one pass.
 
         Returns:
             The events the pass appended, in the order they were committed.
@@ -83,7 +84,7 @@ class Scheduler:
                 self.db, now=now, limit=self.batch, fanout=self.fanout
             )
             fired.extend(outcome.events)
-            if not outcome.claimed:
+            if outcome.claimed < self.batch:
                 break
         if fired:
             log.info("clock fired", extra={"events": len(fired), "late_ms": _most_late(fired)})
