@@ -11,20 +11,24 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from client.protocol import merkle, schemas
 from client.protocol.log import event_hash
-from client.protocol.vocabulary import Decision, Role
+from client.protocol.vocabulary import Decision, Priority, Role
+from server.clock import ManualClock
 from server.domain import rules
 from server.domain.errors import AlreadyDecided, NotFound
-from server.domain.model import Actor, NoticeContent
+from server.domain.model import ActivityWindow, Actor, NoticeContent, Policy
 from server.service import commands, demo
 from server.store.db import Database
+from server.store.models import ChannelRow
 from server.store.prepared import Prepared
-from server.store.repository import Repository
+from server.store.repository import Repository, policy_to_json
 from server.store.tree import TreeStore
 
 ANA = Actor("water", "ana", Role.OPERATOR)
@@ -369,3 +373,88 @@ async def test_a_batch_cut_off_mid_way_leaves_nothing_remembered(db: Database) -
     assert db.writer.memory.channels == {}
     theirs, mine = await another_process_then_this_one(db)
     assert (theirs.events[0].seq, mine.events[0].seq) == (2, 3)
+
+
+def selects(seen: list[str], table: str) -> list[str]:
+    return [s for s in seen if s.startswith("SELECT") and f"FROM {table}" in s]
+
+
+async def test_a_plain_send_reads_no_plans_and_writes_its_deadline_in_one_more_statement(
+    db: Database,
+) -> None:
+    await demo.seed(db)
+    first = await send(db)
+
+    with statements(db) as seen:
+        await send(db, "Hydrant test, Station Road")
+        cancel = rules.Cancel(first.notice.id)
+        await commands.execute(db, cancel, channel_id=demo.CHANNEL, actor=ANA)
+
+    assert [s for s in seen if "AREA_KEY =" in s] == []  # no window and area: no plans read
+    assert selects(seen, "CONFLICTS") == []  # a notice that is no plan has no conflicts
+    assert len([s for s in seen if s.startswith("INSERT INTO DUE_ACTIONS")]) == 1
+    assert commits(seen) == 2
+
+
+async def test_a_plan_reads_the_plans_of_its_area_once(db: Database) -> None:
+    await demo.seed(db)
+    starts = db.clock.now() + timedelta(days=3)
+    content = NoticeContent(
+        subject="Water main renewal, Mill Lane",
+        activity=ActivityWindow(starts, starts + timedelta(hours=8)),
+        area="Mill Lane",
+    )
+
+    with statements(db) as seen:
+        await commands.execute(
+            db, rules.SendNotice(uuid.uuid4(), content), channel_id=demo.CHANNEL, actor=ANA
+        )
+
+    assert len([s for s in seen if "AREA_KEY =" in s]) == 1
+
+
+async def test_a_policy_changed_behind_the_writers_back_is_read_afresh(db: Database) -> None:
+    await demo.seed(db)
+    before = await send(db)  # the writer remembers the channel, its head and its policy
+    quick = Policy(ack_deadlines={**Policy().ack_deadlines, Priority.ROUTINE: timedelta(hours=2)})
+    async with db.engine.begin() as connection:  # as `hotline admin` might, with no event
+        await connection.execute(
+            update(ChannelRow)
+            .where(ChannelRow.id == demo.CHANNEL)
+            .values(policy=policy_to_json(quick))
+        )
+
+    after = await send(db)
+
+    assert before.notice.ack_due_at == before.notice.sent_at + timedelta(days=3)
+    assert after.notice.ack_due_at == after.notice.sent_at + timedelta(hours=2)
+
+
+async def test_a_firing_with_nothing_due_locks_no_channel(db: Database) -> None:
+    await demo.seed(db)
+
+    with statements(db) as seen:
+        outcome = await commands.fire_due(db)
+
+    assert (outcome.claimed, outcome.events) == (0, [])
+    assert [s.split()[0] for s in seen] == ["SELECT", "COMMIT"]
+    assert "FROM DUE_ACTIONS" in seen[0]
+
+
+async def test_two_firings_in_one_batch_never_claim_one_due_action_twice(db: Database) -> None:
+    await demo.seed(db)
+    clock = ManualClock(db.clock.now())
+    db.clock = clock
+    for n in range(3):
+        await send(db, f"Valve {n}")
+        clock.advance(timedelta(seconds=1))
+    clock.advance(timedelta(days=3))
+
+    with statements(db) as seen:
+        firings = await asyncio.gather(*(commands.fire_due(db, limit=2) for _ in range(2)))
+
+    assert commits(seen) == 1  # queued together, committed together
+    assert sorted(f.claimed for f in firings) == [1, 2]
+    overdue = [e.data["notice"] for f in firings for e in f.events if e.type == "notice.overdue"]
+    assert sorted(overdue) == sorted({*overdue})
+    assert len(overdue) == 3
