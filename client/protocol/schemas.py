@@ -6,6 +6,8 @@ option. Times are RFC 3339 UTC to the millisecond (see ``times.py``).
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -13,10 +15,12 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
     PlainSerializer,
+    Strict,
     StringConstraints,
     WithJsonSchema,
     computed_field,
@@ -55,6 +59,7 @@ __all__ = [
     "CheckScheduleIn",
     "CheckStatus",
     "Conflict",
+    "DeadlinesByPriority",
     "DecisionRecord",
     "DecisionRequest",
     "Event",
@@ -79,8 +84,24 @@ __all__ = [
     "Time",
 ]
 
+_RFC_3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+
+
+def _rfc_3339(value: object) -> object:
+    # Pydantic alone would also take a number of seconds since 1970, or "2026-11-21 09:30Z":
+    # the wire says RFC 3339, and a schema that says one thing and accepts others misleads.
+    if isinstance(value, str) and not _RFC_3339.fullmatch(value):
+        raise ValueError("an RFC 3339 time, such as 2026-11-21T09:30:00.123Z")
+    if not isinstance(value, str | datetime):
+        raise ValueError("a time is a string: RFC 3339, such as 2026-11-21T09:30:00.123Z")
+    return value
+
+
 Time = Annotated[
     AwareDatetime,
+    BeforeValidator(_rfc_3339),
     AfterValidator(to_millisecond),
     PlainSerializer(format_time, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "format": "date-time"}),
@@ -120,8 +141,8 @@ def _south_first(box: tuple[float, float, float, float]) -> tuple[float, float, 
     return box
 
 
-_Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
-_Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+_Longitude = Annotated[float, Strict(), Field(ge=-180, le=180, allow_inf_nan=False)]
+_Latitude = Annotated[float, Strict(), Field(ge=-90, le=90, allow_inf_nan=False)]
 _LONGITUDE = {"type": "number", "minimum": -180, "maximum": 180}
 _LATITUDE = {"type": "number", "minimum": -90, "maximum": 90}
 BoundingBox = Annotated[
@@ -264,8 +285,9 @@ MAX_REMINDERS = 20
 MAX_ON_DUTY = 50
 """Operators a party may name to escalate to."""
 
-Seconds = Annotated[int, Field(ge=0, le=MAX_POLICY_SECONDS)]
-PositiveSeconds = Annotated[int, Field(ge=1, le=MAX_POLICY_SECONDS)]
+# Strict: a request's number of seconds is a JSON integer, not 1.0, "60" or true.
+Seconds = Annotated[int, Strict(), Field(ge=0, le=MAX_POLICY_SECONDS)]
+PositiveSeconds = Annotated[int, Strict(), Field(ge=1, le=MAX_POLICY_SECONDS)]
 OperatorId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 
 
@@ -355,6 +377,16 @@ class SecondsByPriority(BaseModel):
     urgent: Seconds = Field(description="For urgent notices.")
 
 
+class DeadlinesByPriority(BaseModel):
+    """A positive duration in seconds for each priority; all three are required."""
+
+    model_config = _REQUEST
+
+    routine: PositiveSeconds = Field(description="For routine notices.")
+    important: PositiveSeconds = Field(description="For important notices.")
+    urgent: PositiveSeconds = Field(description="For urgent notices.")
+
+
 class ChaseIn(BaseModel):
     """How to chase a notice undecided past its deadline; times count from the deadline."""
 
@@ -364,7 +396,7 @@ class ChaseIn(BaseModel):
         description="From the acknowledgement deadline to the first reminder."
     )
     remind_every_seconds: PositiveSeconds = Field(description="Between one reminder and the next.")
-    reminders: int = Field(
+    reminders: Annotated[int, Strict()] = Field(
         ge=0, le=MAX_REMINDERS, description="How many reminders at most; 0 sends none."
     )
     escalate_after_seconds: Seconds | None = Field(
@@ -387,7 +419,7 @@ class CheckScheduleIn(BaseModel):
 
     model_config = _REQUEST
 
-    every_seconds: int = Field(
+    every_seconds: Annotated[int, Strict()] = Field(
         ge=60,
         le=MAX_POLICY_SECONDS,
         description="Time between rounds of checks, a minute at least.",
@@ -436,13 +468,13 @@ class PolicyIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [POLICY_EXAMPLE]})
 
-    ack_deadline_seconds: SecondsByPriority = Field(
-        description="Time from sending to the acknowledgement deadline (positive)."
+    ack_deadline_seconds: DeadlinesByPriority = Field(
+        description="Time from sending to the acknowledgement deadline."
     )
     min_advance_notice_seconds: SecondsByPriority = Field(
         description="How long before its activity starts a notice must be sent."
     )
-    require_signatures: bool = Field(
+    require_signatures: Annotated[bool, Strict()] = Field(
         False, description="Whether notices and decisions must carry the operator's signature."
     )
     chase: ChaseByPriority = Field(
@@ -481,7 +513,7 @@ class ProposalRequest(BaseModel):
         "returns the proposal; with another policy it is a conflict."
     )
     policy: PolicyIn = Field(description="The policy proposed.")
-    lapses_in_seconds: int = Field(
+    lapses_in_seconds: Annotated[int, Strict()] = Field(
         604_800,
         ge=60,
         le=2_592_000,

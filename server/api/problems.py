@@ -135,6 +135,16 @@ async def _on_invalid_request(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+        # FastAPI's 400 for a body that is not even text: as malformed as one that is not
+        # JSON, which is a 422 like every other request that does not match the schema.
+        return problem(
+            422,
+            "invalid-request",
+            "the request does not match the API's schema",
+            instance=request.url.path,
+            errors=[{"field": "body", "message": "not UTF-8: JSON is UTF-8 text (RFC 8259)"}],
+        )
     code = _HTTP_CODES.get(exc.status_code) or HTTPStatus(exc.status_code).phrase.lower().replace(
         " ", "-"
     )

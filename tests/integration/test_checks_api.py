@@ -219,7 +219,13 @@ async def test_checks_are_listed_newest_first_a_page_at_a_time(line: Line) -> No
 
 @pytest.mark.parametrize(
     "params",
-    [{"limit": 0}, {"limit": 201}, {"party": "Not An Id"}, {"cursor": "not-one-of-ours"}],
+    [
+        {"limit": 0},
+        {"limit": 201},
+        {"party": "Not An Id"},
+        {"cursor": "not-one-of-ours"},
+        {"cursor": ""},
+    ],
 )
 async def test_a_malformed_listing_is_refused(line: Line, params: dict[str, Any]) -> None:
     response = await line.api.get("ana", f"{CHANNEL}/checks", params=params)
@@ -314,8 +320,21 @@ async def test_availability_covers_the_last_week_unless_told(line: Line) -> None
         {"since": "2026-11-21T00:00:00Z", "until": "2026-11-21T00:00:00Z"},
         {"since": "2026-11-21T00:00:00"},
         {"until": "yesterday"},
+        {"since": "2026-12-01T00:00:00Z"},
+        {"until": "0001-01-01T00:00:00Z"},
+        {"until": "0.5"},
+        {"since": "2026-11-21 09:00:00Z"},
     ],
-    ids=["ends before it starts", "empty", "no time zone", "not a time"],
+    ids=[
+        "ends before it starts",
+        "empty",
+        "no time zone",
+        "not a time",
+        "starts after now",
+        "ends at the dawn of time",
+        "seconds since 1970",
+        "a space for a T",
+    ],
 )
 async def test_a_malformed_range_is_refused(line: Line, params: dict[str, str]) -> None:
     response = await line.api.get("ana", f"{CHANNEL}/availability", params=params)

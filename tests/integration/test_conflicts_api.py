@@ -255,6 +255,18 @@ async def test_a_malformed_bbox_is_refused(line: Line, bbox: Any) -> None:
     assert await line.api.log() == []
 
 
+@pytest.mark.parametrize(
+    "starts_at", [1796374800, "1796374800", "2026-12-01 09:00:00Z", "2026-12-01T09:00Z"]
+)
+async def test_an_activity_time_that_is_not_rfc_3339_is_refused(line: Line, starts_at: Any) -> None:
+    activity = {"starts_at": starts_at, "ends_at": window(3, 6)["ends_at"]}
+
+    response = await line.api.send("ana", area="Mill Lane", activity=activity)
+
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "body.activity.starts_at"
+
+
 async def test_a_bbox_without_an_area_is_invalid(line: Line) -> None:
     response = await line.api.send("ana", activity=window(3, 6), bbox=MILL_LANE)
 

@@ -378,6 +378,20 @@ def body_with(policy: dict[str, Any] = HOURLY, **fields: Any) -> dict[str, Any]:
             "body.policy.escalate_to.roads.0",
         ),
         (body_with(changed(HOURLY, 1, "surprise")), "body.policy.surprise"),
+        (
+            body_with(changed(HOURLY, 0, "ack_deadline_seconds", "urgent")),
+            "body.policy.ack_deadline_seconds.urgent",
+        ),
+        (
+            body_with(changed(HOURLY, 3600.0, "ack_deadline_seconds", "urgent")),
+            "body.policy.ack_deadline_seconds.urgent",
+        ),
+        (
+            body_with(changed(HOURLY, "3600", "checks", "every_seconds")),
+            "body.policy.checks.every_seconds",
+        ),
+        (body_with(changed(HOURLY, 0, "require_signatures")), "body.policy.require_signatures"),
+        (body_with(lapses_in_seconds=True), "body.lapses_in_seconds"),
     ],
 )
 async def test_a_malformed_proposal_is_refused_with_the_field_at_fault(
@@ -391,13 +405,29 @@ async def test_a_malformed_proposal_is_refused_with_the_field_at_fault(
 
 
 @pytest.mark.parametrize(
+    "content",
+    [b"", b"{", b"[]", b"null", b'{"id": "\xff"}'],
+    ids=["empty", "cut", "a list", "null", "not UTF-8"],
+)
+async def test_a_body_that_is_not_a_json_object_is_an_invalid_request(
+    line: Line, content: bytes
+) -> None:
+    response = await line.api.client.post(
+        PROPOSALS,
+        content=content,
+        headers={**line.api.auth("wanda"), "content-type": "application/json"},
+    )
+
+    problem(response, 422, "invalid-request")
+
+
+@pytest.mark.parametrize(
     "policy",
     [
-        changed(HOURLY, 0, "ack_deadline_seconds", "urgent"),
         changed(HOURLY, {"every_seconds": 600, "answer_within_seconds": 600}, "checks"),
         changed(HOURLY, {"gas": ["gus"]}, "escalate_to"),
     ],
-    ids=["no time to answer", "an answer window as long as the interval", "a stranger party"],
+    ids=["an answer window as long as the interval", "a stranger party"],
 )
 async def test_a_policy_that_breaks_a_rule_of_policies_is_invalid(
     line: Line, policy: dict[str, Any]

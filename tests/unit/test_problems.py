@@ -171,6 +171,17 @@ async def test_http_errors_are_problems_too(
     problem_of(await client.request(method, path), status, code)
 
 
+async def test_a_body_that_is_not_text_is_an_invalid_request(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/decide", content=b'{"decision": "\xff"}', headers={"content-type": "application/json"}
+    )
+
+    body = problem_of(response, 422, "invalid-request")
+    assert body["errors"] == [
+        {"field": "body", "message": "not UTF-8: JSON is UTF-8 text (RFC 8259)"}
+    ]
+
+
 async def test_an_oversized_body_is_content_too_large(client: httpx.AsyncClient) -> None:
     response = await client.post("/decide", json={"decision": "acknowledged", "x": "y" * 2000})
 

@@ -29,7 +29,9 @@ async def list_checks(
     party: Annotated[
         str | None, Query(description="Only checks that asked this party.", pattern=ID_PATTERN)
     ] = None,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    cursor: Annotated[
+        str | None, Query(description="`next_cursor` of the previous page.", min_length=1)
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
 ) -> schemas.CheckPage:
     """The checks the channel's schedule asked of either party, newest first, a page at a time."""

@@ -69,7 +69,9 @@ async def list_notices(
     awaiting_decision: Annotated[
         bool, Query(description="Only notices still waiting for an acknowledgement or objection.")
     ] = False,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    cursor: Annotated[
+        str | None, Query(description="`next_cursor` of the previous page.", min_length=1)
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
 ) -> schemas.NoticePage:
     """Notices of the channel, newest first, a page at a time."""
