@@ -52,10 +52,15 @@ def test_every_view_has_no_serious_or_critical_accessibility_violation(
     expect(page.locator("#compose-subject-error")).to_have_text("A notice needs a subject.")
     found["compose"] = serious(page)
     roads.view("Log")
-    expect(page.locator("#log-list > li")).to_have_count(5)  # 3 sent, 2 receipts
+    # 3 sent, the conflict of the two Mill Lane plans, 2 receipts
+    expect(page.locator("#log-list > li")).to_have_count(6)
     found["log"] = serious(page)
     roads.view("Timeline")
     expect(page.locator(".bar.clash")).to_have_count(2)
+    expect(page.locator(".bar.conflict")).to_have_count(2)
     found["timeline"] = serious(page)
+    roads.view("Policy")
+    expect(page.locator("#policy-table")).to_be_visible()
+    found["policy"] = serious(page)
 
     assert {view: problems for view, problems in found.items() if problems} == {}

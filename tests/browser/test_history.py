@@ -34,9 +34,11 @@ def test_the_timeline_groups_both_parties_windows_by_area_and_highlights_the_ove
     )
     expect(mill_lane.locator(".bar.side-a")).to_have_count(1)  # Riverside Water's
     expect(mill_lane.locator(".bar.side-b")).to_have_count(2)  # City Roads'
+    # The server logged the overlap as a conflict: the timeline names it so.
     expect(mill_lane.locator(".bar.clash").first).to_contain_text(
-        "overlaps “Resurfacing, Mill Lane” (City Roads Department)"
+        "conflict logged with “Resurfacing, Mill Lane” (City Roads Department)"
     )
+    expect(mill_lane.locator(".bar.conflict")).to_have_count(2)
     expect(lanes.nth(0).locator(".bar.clash")).to_have_count(0)
     expect(water.page.locator("#timeline-summary")).to_contain_text("4 planned windows in 2 areas")
 

@@ -151,11 +151,11 @@ test("checks reads a page of one party's checks after a cursor", async () => {
   const page = { items: [{ id: CHECK, party: "roads" }], next_cursor: null };
   const { client, asked } = fake([Response.json(page)]);
 
-  const found = await client.checks(CHANNEL, { party: "roads", after: "c-42", limit: 50 });
+  const found = await client.checks(CHANNEL, { party: "roads", cursor: "c-42", limit: 50 });
 
   assert.deepEqual(found, page);
   assert.equal(asked[0].url.pathname, `/api/v1/channels/${CHANNEL}/checks`);
-  assert.deepEqual(Object.fromEntries(asked[0].url.searchParams), { party: "roads", after: "c-42", limit: "50" });
+  assert.deepEqual(Object.fromEntries(asked[0].url.searchParams), { party: "roads", cursor: "c-42", limit: "50" });
 });
 
 test("answerCheck posts to the check and is tried again: a second answer changes nothing", async () => {
@@ -199,8 +199,8 @@ test("conflicts lists the channel's conflicts, or only the open ones", async () 
   const open = [{ id: PROPOSAL, notices: [CHECK, PROPOSAL], area: "mill lane" }];
   const { client, asked } = fake([Response.json(open), Response.json([])]);
 
-  assert.deepEqual(await client.conflicts(CHANNEL, { open: true }), open);
+  assert.deepEqual(await client.conflicts(CHANNEL, { open: true, limit: 10 }), open);
   assert.deepEqual(await client.conflicts(CHANNEL), []);
-  assert.equal(asked[0].url.search, "?open=true");
+  assert.equal(asked[0].url.search, "?open=true&limit=10");
   assert.equal(asked[1].url.search, "");
 });

@@ -4,7 +4,8 @@
  */
 
 import { partyName } from "./context.js";
-import { shorten } from "./format.js";
+import { subject as named, whom } from "./describe.js";
+import { dateTime, shorten } from "./format.js";
 
 /**
  * The sentence that announces a log entry, from the viewer's side of the channel.
@@ -20,8 +21,11 @@ export function announcement(entry, book, channel, party) {
     const what = `Event ${event.seq} (${event.type})`;
     return `${what} could not be read: ${entry.problem}. It changed nothing.`;
   }
+  if (entry.effect !== "applied") return null;
+  const aside = clockOrPolicy(entry, book, channel, party);
+  if (aside !== undefined) return aside;
   const notice = entry.notice ? book.notices.get(entry.notice) : undefined;
-  if (entry.effect !== "applied" || !notice) return null;
+  if (!notice) return null;
   const subject = `“${shorten(notice.subject, 80)}”`;
   const who = event.actor?.operator ?? "the server";
   const sender = partyName(channel, notice.sender.party);
@@ -43,8 +47,54 @@ export function announcement(entry, book, channel, party) {
       return `${subject} was cancelled by ${who}.`;
     case "notice.overdue":
       return `${subject} is OVERDUE: its deadline passed without an answer.`;
+    case "notice.reminded": {
+      const count = `${event.data.reminder} of ${event.data.of}`;
+      return event.data.party === party
+        ? `Reminder ${count}: ${subject} still awaits your answer.`
+        : `${partyName(channel, String(event.data.party))} was reminded (${count}) of ${subject}.`;
+    }
+    case "notice.escalated":
+      return `${subject} was ESCALATED to ${whom(event.data.to, partyName(channel, String(event.data.party)))}.`;
     default:
       return null;
+  }
+}
+
+/**
+ * The sentence for an event of the clock or the policy that is about no single notice;
+ * `undefined` for the other events.
+ * @param {import("./notices.js").LogEntry} entry
+ * @param {import("./notices.js").NoticeBook} book
+ * @param {import("./context.js").Channel} channel
+ * @param {string} party the viewer's party
+ * @returns {string | null | undefined}
+ */
+function clockOrPolicy(entry, book, channel, party) {
+  const { event } = entry;
+  const data = /** @type {Record<string, any>} */ (event.data);
+  const asked = partyName(channel, String(data.party));
+  const proposer = partyName(channel, event.actor?.party ?? "");
+  switch (event.type) {
+    case "check.requested":
+      return data.party === party
+        ? `Liveness check: answer by ${dateTime(data.answer_by)} to show ${asked} is listening.`
+        : null; // the other party's check is its own business until it is missed
+    case "check.answered":
+      return data.party === party ? `Check answered by ${event.actor?.operator}.` : null;
+    case "check.missed":
+      return `${asked} MISSED a liveness check; escalated to ${whom(data.to, asked)}.`;
+    case "conflict.detected":
+      return `CONFLICT: ${named(book, data.notices[0])} and ${named(book, data.notices[1])} overlap in ${data.area}.`;
+    case "conflict.resolved":
+      return `Conflict resolved: ${named(book, data.notices[0])} and ${named(book, data.notices[1])} no longer overlap.`;
+    case "channel.policy_proposed":
+      return `${proposer} proposes a new channel policy, open until ${dateTime(data.lapses_at)}.`;
+    case "channel.policy_changed":
+      return `The proposed policy was accepted by ${proposer}: it is in force now.`;
+    case "channel.policy_withdrawn":
+      return `${proposer} withdrew its policy proposal.`;
+    default:
+      return undefined;
   }
 }
 

@@ -12,6 +12,7 @@
 
 import { ConnectionClosed, HotlineClient, ProblemError } from "../sdk/hotline.js";
 import { announcement } from "./announcements.js";
+import { CheckPanel } from "./check-panel.js";
 import { ComposeView } from "./compose.js";
 import { byId, h, replace } from "./dom.js";
 import { Feed } from "./feed.js";
@@ -19,6 +20,7 @@ import { InboxView } from "./inbox.js";
 import { LogView } from "./log-view.js";
 import { NoticeBook } from "./notices.js";
 import { NoticeView } from "./notice-view.js";
+import { PolicyView } from "./policy-view.js";
 import { PresenceView } from "./presence.js";
 import { href, parseRoute, VIEWS } from "./router.js";
 import * as session from "./session.js";
@@ -56,6 +58,7 @@ class ConsoleApp {
       stopped: byId("stopped", HTMLElement),
       problems: byId("problems", HTMLElement),
       presence: byId("presence", HTMLElement),
+      checks: byId("checks", HTMLElement),
       announcer: byId("announcer", HTMLElement),
     };
     /** @type {Record<string, HTMLElement>} */
@@ -69,7 +72,7 @@ class ConsoleApp {
     /**
      * The channel on screen; `head` is the log's head when its feed first went live: later
      * events are news, earlier ones history.
-     * @type {{context: Context, views: Record<string, View>, feed: Feed,
+     * @type {{context: Context, views: Record<string, View>, checks: CheckPanel, feed: Feed,
      *   head: number | null} | null}
      */
     this.open = null;
@@ -192,7 +195,9 @@ class ConsoleApp {
       notice: new NoticeView(s.notice, context),
       log: new LogView(s.log, context),
       timeline: new TimelineView(s.timeline, context),
+      policy: new PolicyView(s.policy, context),
     };
+    const checks = new CheckPanel(this.page.checks, context);
     const feed = new Feed(current.client, channel.id, {
       onEvent: (event) => this.take(event),
       onPresence: (online) => {
@@ -206,7 +211,7 @@ class ConsoleApp {
       onTampered: (error) => this.stop(error),
       onEnded: (error) => this.ended(error),
     });
-    this.open = { context, views, feed, head: null };
+    this.open = { context, views, checks, feed, head: null };
     this.route(false);
   }
 
@@ -318,6 +323,7 @@ class ConsoleApp {
     if (target.show) target.show(id);
     else target.render();
     this.presence.render(this.open.context.channel, this.live);
+    this.open.checks.render();
     const heading = this.sections[view].querySelector("h2");
     const party = this.open.context.me.party.name;
     document.title = `${heading?.textContent ?? "Hotline"} · Hotline · ${party}`;
@@ -341,6 +347,7 @@ class ConsoleApp {
       const { view } = parseRoute(location.hash);
       this.open.views[view].render();
       this.presence.render(this.open.context.channel, this.live);
+      this.open.checks.render();
     });
   }
 
@@ -371,6 +378,8 @@ class ConsoleApp {
     this.stopped = false;
     replace(this.page.problems);
     this.presence.render(null, false);
+    this.page.checks.hidden = true;
+    replace(this.page.checks);
     replace(this.page.announcer);
     for (const name of VIEWS) this.sections[name].hidden = true;
     this.sections.signin.hidden = false;

@@ -15,6 +15,7 @@ import { h, replace } from "./dom.js";
 import { dateTime, duration, shorten, statusWord } from "./format.js";
 import { fieldOf, readDraft } from "./draft.js";
 import { PRIORITIES } from "./notices.js";
+import { policyInForce } from "./policy.js";
 
 /** @typedef {import("./draft.js").Draft} Draft */
 
@@ -128,6 +129,7 @@ export class ComposeView {
         ),
     );
     this.fieldset.disabled = this.context.stopped() || this.context.me.role !== "operator";
+    this.#hint(); // the policy may have changed since
   }
 
   /** Check the form and send the notice. */
@@ -215,7 +217,7 @@ export class ComposeView {
   }
 
   #hint() {
-    const policy = this.context.channel.policy;
+    const policy = policyInForce(this.context);
     const priority = this.priority.value;
     const answer = policy.ack_deadline_seconds[priority];
     const advance = policy.min_advance_notice_seconds[priority];

@@ -17,9 +17,8 @@
  * @typedef {object} Channel
  * @property {string} id
  * @property {{id: string, name: string}[]} parties
- * @property {{ack_deadline_seconds: Record<string, number>,
- *   min_advance_notice_seconds: Record<string, number>,
- *   require_signatures?: boolean}} policy
+ * @property {import("../sdk/client.js").Policy} policy the policy in force when the console
+ *   opened the channel (the log's `channel.policy_changed` events say what changed since)
  * @property {number} head
  */
 

@@ -59,7 +59,11 @@ export class InboxView {
       replace(
         this.list,
         shown.length
-          ? shown.slice(0, this.limit).map((notice) => row(notice, channel, me.party.id, now))
+          ? shown
+              .slice(0, this.limit)
+              .map((notice) =>
+                row(notice, channel, me.party.id, now, openConflicts(book, notice.id)),
+              )
           : h("li", { class: "empty" }, all.length ? "No notice matches." : "No notices yet."),
       ),
     );
@@ -75,9 +79,10 @@ export class InboxView {
  * @param {import("./context.js").Channel} channel
  * @param {string} party the viewer's party
  * @param {number} now
+ * @param {number} [conflicts] how many open conflicts the server logged for it
  * @returns {HTMLLIElement}
  */
-export function row(notice, channel, party, now) {
+export function row(notice, channel, party, now, conflicts = 0) {
   const ours = notice.sender.party === party;
   const deadline = deadlineText(notice, now);
   return h(
@@ -90,6 +95,12 @@ export function row(notice, channel, party, now) {
       " ",
       statusBadge(notice.status),
       notice.priority !== "routine" && priorityBadge(notice.priority),
+      conflicts > 0 &&
+        h(
+          "span",
+          { class: "badge conflict" },
+          conflicts === 1 ? "conflict" : `${conflicts} conflicts`,
+        ),
     ),
     h(
       "p",
@@ -103,8 +114,35 @@ export function row(notice, channel, party, now) {
       h("time", { datetime: notice.sentAt }, dateTime(notice.sentAt)),
       notice.area && ` · ${shorten(notice.area, 40)}`,
     ),
-    deadline && h("p", { class: deadline.late ? "deadline late" : "deadline" }, deadline.text),
+    deadline &&
+      h(
+        "p",
+        { class: deadline.late ? "deadline late" : "deadline" },
+        deadline.text,
+        chase(notice),
+      ),
   );
+}
+
+/**
+ * What the server did about a notice left unanswered: " · reminded 2 of 3", " · escalated".
+ * @param {import("./notices.js").Notice} notice
+ * @returns {string}
+ */
+function chase(notice) {
+  const reminder = notice.reminders.at(-1);
+  return (
+    (reminder ? ` · reminded ${reminder.n} of ${reminder.of}` : "") +
+    (notice.escalation ? " · ESCALATED" : "")
+  );
+}
+
+/**
+ * @param {import("./notices.js").NoticeBook} book
+ * @param {string} notice
+ */
+function openConflicts(book, notice) {
+  return book.conflicts.of(notice).filter((c) => c.resolved === null).length;
 }
 
 /**

@@ -9,6 +9,7 @@
  */
 
 import { partyName } from "./context.js";
+import { eventDetail } from "./describe.js";
 import { h, replace } from "./dom.js";
 import { dateTime, shorten } from "./format.js";
 import { href } from "./router.js";
@@ -66,16 +67,18 @@ export class LogView {
  * One event of the log, with its verified mark and what the console made of it.
  * @param {LogEntry | null} entry
  * @param {import("./context.js").Channel} channel
- * @param {import("./notices.js").NoticeBook} [book] to name the notice an event is about
+ * @param {import("./notices.js").NoticeBook} [book] to name the notices an event is about
+ * @param {string} [current] a notice not to link to: the one on screen
  * @returns {HTMLLIElement}
  */
-export function eventLine(entry, channel, book) {
+export function eventLine(entry, channel, book, current) {
   if (!entry) return h("li", { class: "event" }, "(not received)");
   const { event, effect } = entry;
   const actor = event.actor
     ? `${event.actor.operator} (${partyName(channel, event.actor.party)})`
     : "the server";
-  const notice = entry.notice && book?.notices.get(entry.notice);
+  const notices = entry.notices.flatMap((id) => (id === current ? [] : (book?.notices.get(id) ?? [])));
+  const detail = eventDetail(entry, channel, book);
   return h(
     "li",
     { class: `event effect-${effect}`, "data-seq": event.seq, "data-type": event.type },
@@ -85,7 +88,11 @@ export function eventLine(entry, channel, book) {
       "span",
       { class: "what" },
       h("span", { class: "type" }, event.type),
-      notice && [" · ", h("a", { href: href("notice", notice.id) }, shorten(notice.subject, 60))],
+      notices.map((notice) => [
+        " · ",
+        h("a", { href: href("notice", notice.id) }, shorten(notice.subject, 60)),
+      ]),
+      detail && h("span", { class: "detail" }, ` · ${detail}`),
     ),
     " ",
     h("span", { class: "verified", title: "in the log the server signed" }, "✓ verified"),

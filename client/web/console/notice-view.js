@@ -9,7 +9,9 @@
  * @module
  */
 
+import { otherNotice } from "./conflicts.js";
 import { otherParty, partyName } from "./context.js";
+import { whom } from "./describe.js";
 import { h, keepFocus, replace } from "./dom.js";
 import { MAX_REASON, textProblem } from "./draft.js";
 import { dateTime, deadlineText, windowText } from "./format.js";
@@ -128,6 +130,21 @@ export class NoticeView {
     ]);
     if (notice.overdueAt)
       facts.push(["Overdue", ["Deadline missed, noted at ", time(notice.overdueAt)]]);
+    const reminder = notice.reminders.at(-1);
+    if (reminder) {
+      facts.push([
+        "Reminders",
+        [`${reminder.n} of ${reminder.of} sent to ${receiver.name}, the last at `, time(reminder.at)],
+      ]);
+    }
+    if (notice.escalation) {
+      facts.push([
+        "Escalated",
+        [`to ${whom(notice.escalation.to, receiver.name)} at `, time(notice.escalation.at)],
+      ]);
+    }
+    const conflicts = book.conflicts.of(notice.id);
+    if (conflicts.length) facts.push(["Conflicts", this.#conflicts(notice, conflicts)]);
     if (notice.decision) {
       const d = notice.decision;
       facts.push([
@@ -180,11 +197,47 @@ export class NoticeView {
       h(
         "ol",
         { class: "log compact" },
-        notice.history.map((seq) => eventLine(book.entries[seq - 1] ?? null, channel)),
+        notice.history.map((seq) => eventLine(book.entries[seq - 1] ?? null, channel, book, notice.id)),
       ),
     ]
       .flat()
       .filter((node) => node instanceof Node);
+  }
+
+  /**
+   * The conflicts the server logged for a notice, each naming the other notice.
+   * @param {Notice} notice
+   * @param {import("./conflicts.js").Conflict[]} conflicts
+   * @returns {HTMLUListElement}
+   */
+  #conflicts(notice, conflicts) {
+    const { book } = this.context;
+    return h(
+      "ul",
+      { id: "notice-conflicts", class: "conflicts" },
+      conflicts.map((conflict) => {
+        const other = book.notices.get(otherNotice(conflict, notice.id));
+        const resolved = conflict.resolved;
+        const by = resolved && book.notices.get(resolved.by);
+        return h(
+          "li",
+          { class: resolved ? "conflict resolved" : "conflict open" },
+          h("strong", {}, resolved ? "Resolved: " : "⚠ Conflict: "),
+          "overlaps ",
+          other ? h("a", { href: href("notice", other.id) }, other.subject) : "another notice",
+          other && ` (${partyName(this.context.channel, other.sender.party)})`,
+          ` in ${conflict.area}, both `,
+          windowText(conflict.overlap),
+          resolved
+            ? [
+                ` · ${by ? `“${by.subject}”` : "a later notice"} `,
+                resolved.reason === "cancelled" ? "was cancelled, " : "updated the plan, ",
+                time(resolved.at),
+              ]
+            : " · logged by the server, not resolved",
+        );
+      }),
+    );
   }
 
   /**

@@ -8,14 +8,35 @@
  * this console does not know are kept in the log and change nothing, as the event
  * reference asks of clients.
  *
+ * The clock's and the policy's events are folded here too, into the books beside the
+ * notices: conflicting plans (`conflicts.js`), liveness checks (`checks.js`) and the policy
+ * the two parties agreed (`policy.js`); a reminder or an escalation joins its notice.
+ *
  * Pure: no DOM, no network, no clock; `tests/browser` drives it through the page.
  * @module
  */
 
+import { CheckBook } from "./checks.js";
+import { ConflictBook } from "./conflicts.js";
+import {
+  UnreadableEvent,
+  actorOf,
+  integer,
+  isObject,
+  isTime,
+  maybeText,
+  maybeTime,
+  text,
+  texts,
+  time,
+} from "./event-fields.js";
+import { PolicyBook } from "./policy.js";
+
+export { UnreadableEvent };
+
 /**
- * @typedef {{party: string, operator: string}} Actor
- * @typedef {{channel: string, seq: number, type: string, at: string,
- *   actor: Actor | null, data: Record<string, unknown>}} HotlineEvent
+ * @typedef {import("./event-fields.js").Actor} Actor
+ * @typedef {import("./event-fields.js").HotlineEvent} HotlineEvent
  * @typedef {{starts_at: string, ends_at: string}} ActivityWindow
  * @typedef {{at: string, operator: string}} Receipt
  * @typedef {{decision: "acknowledged" | "objected", reason: string | null, at: string,
@@ -23,6 +44,8 @@
  * @typedef {{at: string, operator: string, reason: string | null}} Cancellation
  * @typedef {"sent" | "delivered" | "acknowledged" | "objected" | "cancelled" | "overdue"} Status
  * @typedef {"routine" | "important" | "urgent"} Priority
+ * @typedef {{n: number, of: number, at: string, seq: number}} Reminder
+ * @typedef {{at: string, to: string[], seq: number}} Escalation
  */
 
 /**
@@ -36,6 +59,8 @@
  * @property {Priority} priority
  * @property {ActivityWindow | null} activity
  * @property {string | null} area
+ * @property {[number, number, number, number] | null} bbox where, as west, south, east and
+ *   north (RFC 7946), if the sender gave a box
  * @property {boolean} ackRequired
  * @property {string | null} refersTo
  * @property {string} sentAt
@@ -45,7 +70,10 @@
  * @property {DecisionRecord | null} decision
  * @property {Cancellation | null} cancellation
  * @property {string | null} overdueAt
- * @property {number[]} history the sequence numbers of its events, in log order
+ * @property {Reminder[]} reminders the server's reminders to the receiving party, in order
+ * @property {Escalation | null} escalation when, and to whom, the server escalated it
+ * @property {number[]} history the sequence numbers of its events, in log order (a
+ *   conflict's events are in the history of both its notices)
  */
 
 /**
@@ -54,7 +82,8 @@
  * @property {HotlineEvent} event
  * @property {"applied" | "unknown" | "unreadable"} effect applied; of a type this console
  *   does not know (kept, ignored); or malformed for its type (kept, ignored, `problem` says why)
- * @property {string | null} notice the notice it is about, if any
+ * @property {string | null} notice the notice it is about, if any (of a conflict: the later)
+ * @property {string[]} notices every notice it is about (a conflict's two)
  * @property {string | null} problem why it was not applied
  */
 
@@ -69,9 +98,6 @@ export const STATUSES = /** @type {const} */ ([
 ]);
 const AWAITING = new Set(["sent", "delivered", "overdue"]);
 
-/** An event that does not say what its type requires. */
-export class UnreadableEvent extends Error {}
-
 /** The notices of one channel, and its log as this console received it. */
 export class NoticeBook {
   /** @param {string} channel */
@@ -83,6 +109,12 @@ export class NoticeBook {
     this.entries = [];
     /** @type {Map<string, string>} by operator id, the verifier key it registered */
     this.keys = new Map();
+    /** The conflicting plans the server found. */
+    this.conflicts = new ConflictBook();
+    /** The liveness checks the server asked. */
+    this.checks = new CheckBook();
+    /** The policy proposals, and the policy in force as the log tells it. */
+    this.policy = new PolicyBook();
   }
 
   /** The sequence number of the last event taken (0 before any). */
@@ -102,6 +134,7 @@ export class NoticeBook {
       event: placeholder(raw, this.channel, seq),
       effect: "applied",
       notice: null,
+      notices: [],
       problem: null,
     };
     try {
@@ -110,9 +143,13 @@ export class NoticeBook {
       const change = this.#fold(event);
       if (change === "unknown") {
         entry.effect = "unknown";
-      } else if (change) {
-        entry.notice = change.id;
-        this.notices.set(change.id, change);
+      } else {
+        // Only now, with the whole event read, does any notice change.
+        for (const notice of change) {
+          this.notices.set(notice.id, { ...notice, history: [...notice.history, event.seq] });
+        }
+        entry.notices = change.map((notice) => notice.id);
+        entry.notice = entry.notices.at(-1) ?? null;
       }
     } catch (error) {
       if (!(error instanceof UnreadableEvent)) throw error;
@@ -120,39 +157,56 @@ export class NoticeBook {
       entry.problem = error.message;
       const named = entry.event.data.notice;
       entry.notice = typeof named === "string" && this.notices.has(named) ? named : null;
+      entry.notices = entry.notice ? [entry.notice] : [];
     }
     this.entries.push(entry);
     return entry;
   }
 
   /**
-   * The notice after `event`, a new object (the old one untouched), or null when the
-   * event is about no notice; "unknown" for a type this console does not know.
+   * The notices after `event`, new objects (the old ones untouched; their history is
+   * added by the caller), none when the event changes no notice; "unknown" for a type this
+   * console does not know. The side books change here, and only once the event has been
+   * read whole: each checks all it needs before it changes anything.
    * @param {HotlineEvent} event
-   * @returns {Notice | null | "unknown"}
+   * @returns {Notice[] | "unknown"}
    * @throws {UnreadableEvent}
    */
   #fold(event) {
     const data = event.data;
-    if (event.type === "notice.sent") return sentNotice(event, this.notices);
+    if (event.type === "notice.sent") return [sentNotice(event, this.notices)];
     if (event.type === "operator.key_registered") {
       this.keys.set(text(data, "operator"), text(data, "verifier_key"));
-      return null;
+      return [];
     }
+    if (event.type.startsWith("conflict.")) {
+      return this.conflicts.apply(event, (id) => this.#notice(id)) ?? "unknown";
+    }
+    if (event.type.startsWith("check.")) return this.checks.apply(event) ? [] : "unknown";
+    if (event.type.startsWith("channel.policy_")) return this.policy.apply(event) ? [] : "unknown";
     const handlers = {
       "notice.received": received,
       "notice.acknowledged": decided,
       "notice.objected": decided,
       "notice.cancelled": cancelled,
       "notice.overdue": overdue,
+      "notice.reminded": reminded,
+      "notice.escalated": escalated,
     };
     const handler = handlers[/** @type {keyof typeof handlers} */ (event.type)];
     if (!handler) return "unknown";
-    const id = text(data, "notice");
+    return [handler(this.#notice(text(data, "notice")), event)];
+  }
+
+  /**
+   * @param {string} id
+   * @returns {Notice}
+   * @throws {UnreadableEvent} the log never sent it
+   */
+  #notice(id) {
     const notice = this.notices.get(id);
     if (!notice) throw new UnreadableEvent(`it names notice ${id}, which the log never sent`);
-    const next = handler(notice, event);
-    return { ...next, history: [...notice.history, event.seq] };
+    return notice;
   }
 
   /**
@@ -244,6 +298,7 @@ function sentNotice(event, known) {
     priority: /** @type {Priority} */ (priority),
     activity: activity(data.activity),
     area: maybeText(data, "area"),
+    bbox: bbox(data.bbox),
     ackRequired: data.ack_required,
     refersTo: maybeText(data, "refers_to"),
     sentAt: event.at,
@@ -253,7 +308,9 @@ function sentNotice(event, known) {
     decision: null,
     cancellation: null,
     overdueAt: null,
-    history: [event.seq],
+    reminders: [],
+    escalation: null,
+    history: [],
   };
 }
 
@@ -320,10 +377,47 @@ function overdue(notice, event) {
   return { ...notice, status: "overdue", overdueAt: event.at, ackDueAt: due };
 }
 
+/**
+ * A reminder changes nothing but the notice's record of them: it is still owed an answer.
+ * @param {Notice} notice
+ * @param {HotlineEvent} event
+ * @returns {Notice}
+ */
+function reminded(notice, event) {
+  const of = integer(event.data, "of", 1);
+  const n = integer(event.data, "reminder", 1);
+  if (n > of) throw new UnreadableEvent(`reminder ${n} of only ${of}`);
+  time(event.data, "due_at");
+  return { ...notice, reminders: [...notice.reminders, { n, of, at: event.at, seq: event.seq }] };
+}
+
+/**
+ * @param {Notice} notice
+ * @param {HotlineEvent} event
+ * @returns {Notice}
+ */
+function escalated(notice, event) {
+  const to = texts(event.data, "to");
+  time(event.data, "due_at");
+  return { ...notice, escalation: { at: event.at, to, seq: event.seq } };
+}
+
 /** @param {HotlineEvent} event */
 function operatorOf(event) {
-  if (!event.actor) throw new UnreadableEvent(`${event.type} by nobody`);
-  return event.actor.operator;
+  return actorOf(event).operator;
+}
+
+/**
+ * @param {unknown} value
+ * @returns {[number, number, number, number] | null}
+ */
+function bbox(value) {
+  if (value === null || value === undefined) return null;
+  if (!Array.isArray(value) || value.length !== 4 || !value.every(Number.isFinite)) {
+    throw new UnreadableEvent("its bbox is not four numbers");
+  }
+  const [west, south, east, north] = value;
+  return [west, south, east, north];
 }
 
 /**
@@ -339,51 +433,4 @@ function activity(value) {
     throw new UnreadableEvent("its activity window ends before it starts");
   }
   return { starts_at: value.starts_at, ends_at: value.ends_at };
-}
-
-/**
- * @param {Record<string, unknown>} data
- * @param {string} field
- * @returns {string}
- */
-function text(data, field) {
-  const value = data[field];
-  if (typeof value !== "string") throw new UnreadableEvent(`${field} is missing or not text`);
-  return value;
-}
-
-/**
- * @param {Record<string, unknown>} data
- * @param {string} field
- * @returns {string | null}
- */
-function maybeText(data, field) {
-  return data[field] === null || data[field] === undefined ? null : text(data, field);
-}
-
-/**
- * @param {Record<string, unknown>} data
- * @param {string} field
- * @returns {string | null}
- */
-function maybeTime(data, field) {
-  const value = maybeText(data, field);
-  if (value !== null && !isTime(value)) throw new UnreadableEvent(`${field} is not a time`);
-  return value;
-}
-
-/**
- * @param {unknown} value
- * @returns {value is Record<string, unknown>}
- */
-function isObject(value) {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/**
- * @param {unknown} value
- * @returns {value is string}
- */
-function isTime(value) {
-  return typeof value === "string" && !Number.isNaN(Date.parse(value));
 }

@@ -1,17 +1,18 @@
 /**
  * The console's views, named in the address's fragment: `#inbox`, `#compose`,
- * `#compose/<notice id>` (an update of that notice), `#notice/<id>`, `#log`, `#timeline`.
+ * `#compose/<notice id>` (an update of that notice), `#notice/<id>`, `#log`, `#timeline`,
+ * `#policy`.
  *
  * The fragment is never sent to the server, so nothing about what an operator looks at
  * leaves the browser; and the back button, bookmarks and new tabs work as people expect.
  * @module
  */
 
-/** @typedef {"inbox" | "compose" | "notice" | "log" | "timeline"} ViewName */
+/** @typedef {"inbox" | "compose" | "notice" | "log" | "timeline" | "policy"} ViewName */
 /** @typedef {{view: ViewName, id: string | null}} Route */
 
 /** @type {readonly ViewName[]} */
-export const VIEWS = ["inbox", "compose", "notice", "log", "timeline"];
+export const VIEWS = ["inbox", "compose", "notice", "log", "timeline", "policy"];
 
 /**
  * The route a fragment names; the inbox for an empty or unknown one.

@@ -2,12 +2,18 @@
  * The shared timeline: both parties' planned activity windows on one time axis, a lane
  * per area, windows that overlap in one area highlighted and named.
  *
+ * Two kinds of overlap are shown. The server's conflicts (`conflict.detected`, not yet
+ * resolved) are the authority: they are in the signed log, and the server compares bounding
+ * boxes as well as area names. The overlaps this page finds itself by area name alone are
+ * shown too, marked as such, so that a clash the server did not log is still seen.
+ *
  * Plain HTML and CSS: each window is a list item whose bar is placed with two CSS custom
  * properties (set through the CSSOM, which the strict style policy allows), so the
  * timeline reads as a list to a screen reader and scales to any width without a library.
  * @module
  */
 
+import { otherNotice } from "./conflicts.js";
 import { partyName, partySide } from "./context.js";
 import { h, keepFocus, replace } from "./dom.js";
 import { date, dateTime, shortDay, statusWord } from "./format.js";
@@ -58,6 +64,7 @@ export class TimelineView {
         h("span", { class: "swatch clash", "aria-hidden": "true" }),
         "Overlaps another window in the same area",
       ),
+      h("li", {}, h("strong", { class: "conflict-note" }, "⚠ Conflict"), " logged by the server"),
     );
     const found = lanes(book.notices.values());
     const range = span(found, now);
@@ -68,10 +75,12 @@ export class TimelineView {
     }
     const clashes = found.reduce((sum, lane) => sum + lane.clashes, 0);
     const windows = found.reduce((sum, lane) => sum + lane.bars.length, 0);
+    const logged = book.conflicts.open().length;
     replace(
       this.summary,
       `${count(windows, "planned window")} in ${count(found.length, "area")}, `,
       `${date(range.from)} to ${date(range.to - 1)}. `,
+      logged ? h("strong", {}, `${count(logged, "conflict")} logged by the server. `) : "",
       clashes ? h("strong", {}, `${clashes} overlap another in the same area.`) : "No overlaps.",
     );
     keepFocus(this.chart, () => this.#draw(found, range, now));
@@ -83,7 +92,7 @@ export class TimelineView {
    * @param {number} now
    */
   #draw(found, range, now) {
-    const { channel } = this.context;
+    const { channel, book } = this.context;
     /** @param {number} t */
     const at = (t) => ((t - range.from) / (range.to - range.from)) * 100;
     // A faint line at each midnight, drawn by the chart's background.
@@ -108,12 +117,19 @@ export class TimelineView {
             { class: "bars" },
             lane.bars.map((bar) => {
               const n = bar.notice;
+              const conflicts = book.conflicts
+                .of(n.id)
+                .filter((c) => c.resolved === null)
+                .flatMap((c) => book.notices.get(otherNotice(c, n.id)) ?? []);
+              // Overlaps by area name that the server did not log as a conflict.
+              const unlogged = bar.overlaps.filter((o) => !conflicts.includes(o));
               const item = h(
                 "li",
                 {
                   class:
                     `bar side-${partySide(channel, n.sender.party)}` +
-                    (bar.overlaps.length ? " clash" : ""),
+                    (bar.overlaps.length ? " clash" : "") +
+                    (conflicts.length ? " conflict" : ""),
                   "data-notice": n.id,
                 },
                 h("span", { class: "strip", "aria-hidden": "true" }),
@@ -129,11 +145,18 @@ export class TimelineView {
                   ),
                   " – ",
                   h("time", { datetime: n.activity?.ends_at }, dateTime(n.activity?.ends_at ?? "")),
-                  bar.overlaps.length > 0 &&
+                  conflicts.length > 0 &&
+                    h(
+                      "strong",
+                      { class: "conflict-note" },
+                      ` · ⚠ conflict logged with ${conflicts.map((o) => named(o, channel)).join(", ")}`,
+                    ),
+                  unlogged.length > 0 &&
                     h(
                       "strong",
                       { class: "overlap-note" },
-                      ` · overlaps ${bar.overlaps.map((o) => named(o, channel)).join(", ")}`,
+                      ` · overlaps ${unlogged.map((o) => named(o, channel)).join(", ")}`,
+                      conflicts.length || book.conflicts.byId.size ? " (no conflict logged)" : "",
                     ),
                 ),
               );

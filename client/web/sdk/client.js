@@ -63,9 +63,10 @@ const RETRY_STATUSES = new Set([502, 503, 504]);
  */
 
 /**
- * The policy in force (since the event `since_seq`, or from the start when `null`), and the
- * proposal waiting for the other party, if any.
- * @typedef {{in_force: Policy, since_seq: number | null, pending: Proposal | null}} PolicyState
+ * The policy in force (put there by the proposal `policy_id` at the event `since_seq`; both
+ * `null` for the channel's first policy), and the proposal waiting for the other party, if any.
+ * @typedef {{in_force: Policy, policy_id: string | null, since_seq: number | null,
+ *   pending: Proposal | null}} PolicyState
  */
 
 /**
@@ -358,15 +359,16 @@ export class HotlineClient {
   // -- liveness checks and conflicts ------------------------------------------------------
 
   /**
-   * One page of the channel's liveness checks, oldest first.
+   * One page of the channel's liveness checks, newest first.
    * @param {string} channel
-   * @param {{party?: string, after?: string | null, limit?: number}} [options] `party`: only
-   *   the checks it was asked; `after`: the `next_cursor` of the page before
+   * @param {{party?: string, cursor?: string | null, limit?: number}} [options] `party`: only
+   *   the checks that asked it; `cursor`: the `next_cursor` of the page before; `limit`:
+   *   checks per page (at most 200)
    * @returns {Promise<CheckPage>}
    */
-  async checks(channel, { party, after, limit } = {}) {
+  async checks(channel, { party, cursor, limit } = {}) {
     return this._request("GET", `${channelPath(channel)}/checks`, {
-      params: { party, after: after ?? undefined, limit },
+      params: { party, cursor: cursor ?? undefined, limit },
       retry: true,
     });
   }
@@ -400,14 +402,17 @@ export class HotlineClient {
   }
 
   /**
-   * The conflicting plans of the channel: two notices with overlapping windows in one area.
+   * The conflicting plans of the channel, newest first: two notices with overlapping windows
+   * in one area.
    * @param {string} channel
-   * @param {{open?: boolean}} [options] `open`: only those not resolved yet
+   * @param {{open?: boolean, limit?: number}} [options] `open`: `true` for only those not
+   *   resolved yet, `false` for only resolved ones, both when left out; `limit`: at most this
+   *   many (100)
    * @returns {Promise<Conflict[]>}
    */
-  async conflicts(channel, { open } = {}) {
+  async conflicts(channel, { open, limit } = {}) {
     return this._request("GET", `${channelPath(channel)}/conflicts`, {
-      params: { open: open === undefined ? undefined : String(open) },
+      params: { open: open === undefined ? undefined : String(open), limit },
       retry: true,
     });
   }

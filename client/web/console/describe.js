@@ -1,0 +1,86 @@
+/**
+ * What an event of the clock or of the policy says, in a few words for a log line: "reminder
+ * 2 of 3 to City Roads", "escalated to dev", "answered by carla in 4 seconds". The notice
+ * events need none: their type and their notice's subject say it.
+ * @module
+ */
+
+import { otherNotice } from "./conflicts.js";
+import { partyName } from "./context.js";
+import { dateTime, duration, shorten } from "./format.js";
+
+/**
+ * @typedef {import("./notices.js").LogEntry} LogEntry
+ * @typedef {import("./notices.js").NoticeBook} NoticeBook
+ * @typedef {import("./context.js").Channel} Channel
+ */
+
+/**
+ * The few words that say what `entry`'s event did, or "" when its type says it all.
+ * @param {LogEntry} entry
+ * @param {Channel} channel
+ * @param {NoticeBook} [book] to name notices and proposals
+ * @returns {string}
+ */
+export function eventDetail(entry, channel, book) {
+  if (entry.effect !== "applied") return "";
+  const { event } = entry;
+  const data = /** @type {Record<string, any>} */ (event.data);
+  const party = (/** @type {unknown} */ id) => partyName(channel, String(id));
+  switch (event.type) {
+    case "notice.reminded":
+      return `reminder ${data.reminder} of ${data.of} to ${party(data.party)}`;
+    case "notice.escalated":
+      return `escalated to ${whom(data.to, party(data.party))}`;
+    case "check.requested":
+      return `${party(data.party)} asked to answer by ${dateTime(data.answer_by)}`;
+    case "check.answered":
+      return `${party(data.party)} answered in ${duration(data.answered_in_ms)}`;
+    case "check.missed":
+      return `${party(data.party)} did not answer: escalated to ${whom(data.to, party(data.party))}`;
+    case "conflict.detected":
+      return `they overlap in ${data.area}, ${dateTime(data.overlap?.starts_at)} – ${dateTime(data.overlap?.ends_at)}`;
+    case "conflict.resolved":
+      return `resolved: ${subject(book, data.by)} ${data.reason === "cancelled" ? "was cancelled" : "updates its plan"}`;
+    case "channel.policy_proposed":
+      return `${party(event.actor?.party)} proposes a policy, open until ${dateTime(data.lapses_at)}`;
+    case "channel.policy_changed":
+      return `${party(event.actor?.party)} accepted ${party(data.proposed_by?.party)}'s policy: in force`;
+    case "channel.policy_withdrawn":
+      return `${party(event.actor?.party)} withdrew its proposal`;
+    default:
+      return "";
+  }
+}
+
+/**
+ * The operators an escalation went to; nobody named means the party's admins.
+ * @param {unknown} to
+ * @param {string} party the party's name
+ * @returns {string}
+ */
+export function whom(to, party) {
+  return Array.isArray(to) && to.length ? to.join(", ") : `${party}'s admins`;
+}
+
+/**
+ * A notice named by its subject in quotes, or by its id where the book does not have it.
+ * @param {NoticeBook | undefined} book
+ * @param {string} id
+ * @returns {string}
+ */
+export function subject(book, id) {
+  const notice = book?.notices.get(id);
+  return notice ? `“${shorten(notice.subject, 50)}”` : `notice ${String(id).slice(0, 8)}`;
+}
+
+/**
+ * How a conflict looks from one of its notices: the other notice, and when both take place.
+ * @param {import("./conflicts.js").Conflict} conflict
+ * @param {string} notice
+ * @param {NoticeBook} book
+ * @returns {string}
+ */
+export function conflictWith(conflict, notice, book) {
+  return `${subject(book, otherNotice(conflict, notice))}, both ${dateTime(conflict.overlap.starts_at)} – ${dateTime(conflict.overlap.ends_at)}`;
+}
