@@ -86,13 +86,15 @@ class PolicyCalls:
     async def accept_policy(self: Requester, channel: str, proposal_id: UUID | str) -> PolicyState:
         """Accept the other party's proposal: its policy is in force from now.
 
+        Accepting again the proposal in force changes nothing, so a lost answer is retried
+        by itself.
+
         Raises:
-            Conflict: code ``proposal-closed``: it lapsed, was withdrawn or replaced, or
-                was accepted already.
+            Conflict: code ``proposal-closed``: it lapsed, was withdrawn or replaced.
             Forbidden: it is the operator's own party's proposal, or the operator is no admin.
             NotFound: no such proposal.
         """
-        return await _answer(self, channel, to_uuid(proposal_id), "accept")
+        return await _answer(self, channel, to_uuid(proposal_id), "accept", retry=True)
 
     async def withdraw_policy(
         self: Requester, channel: str, proposal_id: UUID | str
@@ -104,10 +106,12 @@ class PolicyCalls:
             Forbidden: the other party proposed it, or the operator is no admin.
             NotFound: no such proposal.
         """
-        return await _answer(self, channel, to_uuid(proposal_id), "withdraw")
+        # Not retried by itself: a second withdrawal of one that did arrive is refused.
+        return await _answer(self, channel, to_uuid(proposal_id), "withdraw", retry=False)
 
 
-async def _answer(client: Requester, channel: str, pid: UUID, action: str) -> PolicyState:
-    # Not retried by itself: a second try of an answer that did arrive is refused as closed.
+async def _answer(
+    client: Requester, channel: str, pid: UUID, action: str, *, retry: bool
+) -> PolicyState:
     path = f"{channel_path(channel)}/policy/proposals/{pid}/{action}"
-    return PolicyState.model_validate(await client._request("POST", path))
+    return PolicyState.model_validate(await client._request("POST", path, retry=retry))

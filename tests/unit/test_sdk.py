@@ -1368,12 +1368,17 @@ async def test_a_policy_the_schema_refuses_is_refused_before_it_is_proposed(
     assert api.requests == []
 
 
-async def test_accepting_and_withdrawing_post_to_the_proposal_and_are_not_retried(
+async def test_an_acceptance_is_retried_but_a_withdrawal_is_not(
     api: FakeApi, client: HotlineClient
 ) -> None:
     pid = uuid4()
     proposal = f"{CHANNEL_PATH}/policy/proposals/{pid}"
-    api.on("POST", f"{proposal}/accept", httpx.Response(200, json=policy_state_json()))
+    api.on(
+        "POST",
+        f"{proposal}/accept",
+        httpx.ConnectError("connection reset"),
+        httpx.Response(200, json=policy_state_json()),
+    )
     api.on("POST", f"{proposal}/withdraw", httpx.ConnectError("connection reset"))
 
     state = await client.accept_policy(CHANNEL, pid)
@@ -1381,7 +1386,8 @@ async def test_accepting_and_withdrawing_post_to_the_proposal_and_are_not_retrie
         await client.withdraw_policy(CHANNEL, str(pid))
 
     assert state.pending is None
-    assert [r.url.path for r in api.requests] == [f"{proposal}/accept", f"{proposal}/withdraw"]
+    # Accepting the policy in force again changes nothing; a second withdrawal is refused.
+    assert [r.url.path.rsplit("/", 1)[1] for r in api.requests] == ["accept", "accept", "withdraw"]
 
 
 async def test_accepting_a_closed_proposal_raises_a_conflict_with_its_code(
