@@ -11,13 +11,13 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from uuid import UUID
 
 from client.protocol import schemas
 from server.domain.checks import AnswerCheck, answer_check
-from server.domain.errors import NotFound
+from server.domain.errors import Invalid, NotFound
 from server.domain.model import Actor, Check
 from server.fanout import Fanout
 from server.service.queries import decode_cursor, encode_cursor
@@ -146,9 +146,16 @@ async def availability(
 
     Raises:
         NotFound: no such channel, or not one of the actor's party's.
+        Invalid: the range is empty (``since`` not before ``until``).
     """
     until = db.clock.now() if until is None else until
-    since = until - AVAILABILITY_SPAN if since is None else since
+    if since is None:
+        try:
+            since = until - AVAILABILITY_SPAN
+        except OverflowError:  # a range that ends in the first week of the calendar
+            since = datetime.min.replace(tzinfo=UTC)
+    if since >= until:
+        raise Invalid("`since` must be before `until`", field="since")
     async with db.session() as session:
         watch = Watch(session)
         channel = await watch.channel(channel_id, party=actor.party)
