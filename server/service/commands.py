@@ -44,7 +44,6 @@ __all__ = [
     "Outcome",
     "execute",
     "fire_due",
-    "mark_overdue",
     "register_key",
 ]
 
@@ -219,17 +218,6 @@ async def fire_due(
         needs=Needs(claim=claim),
         publisher=fanout,
     )
-
-
-async def mark_overdue(
-    db: Database, *, fanout: Fanout | None = None, limit: int = 100
-) -> list[schemas.Event]:
-    """Fire what is due now: the deadline sweep's old name, until the scheduler replaces it.
-
-    Returns:
-        The events appended.
-    """
-    return (await fire_due(db, limit=limit, fanout=fanout)).events
 
 
 # -- run by the writer against the batch: no await, the batch has read what they need ----
