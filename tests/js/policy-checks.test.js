@@ -120,8 +120,9 @@ test("a proposal's id and lapse are checked before anything is sent", async () =
   assert.deepEqual(asked, []);
 });
 
-test("acceptPolicy and withdrawPolicy post to the proposal, once: a repeat would be refused", async () => {
+test("acceptPolicy is tried again (accepting twice changes nothing); withdrawPolicy is not", async () => {
   const { client, asked } = fake([
+    problem(503, "unavailable"),
     Response.json({ ...STATE, since_seq: 12 }),
     problem(503, "unavailable"),
   ]);
@@ -132,6 +133,7 @@ test("acceptPolicy and withdrawPolicy post to the proposal, once: a repeat would
   assert.equal(accepted.since_seq, 12);
   assert.ok(refused instanceof ProblemError && refused.status === 503, String(refused));
   assert.deepEqual(asked.map((a) => `${a.method} ${a.url.pathname} ${a.body}`), [
+    `POST /api/v1/channels/${CHANNEL}/policy/proposals/${PROPOSAL}/accept undefined`,
     `POST /api/v1/channels/${CHANNEL}/policy/proposals/${PROPOSAL}/accept undefined`,
     `POST /api/v1/channels/${CHANNEL}/policy/proposals/${PROPOSAL}/withdraw undefined`,
   ]);

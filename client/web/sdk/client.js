@@ -335,18 +335,20 @@ export class HotlineClient {
 
   /**
    * Accept the other party's proposal (admins only): from its event on, it is the policy.
+   * Accepting the proposal in force again changes nothing, so this is tried again after a
+   * network failure.
    * @param {string} channel
    * @param {string} proposal the proposal's id
    * @returns {Promise<PolicyState>}
    * @throws {ProblemError} 403: not an admin, or the proposal is one's own party's; 409
-   *   `proposal-closed`: it lapsed, was withdrawn, replaced or accepted already
+   *   `proposal-closed`: it lapsed, was withdrawn or replaced
    */
   async acceptPolicy(channel, proposal) {
-    return this._request("POST", proposalPath(channel, proposal, "accept"));
+    return this._request("POST", proposalPath(channel, proposal, "accept"), { retry: true });
   }
 
   /**
-   * Withdraw one's own party's proposal (admins only).
+   * Withdraw one's own party's proposal (admins only). Not tried again: a repeat is refused.
    * @param {string} channel
    * @param {string} proposal the proposal's id
    * @returns {Promise<PolicyState>}
