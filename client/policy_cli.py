@@ -114,7 +114,9 @@ def _rules(policy: PolicyOut) -> list[str]:
         if checks is None
         else f"every {format_span(checks.every_seconds)}, "
         f"answered within {format_span(checks.answer_within_seconds)}",
-        on_duty or "each party's admins",
+        (f"{on_duty}; any other: its admins" if len(policy.escalate_to) < 2 else on_duty)
+        if on_duty
+        else "each party's admins",
     ]
 
 

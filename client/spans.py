@@ -38,8 +38,11 @@ def parse_span(text: str) -> timedelta:
 def format_span(seconds: float) -> str:
     """Whole seconds as the two largest units that say them: ``1 d 12 h``, ``15 min``, ``0 s``.
 
-    Below a minute, fractions of a second are kept to a tenth (``1.2 s``), for answer times.
+    Below a minute, fractions of a second are kept to a tenth (``1.2 s``), and below a
+    second it is milliseconds (``18 ms``): answers to checks take that long.
     """
+    if 0 < seconds < 1:
+        return f"{round(seconds * 1000)} ms"
     if seconds < 60:
         return f"{seconds:.1f}".removesuffix(".0") + " s"
     rest = int(seconds)

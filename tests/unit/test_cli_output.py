@@ -237,6 +237,7 @@ def test_what_is_no_span_of_time_is_refused(text: str) -> None:
     ("seconds", "shown"),
     [
         (0, "0 s"),
+        (0.018, "18 ms"),
         (1.234, "1.2 s"),
         (59, "59 s"),
         (90, "1 min 30 s"),
@@ -319,3 +320,27 @@ def test_a_proposal_file_names_only_what_changes_and_the_rest_stays() -> None:
         "escalate_to": {"roads": ["erin"]},
         "checks": None,
     }
+
+
+@pytest.mark.parametrize(
+    ("escalate_to", "shown"),
+    [
+        ({}, "each party's admins"),
+        ({"water": ["ben"]}, "water: ben; any other: its admins"),
+        ({"water": ["ben"], "roads": []}, "roads: its admins; water: ben"),
+    ],
+)
+def test_whom_escalations_go_to_is_said_for_every_party(
+    escalate_to: dict[str, list[str]], shown: str
+) -> None:
+    policy = PolicyOut.model_validate(
+        {
+            "ack_deadline_seconds": {"routine": 259200, "important": 86400, "urgent": 3600},
+            "min_advance_notice_seconds": {"routine": 172800, "important": 14400, "urgent": 0},
+            "escalate_to": escalate_to,
+        }
+    )
+
+    *_, line = policy_view(policy, title="Policy").renderables
+
+    assert line == f"escalate to  {shown}"
