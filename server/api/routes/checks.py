@@ -11,7 +11,6 @@ from client.protocol import schemas
 from client.protocol.limits import ID_PATTERN
 from server.api.deps import ChannelId, CurrentOperator, DatabaseDep, FanoutDep
 from server.api.problems import responses
-from server.domain.errors import Invalid
 from server.service import checks
 
 __all__ = ["router"]
@@ -81,8 +80,7 @@ async def availability(
     """How each party answered the liveness checks requested in a time range.
 
     For each party: the checks requested, answered, missed and still pending, and the
-    median time it took to answer.
+    median time it took to answer. A range with nothing in it (`since` not before
+    `until`) is refused.
     """
-    if since is not None and until is not None and since >= until:
-        raise Invalid("`since` must be before `until`", field="since")
     return await checks.availability(db, actor, channel_id, since=since, until=until)
