@@ -38,6 +38,8 @@ export class CheckBook {
    * @throws {UnreadableEvent}
    */
   apply(event) {
+    const known = ["check.requested", "check.answered", "check.missed"];
+    if (!known.includes(event.type)) return false;
     const data = event.data;
     const id = text(data, "check");
     if (event.type === "check.requested") {
@@ -54,7 +56,6 @@ export class CheckBook {
       });
       return true;
     }
-    if (event.type !== "check.answered" && event.type !== "check.missed") return false;
     const check = this.byId.get(id);
     if (!check) throw new UnreadableEvent(`it names check ${id}, which was never requested`);
     if (check.answered || check.missed) throw new UnreadableEvent(`check ${id} was closed before`);
