@@ -239,9 +239,9 @@ def propose(
         lapse = parse_span(lapses_in)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--lapses-in") from None
-    changes = _read_policy_file(file)
 
     async def work(client: HotlineClient, target: _Target) -> tuple[PolicyOut, Proposal]:
+        changes = _read_policy_file(file)  # here, so that a bad file is reported like a refusal
         chosen = await _channel(client, target)
         in_force = (await client.policy(chosen)).in_force
         policy = merged(in_force.model_dump(mode="json"), changes)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import io
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
 from rich.console import Console, Group
 from rich.table import Table
+from typer.testing import CliRunner
 
 from client.event_lines import event_line
 from client.policy_cli import merged, policy_view
@@ -18,6 +20,7 @@ from client.protocol.times import parse_time
 from client.protocol.vocabulary import EventType
 from client.spans import format_span, parse_span
 from client.terminal import PrintableFormatter, markup, printable
+from server.cli import app
 
 AT = "2026-11-21T09:30:00.000Z"
 LATER = "2026-11-21T09:31:30.000Z"
@@ -344,3 +347,22 @@ def test_whom_escalations_go_to_is_said_for_every_party(
     *_, line = policy_view(policy, title="Policy").renderables
 
     assert line == f"escalate to  {shown}"
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [(None, "cannot read {}"), ("not json", "{} is not JSON"), ("[1, 2]", "{} must hold")],
+)
+def test_a_proposal_file_that_cannot_be_read_is_one_line_of_error_and_status_1(
+    tmp_path: Path, content: str | None, said: str
+) -> None:
+    policy_file = tmp_path / "policy.json"
+    if content is not None:
+        policy_file.write_text(content)
+    nowhere = ["--url", "http://127.0.0.1:9", "--token", "hl_unused"]
+
+    done = CliRunner().invoke(app, ["policy", "propose", "--file", str(policy_file), *nowhere])
+
+    assert done.exit_code == 1
+    assert done.output.startswith("error: " + said.format(policy_file))
+    assert len(done.output.splitlines()) == 1
