@@ -98,7 +98,7 @@ class CheckCalls:
             channel: the channel's id.
             open_only: only the conflicts not resolved yet (the default); all when false.
         """
-        params = {"open": "true" if open_only else "false"}
+        params = {"open": "true"} if open_only else {}  # open=false would be resolved ones only
         found = await self._request(
             "GET", f"{channel_path(channel)}/conflicts", params=params, retry=True
         )

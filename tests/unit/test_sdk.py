@@ -1496,7 +1496,7 @@ async def test_conflicts_are_asked_open_only_unless_told_otherwise(
 
     assert found.area == "mill lane"
     assert found.resolved_at is None
-    assert [r.url.params["open"] for r in api.requests] == ["true", "false"]
+    assert [dict(r.url.params) for r in api.requests] == [{"open": "true"}, {}]
 
 
 async def test_a_notice_with_a_bounding_box_sends_it_and_one_without_sends_none(
