@@ -27,7 +27,9 @@ from tests.browser.console import (
     Console,
     Page,
     database,
+    days_from_now,
     expect,
+    local_input,
     plan,
     post_notice,
 )
@@ -229,3 +231,49 @@ def test_an_urgent_notice_left_unanswered_is_shown_reminded_then_escalated(
     expect(history.nth(5)).to_contain_text("escalated to dev")
     assert serious(roads.page) == []
     roads.screenshot(screenshots, "chase")
+
+
+def test_a_bounding_box_typed_in_the_form_is_checked_sent_and_keeps_apart_plans_that_do_not_meet(
+    browser: Browser, demo: Demo
+) -> None:
+    starts, ends = days_from_now(10), days_from_now(12)
+    activity = {"starts_at": starts.isoformat(), "ends_at": ends.isoformat()}
+    west = [-0.13, 51.5, -0.12, 51.51]
+    post_notice(
+        demo, "ana", "Trench, Canal Street west", area="Canal Street", bbox=west, activity=activity
+    )
+    roads = Console.sign_in(browser.new_context(), demo, "carla")
+    expect(roads.page.locator("#inbox-list > li")).to_have_count(1)
+
+    roads.view("New notice")
+    form = roads.page.locator("#compose-form")
+    form.get_by_label("Subject", exact=True).fill("Paving, Canal Street east")
+    form.get_by_label("Starts", exact=True).fill(local_input(starts))
+    form.get_by_label("Ends", exact=True).fill(local_input(ends))
+    box = form.get_by_label("Bounding box (optional)")
+    box.fill("-0.02, 51.5, -0.01")
+    form.get_by_role("button", name="Send notice").click()
+    expect(roads.page.locator("#compose-bbox-error")).to_have_text(
+        "Four numbers: west, south, east, north (degrees)."
+    )
+    expect(box).to_have_attribute("aria-invalid", "true")
+    box.fill("-0.02, 51.5, -0.01, 51.51")
+    form.get_by_role("button", name="Send notice").click()
+    expect(roads.page.locator("#compose-bbox-error")).to_have_text(
+        "A box needs an area: the area names the place."
+    )
+    assert serious(roads.page) == []
+    form.get_by_label("Area (street, district)").fill("canal street")
+    form.get_by_role("button", name="Send notice").click()
+
+    expect(roads.page.locator("#notice-title")).to_have_text("Paving, Canal Street east")
+    expect(roads.page.locator(".facts")).to_contain_text(
+        "canal street (box: west -0.02, south 51.5, east -0.01, north 51.51)"
+    )
+    events = rest(demo, "carla", "GET", "/events")["events"]
+    assert [e["type"] for e in events] == ["notice.sent", "notice.received", "notice.sent"]
+    assert events[-1]["data"]["bbox"] == [-0.02, 51.5, -0.01, 51.51]
+    roads.view("Timeline")
+    expect(roads.page.locator(".bar.clash")).to_have_count(2)  # the same area, by name
+    expect(roads.page.locator(".bar.conflict")).to_have_count(0)  # but the boxes do not meet
+    expect(roads.page.locator(".overlap-note").first).to_contain_text("(no conflict logged)")

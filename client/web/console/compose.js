@@ -19,7 +19,16 @@ import { policyInForce } from "./policy.js";
 
 /** @typedef {import("./draft.js").Draft} Draft */
 
-const FIELDS = ["subject", "body", "priority", "activity", "area", "ack_required", "refers_to"];
+const FIELDS = [
+  "subject",
+  "body",
+  "priority",
+  "activity",
+  "area",
+  "bbox",
+  "ack_required",
+  "refers_to",
+];
 
 /** The compose view. */
 export class ComposeView {
@@ -49,6 +58,13 @@ export class ComposeView {
     this.startsAt = h("input", { id: "compose-starts", name: "starts_at", type: "datetime-local" });
     this.endsAt = h("input", { id: "compose-ends", name: "ends_at", type: "datetime-local" });
     this.area = h("input", { id: "compose-area", name: "area", autocomplete: "off" });
+    this.bbox = h("input", {
+      id: "compose-bbox",
+      name: "bbox",
+      autocomplete: "off",
+      inputmode: "decimal",
+      "aria-describedby": "compose-bbox-hint",
+    });
     this.ackRequired = h("input", {
       id: "compose-ack",
       name: "ack_required",
@@ -74,6 +90,17 @@ export class ComposeView {
         h("p", { id: "compose-activity-error", class: "field-error" }),
       ),
       field("area", "Area (street, district)", this.area),
+      field(
+        "bbox",
+        "Bounding box (optional)",
+        this.bbox,
+        h(
+          "p",
+          { id: "compose-bbox-hint", class: "hint" },
+          "West, south, east, north in degrees, such as -0.1275, 51.5072, -0.1201, 51.5111. " +
+            "Plans in one area whose boxes do not meet are no conflict.",
+        ),
+      ),
       h(
         "div",
         { class: "field check" },
@@ -142,6 +169,7 @@ export class ComposeView {
       startsAt: this.startsAt.value,
       endsAt: this.endsAt.value,
       area: this.area.value,
+      bbox: this.bbox.value,
       ackRequired: this.ackRequired.checked,
       refersTo: this.refersTo.value,
     });
@@ -157,7 +185,8 @@ export class ComposeView {
     replace(this.submit, "Sending…");
     try {
       const priority = /** @type {"routine" | "important" | "urgent"} */ (draft.priority);
-      await this.context.client.send(this.context.channel.id, { ...draft, id, priority });
+      const bbox = draft.bbox ?? undefined; // a draft without a box sends none
+      await this.context.client.send(this.context.channel.id, { ...draft, id, priority, bbox });
     } catch (error) {
       this.#refused(error);
       return;

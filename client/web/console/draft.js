@@ -27,6 +27,7 @@ const LINE_BREAK = /[\r\n\u2028\u2029]/;
  * @property {string} startsAt a `datetime-local` value, or ""
  * @property {string} endsAt a `datetime-local` value, or ""
  * @property {string} area
+ * @property {string} bbox four numbers, "west, south, east, north", or ""
  * @property {boolean} ackRequired
  * @property {string} refersTo a notice id, or ""
  */
@@ -39,6 +40,7 @@ const LINE_BREAK = /[\r\n\u2028\u2029]/;
  * @property {string} priority
  * @property {{starts_at: string, ends_at: string} | null} activity
  * @property {string | null} area
+ * @property {[number, number, number, number] | null} bbox
  * @property {boolean} ack_required
  * @property {string | null} refers_to
  */
@@ -63,6 +65,13 @@ export function readDraft(values) {
   } catch (error) {
     errors.activity = error instanceof RangeError ? error.message : String(error);
   }
+  let bbox = null;
+  try {
+    bbox = box(values.bbox);
+    if (bbox && !area) errors.bbox = "A box needs an area: the area names the place.";
+  } catch (error) {
+    errors.bbox = error instanceof RangeError ? error.message : String(error);
+  }
   for (const field of Object.keys(errors)) if (!errors[field]) delete errors[field];
   if (Object.keys(errors).length) return { draft: null, errors };
   return {
@@ -72,6 +81,7 @@ export function readDraft(values) {
       priority: values.priority,
       activity,
       area: area || null,
+      bbox,
       ack_required: values.ackRequired,
       refers_to: values.refersTo || null,
     },
@@ -94,6 +104,29 @@ function window(startsAt, endsAt) {
     throw new RangeError("The activity must end after it starts.");
   }
   return { starts_at, ends_at };
+}
+
+/**
+ * A bounding box typed as four numbers (RFC 7946 §5), checked as the server checks it.
+ * @param {string} text "west, south, east, north", commas or spaces between
+ * @returns {[number, number, number, number] | null} null when left empty
+ * @throws {RangeError} not four numbers, or outside the world
+ */
+function box(text) {
+  const parts = text.trim().split(/[\s,]+/).filter(Boolean);
+  if (!parts.length) return null;
+  const numbers = parts.map(Number);
+  if (numbers.length !== 4 || !numbers.every(Number.isFinite)) {
+    throw new RangeError("Four numbers: west, south, east, north (degrees).");
+  }
+  const [west, south, east, north] = numbers;
+  if (Math.abs(west) > 180 || Math.abs(east) > 180) {
+    throw new RangeError("Longitudes (west, east) are within -180 and 180.");
+  }
+  if (!(-90 <= south && south <= north && north <= 90)) {
+    throw new RangeError("Latitudes are within -90 and 90, the south one first.");
+  }
+  return [west, south, east, north];
 }
 
 /**
@@ -128,7 +161,16 @@ function lineProblem(value, limit) {
  */
 export function fieldOf(path) {
   const parts = path.split(".");
-  const known = ["subject", "body", "priority", "activity", "area", "refers_to", "ack_required"];
+  const known = [
+    "subject",
+    "body",
+    "priority",
+    "activity",
+    "area",
+    "bbox",
+    "refers_to",
+    "ack_required",
+  ];
   // The request body is itself called "body" in a validation error's path: skip it.
   return (
     parts.slice(1).find((part) => known.includes(part)) ??

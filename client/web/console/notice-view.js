@@ -109,7 +109,14 @@ export class NoticeView {
           : "No answer required",
       ],
       ["Activity", notice.activity ? windowText(notice.activity) : "None given"],
-      ["Area", notice.area ?? "None given"],
+      [
+        "Area",
+        [
+          notice.area ?? "None given",
+          notice.bbox && ` (box: west ${notice.bbox[0]}, south ${notice.bbox[1]}, ` +
+            `east ${notice.bbox[2]}, north ${notice.bbox[3]})`,
+        ],
+      ],
     ];
     if (notice.refersTo) {
       facts.push([

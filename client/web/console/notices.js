@@ -12,7 +12,8 @@
  * notices: conflicting plans (`conflicts.js`), liveness checks (`checks.js`) and the policy
  * the two parties agreed (`policy.js`); a reminder or an escalation joins its notice.
  *
- * Pure: no DOM, no network, no clock; `tests/browser` drives it through the page.
+ * Pure: no DOM, no network, no clock; `tests/browser` drives it through the page, and
+ * `tests/js/console-books.test.js` feeds it logs in Node.
  * @module
  */
 

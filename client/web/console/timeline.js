@@ -156,7 +156,9 @@ export class TimelineView {
                       "strong",
                       { class: "overlap-note" },
                       ` · overlaps ${unlogged.map((o) => named(o, channel)).join(", ")}`,
-                      conflicts.length || book.conflicts.byId.size ? " (no conflict logged)" : "",
+                      // Told apart from a logged conflict: the server, which also compares
+                      // bounding boxes, found none.
+                      " (no conflict logged)",
                     ),
                 ),
               );
