@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, func, or_, select, update
@@ -421,8 +421,4 @@ class Repository:
     async def next_due_at(self) -> datetime | None:
         """When the earliest due action is due, or ``None`` if none is waiting."""
         found: datetime | None = await self.session.scalar(select(func.min(DueActionRow.due_at)))
-        if found is None:
-            return None
-        # MIN() loses the column's type on SQLite: the value comes back as the stored text.
-        moment = datetime.fromisoformat(found) if isinstance(found, str) else found
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return found  # MIN keeps the column's type: UTC, time-zone aware
