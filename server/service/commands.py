@@ -17,7 +17,7 @@ from functools import partial, reduce
 
 from client.protocol import schemas
 from server.domain import clock, rules
-from server.domain.clock import Due
+from server.domain.clock import Due, DueKind
 from server.domain.conflicts import Plan, area_key
 from server.domain.events import (
     Event,
@@ -354,7 +354,7 @@ def _fire_one(batch: Batch, due: Due) -> clock.Fired:
     """Fire one due action against the batch, and fold its events into its notice."""
     channel = batch.channel(due.channel, party=None)
     stored = batch.notice(due.subject) if due.kind in NOTICE_KINDS else None
-    check = None if due.kind in NOTICE_KINDS else batch.clockwork.check(due.subject)
+    check = batch.clockwork.check(due.subject) if due.kind is DueKind.CHECK_MISSED else None
     fired = clock.fire(
         due,
         channel=channel,

@@ -33,8 +33,10 @@ from typing import Any, cast
 
 from client.protocol import schemas
 from client.protocol.log import CompactRange, event_hash
+from client.protocol.times import to_millisecond
 from client.protocol.vocabulary import EventType
 from server.clock import Clock
+from server.domain.clock import DueKind
 from server.domain.conflicts import Plan
 from server.domain.errors import NotFound
 from server.domain.events import LogEvent
@@ -116,12 +118,12 @@ class Batch:
         batch = cls(memory, statements)
         claimed = await batch.clockwork.claim(link, claims)
         await batch._lock(link, {*channel_ids, *(c.due.channel for c in claimed)})
-        batch.now = clock.now()  # under the locks: times rise with sequence numbers
+        batch.now = to_millisecond(clock.now())  # under the locks: times rise with seqs
         notices = [c.due.subject for c in claimed if c.due.kind in NOTICE_KINDS]
         await batch._read_notices(link, [*notice_ids, *notices, *conflicts_of])
         for channel_id, operator in keys:
             await batch._read_key(link, channel_id, operator)
-        checks = [c.due.subject for c in claimed if c.due.kind not in NOTICE_KINDS]
+        checks = [c.due.subject for c in claimed if c.due.kind is DueKind.CHECK_MISSED]
         await batch.clockwork.read_checks(link, [*check_ids, *checks])
         # Whom escalations go to: any claimed action may lead to one, at once if it is late.
         channels = {c.due.channel for c in claimed}
