@@ -6,6 +6,7 @@ Run from the repository root (docs/reference/benchmarks-live.md explains the fig
         [--database-url postgresql://postgres@127.0.0.1/test] [--batch 100]
     python tests/benchmarks/bench_clock.py --loop-load 20 --runs 4 --loops 300
     python tests/benchmarks/bench_clock.py --trees /tmp/hotline-clock
+    python tests/benchmarks/bench_clock.py --paired /tmp/hotline-clock --loops 2000
 
 **rate**, in this process, on a fresh SQLite file (or, with ``--database-url``, a fresh
 PostgreSQL database made on that server and dropped at the end), in each run:
@@ -18,6 +19,9 @@ PostgreSQL database made on that server and dropped at the end), in each run:
    and writing the reminder that follows;
 3. the clock is moved to the reminder and a second pass is timed: every ``remind`` action,
    each logging ``notice.reminded`` and writing nothing more.
+
+Before the passes, what the idle scheduler does between them is timed too: a look for the
+next due time, one ``MIN(due_at)`` read, made at most once a second.
 
 Each pass publishes to a real fan-out (a hub with no socket) and is checked: one event per
 action, none left due. The figure is due actions a minute, the median over the runs.
@@ -32,14 +36,18 @@ through the turn. The turns alternate, their order reversed from one run to the 
 **cost to the live loop**: ``--trees DIR`` makes two git worktrees of ``HEAD`` in ``DIR``,
 ``clock-on`` as committed and ``clock-off`` with the scheduler's task taken out of
 ``server/app.py``, and prints the ``bench_live.py`` command that runs each part on both in
-turns (ABBA) and prints their ratios: the scheduler running against not. The script is
-not a test.
+turns (ABBA) and prints their ratios: the scheduler running against not. Turns of whole
+parts meet a busy machine in different states, so ``--paired DIR`` compares the two more
+finely: a server on each tree, on fresh databases, and ``--loops`` full loops on each, one
+on this, one on that, the order reversed after each pair; it prints both medians, the
+median of the pairs' ratios, and each server's CPU a loop. The script is not a test.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import statistics
@@ -55,12 +63,18 @@ import httpx
 from bench_live import (
     ROOT,
     STEP,
+    Acknowledger,
     Spread,
+    Subscriber,
+    Watcher,
     bearer,
+    cpu_seconds,
     describe_database,
     describe_tree,
     fresh_database,
     full_loop,
+    head_of,
+    post_notice,
     run,
 )
 from bench_send import Server, cpu_model
@@ -97,6 +111,8 @@ escalated: one action a second each, for 21 seconds."""
 CHASE_TIMEOUT = 120.0
 """Seconds a firing turn's chases may take to end (they take 22 when the clock keeps up)."""
 ANA = Actor("water", "ana", Role.OPERATOR)
+LOOKS = 200
+"""Looks for the next due time timed a run (what the idle scheduler does once a second)."""
 SEND_AT_ONCE = 256
 """Sends queued together while seeding: one writer batch each, as under load."""
 SCHEDULER_LINE = '            asyncio.create_task(scheduler.run(), name="scheduler"),\n'
@@ -153,6 +169,7 @@ async def one_run(url: str, directory: Path, actions: int, batch: int) -> list[P
         keys = LogKeys.load_or_create(directory / "log.key", name="bench.localhost")
         fanout = LocalFanout(Hub(Checkpoints(keys)))
         scheduler = Scheduler(db, fanout, every=1.0, batch=batch)
+        look = await timed_looks(scheduler, LOOKS)
         clock.set(START + MINUTE)
         overdue = await timed_pass(scheduler, "notice.overdue", actions)
         clock.set(START + 2 * MINUTE)
@@ -161,7 +178,15 @@ async def one_run(url: str, directory: Path, actions: int, batch: int) -> list[P
             raise SystemExit("a third pass found more to fire")
     finally:
         await db.dispose()
-    return [overdue, reminded]
+    return [overdue, reminded, look]
+
+
+async def timed_looks(scheduler: Scheduler, count: int) -> Pass:
+    """Time ``count`` of the idle scheduler's looks for the next due time (``MIN(due_at)``)."""
+    started = time.perf_counter()
+    for _ in range(count):
+        await scheduler.seconds_to_next()
+    return Pass("look", count, time.perf_counter() - started)
 
 
 def measure(args: argparse.Namespace, directory: Path) -> list[list[Pass]]:
@@ -176,8 +201,9 @@ def measure(args: argparse.Namespace, directory: Path) -> list[list[Pass]]:
             f"run {number} of {args.runs}: "
             + "; ".join(
                 f"{p.actions} {p.kind} in {p.seconds * 1000:.0f} ms ({p.per_minute:,.0f}/min)"
-                for p in passes
+                for p in passes[:2]
             )
+            + f"; a look for the next due time {passes[2].seconds * 1000 / LOOKS:.3f} ms"
         )
     return runs
 
@@ -192,8 +218,13 @@ def summarise(runs: list[list[Pass]]) -> None:
             f"  {kind:<28} {statistics.median(rates):>12,.0f} a minute "
             f"(runs {min(rates):,.0f}-{max(rates):,.0f}); {each:.3f} ms an action"
         )
-    both = [60 * sum(p.actions for p in ps) / sum(p.seconds for p in ps) for ps in runs]
+    both = [60 * sum(p.actions for p in ps[:2]) / sum(p.seconds for p in ps[:2]) for ps in runs]
     print(f"  {'both passes together':<28} {statistics.median(both):>12,.0f} a minute")
+    look = statistics.median(1000 * ps[2].seconds / ps[2].actions for ps in runs)
+    print(
+        f"  idle, a look for the next due time (MIN(due_at), {runs[0][0].actions} rows "
+        f"due later): {look:.3f} ms, once a second at most"
+    )
 
 
 # -- the full loop while the clock fires ----------------------------------------------------
@@ -329,6 +360,101 @@ def summarise_load(turns: list[Turn]) -> None:
     print(f"  firing / quiet: median {ratio:.3f}, p99 {ratio_p99:.3f}")
 
 
+# -- the full loop with the scheduler and without, a loop at a time -------------------------
+
+
+class Rig:
+    """One server's two sockets and HTTP client, timing one full loop at a time."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.watcher = Watcher()
+        self.acknowledger = Acknowledger(server.channel)
+        self.http = httpx.AsyncClient(base_url=server.url, timeout=STEP)
+        self.sockets: list[Subscriber] = []
+        self.samples: list[float] = []
+
+    async def open(self) -> None:
+        """Connect ana's socket (watching) and carla's (acknowledging)."""
+        head = await head_of(self.http, self.server)
+        for operator, react in (("ana", self.watcher), ("carla", self.acknowledger)):
+            token = self.server.tokens[operator]
+            self.sockets.append(
+                await Subscriber.open(self.server, token, after=head, react=react, deflate=False)
+            )
+
+    async def loop(self) -> None:
+        """One notice sent by ana, acknowledged by carla, seen acknowledged by ana: timed."""
+        notice = str(uuid.uuid4())
+        seen = self.watcher.waiting[notice] = asyncio.get_running_loop().create_future()
+        started = time.perf_counter()
+        await post_notice(self.http, self.server, self.server.tokens["ana"], notice)
+        async with asyncio.timeout(STEP):
+            acknowledged = await seen
+        self.samples.append(acknowledged - started)
+
+    async def close(self) -> None:
+        """Close the sockets and the HTTP client."""
+        for socket in self.sockets:
+            await socket.close()
+        await self.http.aclose()
+
+
+async def interleaved(servers: dict[str, Server], loops: int, warmup: int) -> dict[str, Rig]:
+    """``loops`` full loops on each server, one on each in turn, the order reversed each time."""
+    rigs = {label: Rig(server) for label, server in servers.items()}
+    for rig in rigs.values():
+        await rig.open()
+    try:
+        order = list(rigs.values())
+        for _ in range(warmup):
+            for rig in order:
+                await rig.loop()
+        cpu = {label: cpu_seconds(rig.server.process.pid) for label, rig in rigs.items()}
+        for rig in order:
+            rig.samples.clear()
+        for _ in range(loops):
+            for rig in order:
+                await rig.loop()
+            order.reverse()
+        for label, rig in rigs.items():
+            cpu[label] = cpu_seconds(rig.server.process.pid) - cpu[label]
+    finally:
+        for rig in rigs.values():
+            await rig.close()
+    for label, seconds in cpu.items():
+        print(f"  {label}: server CPU {1000 * seconds / loops:.2f} ms a loop")
+    return rigs
+
+
+def measure_paired(args: argparse.Namespace, directory: Path) -> None:
+    """The full loop on ``clock-off`` and ``clock-on`` servers, a loop on each in turn."""
+    trees = {label: (args.paired / label).resolve() for label in ("clock-off", "clock-on")}
+    for label, tree in trees.items():
+        if not (tree / "server").is_dir():
+            raise SystemExit(f"{tree}: no server/ package there (make it with --trees)")
+        print(f"{label}: {describe_tree(tree)}")
+    with contextlib.ExitStack() as stack:
+        servers = {}
+        for label, tree in trees.items():
+            place = directory / label
+            url = stack.enter_context(fresh_database(args.database_url, place))
+            server = Server(place, env={"PYTHONPATH": str(tree)}, database_url=url)
+            stack.callback(server.stop)
+            servers[label] = server
+        print(f"\n{args.loops} loops on each, one on each in turn (ABBA at the loop level)")
+        rigs = run(interleaved(servers, args.loops, warmup=30))
+    off, on = rigs["clock-off"].samples, rigs["clock-on"].samples
+    print(f"\n{'full loop':<44}{'median':>9} {'p99':>8}")
+    print(f"  {'without the scheduler (ms)':<42}{Spread.of(off)}")
+    print(f"  {'with the scheduler running (ms)':<42}{Spread.of(on)}")
+    ratios = [b / a for a, b in zip(off, on, strict=True)]
+    print(
+        f"  with / without: medians {statistics.median(on) / statistics.median(off):.3f}; "
+        f"median of the {len(ratios)} paired ratios {statistics.median(ratios):.3f}"
+    )
+
+
 def make_trees(directory: Path) -> None:
     """Make ``clock-on`` and ``clock-off`` worktrees of ``HEAD`` in ``directory``."""
     on, off = directory / "clock-on", directory / "clock-off"
@@ -374,6 +500,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--loops", type=int, default=300, help="full loops a turn (300)")
     parser.add_argument(
+        "--paired",
+        type=Path,
+        metavar="DIR",
+        help="time the full loop on DIR/clock-off and DIR/clock-on (made by --trees), "
+        "a loop on each in turn",
+    )
+    parser.add_argument(
         "--trees",
         type=Path,
         metavar="DIR",
@@ -393,6 +526,9 @@ def main(argv: list[str] | None = None) -> None:
         print(describe_database(args.database_url, directory))
         print(f"this tree: {describe_tree(ROOT)}")
         print(f"load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        if args.paired is not None:
+            measure_paired(args, directory)
+            return
         if args.loop_load:
             print(f"{args.loops} full loops a turn; {args.loop_load} chases firing\n")
             turns = measure_load(args, directory)
