@@ -112,7 +112,7 @@ class Scheduler:
 
 
 def _most_late(events: list[schemas.Event]) -> int:
-    """How far past its due time the latest of ``events`` fired, in milliseconds."""
+    """The most any of ``events`` fired after its due time, in milliseconds (0: none late)."""
     lateness = [
         event.at - parse_time(str(event.data["due_at"]))
         for event in events
