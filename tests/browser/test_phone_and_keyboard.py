@@ -59,7 +59,7 @@ def test_no_view_scrolls_sideways_at_phone_width(
     expect(page.get_by_role("button", name="Acknowledge", exact=True)).to_be_visible()
     widths["notice"] = sideways_scroll(page)
     roads.screenshot(screenshots, "phone")
-    for view in ("New notice", "Timeline", "Log"):
+    for view in ("New notice", "Timeline", "Log", "Policy"):
         roads.view(view)
         widths[view] = sideways_scroll(page)
 
@@ -84,6 +84,7 @@ def test_a_notice_is_sent_and_acknowledged_by_keyboard_alone(browser: Browser, d
         "compose-starts",
         "compose-ends",
         "compose-area",
+        "compose-bbox",
         "compose-ack",
         "compose-refers",
     ]

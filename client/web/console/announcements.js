@@ -73,6 +73,7 @@ function clockOrPolicy(entry, book, channel, party) {
   const { event } = entry;
   const data = /** @type {Record<string, any>} */ (event.data);
   const asked = partyName(channel, String(data.party));
+  const pair = () => `${named(book, data.notices[0])} and ${named(book, data.notices[1])}`;
   const proposer = partyName(channel, event.actor?.party ?? "");
   switch (event.type) {
     case "check.requested":
@@ -84,9 +85,9 @@ function clockOrPolicy(entry, book, channel, party) {
     case "check.missed":
       return `${asked} MISSED a liveness check; escalated to ${whom(data.to, asked)}.`;
     case "conflict.detected":
-      return `CONFLICT: ${named(book, data.notices[0])} and ${named(book, data.notices[1])} overlap in ${data.area}.`;
+      return `CONFLICT: ${pair()} overlap in ${data.area}.`;
     case "conflict.resolved":
-      return `Conflict resolved: ${named(book, data.notices[0])} and ${named(book, data.notices[1])} no longer overlap.`;
+      return `Conflict resolved: ${pair()} no longer overlap.`;
     case "channel.policy_proposed":
       return `${proposer} proposes a new channel policy, open until ${dateTime(data.lapses_at)}.`;
     case "channel.policy_changed":

@@ -5,7 +5,6 @@
  * @module
  */
 
-import { otherNotice } from "./conflicts.js";
 import { partyName } from "./context.js";
 import { dateTime, duration, shorten } from "./format.js";
 
@@ -39,13 +38,21 @@ export function eventDetail(entry, channel, book) {
     case "check.missed":
       return `${party(data.party)} did not answer: escalated to ${whom(data.to, party(data.party))}`;
     case "conflict.detected":
-      return `they overlap in ${data.area}, ${dateTime(data.overlap?.starts_at)} – ${dateTime(data.overlap?.ends_at)}`;
+      return (
+        `they overlap in ${data.area}, ` +
+        `${dateTime(data.overlap?.starts_at)} – ${dateTime(data.overlap?.ends_at)}`
+      );
     case "conflict.resolved":
-      return `resolved: ${subject(book, data.by)} ${data.reason === "cancelled" ? "was cancelled" : "updates its plan"}`;
+      return data.reason === "cancelled"
+        ? `resolved: ${subject(book, data.by)} was cancelled`
+        : `resolved: ${subject(book, data.by)} updates its plan`;
     case "channel.policy_proposed":
       return `${party(event.actor?.party)} proposes a policy, open until ${dateTime(data.lapses_at)}`;
     case "channel.policy_changed":
-      return `${party(event.actor?.party)} accepted ${party(data.proposed_by?.party)}'s policy: in force`;
+      return (
+        `${party(event.actor?.party)} accepted ${party(data.proposed_by?.party)}'s policy: ` +
+        "in force"
+      );
     case "channel.policy_withdrawn":
       return `${party(event.actor?.party)} withdrew its proposal`;
     default:
@@ -72,15 +79,4 @@ export function whom(to, party) {
 export function subject(book, id) {
   const notice = book?.notices.get(id);
   return notice ? `“${shorten(notice.subject, 50)}”` : `notice ${String(id).slice(0, 8)}`;
-}
-
-/**
- * How a conflict looks from one of its notices: the other notice, and when both take place.
- * @param {import("./conflicts.js").Conflict} conflict
- * @param {string} notice
- * @param {NoticeBook} book
- * @returns {string}
- */
-export function conflictWith(conflict, notice, book) {
-  return `${subject(book, otherNotice(conflict, notice))}, both ${dateTime(conflict.overlap.starts_at)} – ${dateTime(conflict.overlap.ends_at)}`;
 }

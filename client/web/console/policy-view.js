@@ -201,40 +201,51 @@ export class PolicyView {
  */
 export function describePolicy(policy, channel, id) {
   const chase = policy.chase ?? {};
+  const table = h(
+    "table",
+    { id },
+    h(
+      "caption",
+      { id: `${id}-caption` },
+      "Deadlines, and how an unanswered notice is chased, by priority",
+    ),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        ["Priority", "Answer within", "Advance notice", "Reminders", "Escalates"].map((c) =>
+          h("th", { scope: "col" }, c),
+        ),
+      ),
+    ),
+    h(
+      "tbody",
+      {},
+      PRIORITIES.map((priority) => {
+        const c = chase[priority];
+        return h(
+          "tr",
+          {},
+          h("th", { scope: "row" }, priority),
+          h("td", {}, seconds(policy.ack_deadline_seconds[priority])),
+          h("td", {}, seconds(policy.min_advance_notice_seconds[priority])),
+          h("td", {}, c ? reminders(c) : "—"),
+          h("td", {}, c ? escalates(c) : "—"),
+        );
+      }),
+    ),
+  );
   return h(
     "div",
     { class: "policy" },
+    // On a narrow screen the table scrolls in a box of its own rather than the page: a region
+    // the keyboard can reach, so that what is beyond its edge is there without a pointer.
     h(
-      "table",
-      { id },
-      h("caption", {}, "Deadlines, and how an unanswered notice is chased, by priority"),
-      h(
-        "thead",
-        {},
-        h(
-          "tr",
-          {},
-          ["Priority", "Answer within", "Advance notice", "Reminders", "Escalates"].map((c) =>
-            h("th", { scope: "col" }, c),
-          ),
-        ),
-      ),
-      h(
-        "tbody",
-        {},
-        PRIORITIES.map((priority) => {
-          const c = chase[priority];
-          return h(
-            "tr",
-            {},
-            h("th", { scope: "row" }, priority),
-            h("td", {}, seconds(policy.ack_deadline_seconds[priority])),
-            h("td", {}, seconds(policy.min_advance_notice_seconds[priority])),
-            h("td", {}, c ? reminders(c) : "—"),
-            h("td", {}, c ? escalates(c) : "—"),
-          );
-        }),
-      ),
+      "div",
+      { class: "table-scroll", role: "region", "aria-labelledby": `${id}-caption`, tabindex: 0 },
+      table,
     ),
     h(
       "dl",
