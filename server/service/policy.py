@@ -146,7 +146,11 @@ async def propose(
             strangers (``server/domain/agreement.py``).
     """
     command = ProposePolicy(proposal_id, policy, lapses_in)
-    written = await _run(db, command, channel_id=channel_id, actor=actor, fanout=fanout)
+    # Proposal ids are used once. Read before the writer's batch, which is safe: an id
+    # committed since by another request is the proposal waiting, which the rules see.
+    async with db.session() as session:
+        seen = await Watch(session).proposal_made(channel_id, proposal_id)
+    written = await _run(db, command, channel_id=channel_id, actor=actor, fanout=fanout, seen=seen)
     proposal = written.channel.proposal
     assert proposal is not None, "a proposal waits once made (or retried)"
     return ProposalOutcome(proposal=proposal_out(proposal), events=written.events)
@@ -203,9 +207,10 @@ async def _run(
     channel_id: str,
     actor: Actor,
     fanout: Fanout | None,
+    seen: bool = False,
 ) -> _Written:
     return await db.writer.run(
-        partial(_decide_in, command=command, channel_id=channel_id, actor=actor),
+        partial(_decide_in, command=command, channel_id=channel_id, actor=actor, seen=seen),
         channel_id=channel_id,
         publisher=fanout,
     )
@@ -219,9 +224,11 @@ async def _state(db: Database, written: _Written) -> schemas.PolicyState:
     return state_of(written.channel, since_seq=since, now=db.clock.now())
 
 
-def _decide_in(batch: Batch, *, command: PolicyCommand, channel_id: str, actor: Actor) -> _Written:
+def _decide_in(
+    batch: Batch, *, command: PolicyCommand, channel_id: str, actor: Actor, seen: bool
+) -> _Written:
     channel = batch.channel(channel_id, party=actor.party)
-    events = decide_policy(command, channel=channel, actor=actor, now=batch.now)
+    events = decide_policy(command, channel=channel, actor=actor, now=batch.now, seen=seen)
     if not events:
         return _Written(channel, [], None, None)
     after = reduce(evolve_channel, events, channel)

@@ -237,6 +237,14 @@ class EventRow(Base):
             sqlite_where=text("type = 'channel.policy_changed'"),
             postgresql_where=text("type = 'channel.policy_changed'"),
         ),
+        # Finds the proposals a channel has seen, so that a proposal id is used once.
+        Index(
+            "ix_events_proposals",
+            "channel_id",
+            "seq",
+            sqlite_where=text("type = 'channel.policy_proposed'"),
+            postgresql_where=text("type = 'channel.policy_proposed'"),
+        ),
     )
 
     channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id"), primary_key=True)

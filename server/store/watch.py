@@ -7,8 +7,10 @@ by the caller, and turn the rows into domain values on the way out.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import Row, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +39,11 @@ _POLICY_SINCE = (
     .limit(1)
 )
 
+_PROPOSALS = select(EventRow.data).where(
+    EventRow.channel_id == bindparam("channel"),
+    EventRow.type == EventType.CHANNEL_POLICY_PROPOSED.value,
+)
+
 
 def _columns(row: Row[Any]) -> dict[str, Any]:
     return dict(row._mapping)
@@ -58,6 +65,12 @@ class Watch:
         """The sequence number of the ``channel.policy_changed`` of the policy in force."""
         seq: int | None = await self.session.scalar(_POLICY_SINCE, {"channel": channel_id})
         return seq
+
+    async def proposal_made(self, channel_id: str, proposal_id: UUID) -> bool:
+        """Whether the channel's log holds a ``channel.policy_proposed`` under this id."""
+        wanted = str(proposal_id)
+        found = await self.session.scalars(_PROPOSALS, {"channel": channel_id})
+        return any(json.loads(data).get("proposal") == wanted for data in found)
 
     async def checks(
         self, channel_id: str, *, party: str | None, before_seq: int | None, limit: int

@@ -15,7 +15,7 @@ import pytest
 
 from client.protocol.vocabulary import Priority
 from server.domain.clock import tick_id
-from server.domain.errors import Forbidden, ProposalClosed
+from server.domain.errors import Forbidden, ProposalClosed, ProposalIdConflict
 from server.domain.model import Actor, Channel, Checks, Policy
 from server.service import policy
 from server.store.db import Database
@@ -133,6 +133,21 @@ async def test_a_withdrawn_proposal_cannot_be_accepted(db: Database) -> None:
     assert state.in_force == policy.policy_out(Policy())
     with pytest.raises(ProposalClosed):
         await policy.accept(db, proposed.proposal.id, channel_id=CHANNEL, actor=RAJ)
+    assert types(await log(db)) == ["channel.policy_proposed", "channel.policy_withdrawn"]
+
+
+async def test_a_proposal_id_is_used_once_even_after_its_proposal_was_withdrawn(
+    db: Database,
+) -> None:
+    proposed = await propose(db)
+    await policy.withdraw(db, proposed.proposal.id, channel_id=CHANNEL, actor=WANDA)
+
+    with pytest.raises(ProposalIdConflict) as refused:
+        await policy.propose(
+            db, QUICKER, WEEK, proposal_id=proposed.proposal.id, channel_id=CHANNEL, actor=WANDA
+        )
+
+    assert refused.value.code == "proposal-id-conflict"
     assert types(await log(db)) == ["channel.policy_proposed", "channel.policy_withdrawn"]
 
 

@@ -18,7 +18,8 @@ Create Date: 2026-12-03 16:00:00
   and ``notices.bbox``, with an index of the plans of an area by their end and a partial
   one of the updates of a notice (which replace its plan); ``channels.policy_id`` and
   ``channels.proposal``; a partial index of the ``channel.policy_changed`` events, which
-  say since when the policy in force holds.
+  say since when the policy in force holds, and one of the ``channel.policy_proposed``
+  events, which say which proposal ids a channel has used.
 """
 
 import uuid
@@ -34,6 +35,7 @@ depends_on: str | Sequence[str] | None = None
 
 _REFERS = sa.text("refers_to IS NOT NULL")
 _POLICY_CHANGES = sa.text("type = 'channel.policy_changed'")
+_PROPOSALS = sa.text("type = 'channel.policy_proposed'")
 _notices = sa.table(
     "notices",
     sa.column("id", sa.Uuid),
@@ -141,6 +143,13 @@ def upgrade() -> None:
         sqlite_where=_POLICY_CHANGES,
         postgresql_where=_POLICY_CHANGES,
     )
+    op.create_index(
+        "ix_events_proposals",
+        "events",
+        ["channel_id", "seq"],
+        sqlite_where=_PROPOSALS,
+        postgresql_where=_PROPOSALS,
+    )
     connection = op.get_bind()
     areas = connection.execute(
         sa.select(_notices.c.id, _notices.c.area).where(_notices.c.area.is_not(None))
@@ -175,6 +184,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_events_proposals", table_name="events")
     op.drop_index("ix_events_policy", table_name="events")
     op.drop_index("ix_notices_refers_to", table_name="notices")
     op.drop_index("ix_notices_channel_area_ends", table_name="notices")
