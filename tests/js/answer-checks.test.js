@@ -1,6 +1,7 @@
 // A subscription that answers liveness checks for its own party (`answerChecks`), against a
-// server played in memory: what it sends, when, and what it leaves alone. And the socket's
-// `result` of an answer, read as messages.js reads it.
+// server played in memory: what it sends, when, and what it leaves alone; receipts and answers
+// the server is too busy to take (429), sent again. And the socket's `result` of an answer,
+// read as messages.js reads it.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -13,6 +14,8 @@ const OURS = "7d1f3a52-9f0e-4c55-8f7e-2b8c1d0e6a44";
 const THEIRS = "0b6f4f0e-3c1a-4d8e-9a57-3f0d2c4b9e10";
 const ANSWERED = "c3a3a0d6-5d1e-4b7e-8a9a-6c1f2e3d4b5a";
 const MISSED = "e1d2c3b4-a596-4877-8899-aabbccddeeff";
+const NOTICE = "5a7c9e1b-2d4f-4a6b-8c0e-1f3a5b7d9c2e";
+const WATER = { party: "water", operator: "ana" };
 
 /**
  * @param {number} seq
@@ -33,12 +36,26 @@ const requested = (check, party, seq) =>
     answer_by: "2026-11-21T09:05:00.000Z",
   });
 
+/** @param {string} notice @param {number} seq */
+const sentByWater = (notice, seq) =>
+  event(seq, "notice.sent", { notice, category: "works", severity: "info" }, WATER);
+
+/** @param {any} m */
+const tooBusy = (m) => ({
+  ref: m.ref,
+  type: "error",
+  status: 429,
+  code: "too-many-commands",
+  detail: "this socket has too many commands waiting",
+});
+
 /**
  * A server in memory behind a WebSocket class: it welcomes carla of roads, serves `log` on
  * subscribe, and keeps every message the client sends in `sent`. `answer` says what it
- * replies to an `answer_check`; `push` sends one more event live.
+ * replies to an `answer_check` or a `receipt` (nothing yet, if it returns null); `push` sends
+ * one more event live, `reply` any message.
  * @param {Array<Record<string, any>>} log
- * @param {(message: any) => Record<string, any>} answer
+ * @param {(message: any) => Record<string, any> | null} answer
  */
 function memoryServer(log, answer) {
   /** @type {Seen<any>} */
@@ -78,8 +95,9 @@ function memoryServer(log, answer) {
       } else if (message.type === "subscribe") {
         this.reply({ type: "subscribed", channel: CHANNEL, head: log.length, checkpoint: null });
         for (const e of log.slice(message.after)) this.reply({ type: "event", event: e, checkpoint: null });
-      } else if (message.type === "answer_check") {
-        this.reply({ ref: message.ref, ...answer(message) });
+      } else if (message.type === "answer_check" || message.type === "receipt") {
+        const reply = answer(message);
+        if (reply !== null) this.reply({ ref: message.ref, ...reply });
       }
     }
 
@@ -92,7 +110,9 @@ function memoryServer(log, answer) {
   }
   /** @param {Record<string, any>} e */
   const push = (e) => current?.reply({ type: "event", event: e, checkpoint: null });
-  return { WebSocket: /** @type {any} */ (MemorySocket), sent, push };
+  /** @param {Record<string, any>} message */
+  const reply = (message) => current?.reply(message);
+  return { WebSocket: /** @type {any} */ (MemorySocket), sent, push, reply };
 }
 
 /**
@@ -121,6 +141,7 @@ function subscribe(server, options) {
 }
 
 const answers = (/** @type {any[]} */ sent) => sent.filter((m) => m.type === "answer_check");
+const receipts = (/** @type {any[]} */ sent) => sent.filter((m) => m.type === "receipt");
 
 const LOG = [
   requested(ANSWERED, "roads", 1),
@@ -180,6 +201,98 @@ test("a check that arrives live is answered at once; a refused answer is not sen
   await sub.closed;
 
   assert.equal(answers(server.sent.items).length, 1);
+});
+
+test("a receipt refused as too many commands is sent again with the channel's next event, once", async () => {
+  /** @type {string[]} */
+  const refused = [];
+  const server = memoryServer([sentByWater(NOTICE, 1)], (m) => {
+    if (refused.length === 0) {
+      refused.push(m.notice);
+      return tooBusy(m);
+    }
+    return { type: "result", created: true, notice: { id: m.notice, channel: CHANNEL, sender: WATER, status: "received", seq: 1 } };
+  });
+  const { sub, handled } = subscribe(server, { confirmReceipts: true });
+  await handled(1);
+  await server.sent.until((s) => receipts(s).length === 1, "the first receipt", 5000);
+
+  // Replies come in order: the refusal is read before this event, which asks no receipt.
+  server.push(event(2, "notice.overdue", { notice: NOTICE }));
+  await server.sent.until((s) => receipts(s).length === 2, "the receipt again", 5000);
+  server.push(event(3, "notice.overdue", { notice: NOTICE })); // taken: not sent again
+  server.push(event(4, "notice.overdue", { notice: NOTICE })); // once handled, 3 is done
+  await handled(4);
+  sub.close();
+  await sub.closed;
+
+  assert.deepEqual(refused, [NOTICE]);
+  const sent = receipts(server.sent.items);
+  assert.deepEqual(sent.map((m) => m.notice), [NOTICE, NOTICE]);
+  assert.notEqual(sent[0].ref, sent[1].ref);
+  for (const m of sent) assert.match(m.ref, /^r\d+$/);
+});
+
+test("a receipt is not sent twice while one is in flight, and goes again only after a 429", async () => {
+  const server = memoryServer([], () => null); // the test answers, when it says so
+  const { sub, handled } = subscribe(server, { confirmReceipts: true });
+  await server.sent.until((s) => s.some((m) => m.type === "subscribe"), "the subscription", 5000);
+
+  server.push(sentByWater(NOTICE, 1));
+  const [first] = receipts(await server.sent.until((s) => receipts(s).length === 1, "the receipt", 5000));
+  server.push(event(2, "notice.overdue", { notice: NOTICE }));
+  server.push(event(3, "notice.overdue", { notice: NOTICE })); // once handled, 2 is done
+  await handled(3);
+  assert.equal(receipts(server.sent.items).length, 1); // no answer yet: still in flight
+
+  server.reply(tooBusy(first));
+  server.push(event(4, "notice.overdue", { notice: NOTICE }));
+  await server.sent.until((s) => receipts(s).length === 2, "the receipt again", 5000);
+  sub.close();
+  await sub.closed;
+});
+
+test("a receipt refused for any other reason is not sent again", async () => {
+  const server = memoryServer([], (m) => ({
+    type: "error",
+    status: 404,
+    code: "notice-not-found",
+    detail: `no notice ${m.notice} on this channel`,
+  }));
+  const { sub, handled } = subscribe(server, { confirmReceipts: true });
+  await server.sent.until((s) => s.some((m) => m.type === "subscribe"), "the subscription", 5000);
+
+  server.push(sentByWater(NOTICE, 1));
+  await server.sent.until((s) => receipts(s).length === 1, "the receipt", 5000);
+  server.push(event(2, "notice.overdue", { notice: NOTICE }));
+  server.push(event(3, "notice.overdue", { notice: NOTICE }));
+  server.push(event(4, "notice.overdue", { notice: NOTICE }));
+  await handled(4);
+  sub.close();
+  await sub.closed;
+
+  assert.equal(receipts(server.sent.items).length, 1);
+});
+
+test("an answer refused as too many commands is sent again with the channel's next event", async () => {
+  let calls = 0;
+  const server = memoryServer([], (m) =>
+    ++calls === 1 ? tooBusy(m) : { type: "result", created: true, check: { id: m.check, party: "roads" } },
+  );
+  const { sub, handled } = subscribe(server, { answerChecks: true });
+  await server.sent.until((s) => s.some((m) => m.type === "subscribe"), "the subscription", 5000);
+
+  server.push(requested(OURS, "roads", 1));
+  await server.sent.until((s) => answers(s).length === 1, "the answer", 5000);
+  server.push(event(2, "notice.overdue", { notice: NOTICE }));
+  await server.sent.until((s) => answers(s).length === 2, "the answer again", 5000);
+  server.push(event(3, "notice.overdue", { notice: NOTICE })); // taken: not sent again
+  server.push(event(4, "notice.overdue", { notice: NOTICE }));
+  await handled(4);
+  sub.close();
+  await sub.closed;
+
+  assert.deepEqual(answers(server.sent.items).map((m) => m.check), [OURS, OURS]);
 });
 
 test("the result of an answer carries the check, and a notice's result still reads", () => {

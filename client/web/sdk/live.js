@@ -13,6 +13,10 @@
  * - It confirms receipt of each notice the other party sent, once caught up with the log.
  * - Asked to (`answerChecks`), it answers each liveness check the server asks of its own
  *   party, once caught up, as `hotline listen --answer-checks` does.
+ * - A receipt or an answer is owed until the server takes it or an event settles it, and is
+ *   never sent twice at once. Sent again: after a reconnection, if no answer came back on
+ *   the socket that carried it; with the channel's next event, if the server was too busy to
+ *   take it (429 `too-many-commands`). Any other refusal drops it (`client/duties.py`).
  * - What it has handled and verified is kept in the `store` the caller gives, so that a later
  *   subscription holds the server to what this one saw.
  * - A message it cannot read, or of a type it does not know, is passed over whole; a message
@@ -38,6 +42,8 @@ const SETTLING = new Set([
   "notice.cancelled",
 ]);
 const CHANNEL_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** The server's "too busy" (`too-many-commands`): what it refused is sent again, later. */
+const TOO_BUSY = 429;
 
 /**
  * @typedef {import("./messages.js").HotlineEvent} HotlineEvent
@@ -48,6 +54,8 @@ const CHANNEL_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
  * @typedef {{attempt?: number, delay?: number, code?: number, reason?: string, head?: number,
  *   error?: unknown}} StatusInfo
  * @typedef {{channel: string, online: Record<string, string[]>}} Presence
+ * @typedef {"receipt" | "answer_check"} Duty what a subscription owes the server by itself:
+ *   a receipt of a notice from the other party, or an answer to a check asking its own party
  */
 
 /**
@@ -128,14 +136,11 @@ export class Subscription {
     this._received = after; // the last seq taken off the socket, verified or not
     /** @type {number | null} the head the server announced on this connection */
     this._head = null;
-    /** @type {Map<string, true>} receipts owed: notice ids */
+    /** @type {Map<string, Duty>} what is owed: a notice's id -> a receipt, a check's -> an answer */
     this._owed = new Map();
-    /** @type {Map<string, string>} receipts asked on this connection: ref -> notice id */
+    /** @type {Map<string, string>} receipts and answers sent on this connection, not yet
+     * answered: ref -> the notice's or the check's id */
     this._asked = new Map();
-    /** @type {Map<string, true>} liveness checks owed an answer: check ids */
-    this._checksOwed = new Map();
-    /** @type {Map<string, string>} answers sent on this connection: ref -> check id */
-    this._answering = new Map();
     this._refs = 0;
     /** @type {string | null} the ref of this connection's `subscribe` */
     this._subscribeRef = null;
@@ -297,8 +302,7 @@ export class Subscription {
       throw error;
     } finally {
       this._socket = null;
-      this._asked.clear();
-      this._answering.clear();
+      this._asked.clear(); // what it carried unanswered goes again on the next connection
       socket.close();
     }
   }
@@ -364,12 +368,8 @@ export class Subscription {
         }
         if (message.ref === null) {
           this._logger.warn(`hotline: the server refused a message: ${message.detail}`);
-        } else if (message.status === 429 && this._answering.has(message.ref)) {
-          // Too many commands at once: the check stays owed and is answered again with the
-          // channel's next event, since a check left unanswered is logged missed.
-          this._answering.delete(message.ref);
         } else {
-          this._answered(message.ref); // a refused receipt or answer is not asked again
+          this._refused(message.ref, message.status);
         }
         return;
       default:
@@ -425,10 +425,10 @@ export class Subscription {
     }
     if (event.type === "notice.sent") {
       if (event.actor !== null && event.actor.party !== this.welcome.party.id) {
-        this._owed.set(id, true);
+        this._owed.set(id, "receipt");
       }
     } else if (SETTLING.has(event.type)) {
-      this._owed.delete(id);
+      this._release(id, "receipt");
     }
   }
 
@@ -444,10 +444,19 @@ export class Subscription {
       return;
     }
     if (event.type === "check.requested") {
-      if (event.data.party === this.welcome.party.id) this._checksOwed.set(id, true);
+      if (event.data.party === this.welcome.party.id) this._owed.set(id, "answer_check");
     } else if (event.type === "check.answered" || event.type === "check.missed") {
-      this._checksOwed.delete(id);
+      this._release(id, "answer_check");
     }
+  }
+
+  /**
+   * An event settled what was owed for `id`: a receipt, or an answer.
+   * @param {string} id
+   * @param {Duty} duty
+   */
+  _release(id, duty) {
+    if (this._owed.get(id) === duty) this._owed.delete(id);
   }
 
   /**
@@ -458,42 +467,39 @@ export class Subscription {
     // Only once caught up: a notice replayed from the log may have been received long
     // ago, and a check answered, which a later event of the replay will show.
     if (this._head === null || this._received < this._head) return;
-    const asked = new Set(this._asked.values());
-    for (const id of this._owed.keys()) {
-      if (asked.has(id)) continue;
-      const ref = `r${++this._refs}`;
+    const inFlight = new Set(this._asked.values());
+    for (const [id, duty] of this._owed) {
+      if (inFlight.has(id)) continue; // its answer is still to come: never two at once
+      const ref = `${duty === "receipt" ? "r" : "c"}${++this._refs}`;
       this._asked.set(ref, id);
-      socket.send(JSON.stringify({ type: "receipt", ref, channel: this.channel, notice: id }));
-    }
-    const answering = new Set(this._answering.values());
-    for (const id of this._checksOwed.keys()) {
-      if (answering.has(id)) continue;
-      const ref = `c${++this._refs}`;
-      this._answering.set(ref, id);
-      socket.send(JSON.stringify({ type: "answer_check", ref, channel: this.channel, check: id }));
+      const subject = duty === "receipt" ? { notice: id } : { check: id };
+      socket.send(JSON.stringify({ type: duty, ref, channel: this.channel, ...subject }));
     }
   }
 
   /**
-   * The server answered a receipt or a check's answer (with a result or a refusal): it is
-   * no longer owed.
+   * The server carried out a receipt or an answer: it is no longer owed.
    * @param {string} ref
-   * @returns {boolean} whether `ref` was one of them
    */
   _answered(ref) {
-    const receipt = this._asked.get(ref);
-    if (receipt !== undefined) {
-      this._asked.delete(ref);
-      this._owed.delete(receipt);
-      return true;
-    }
-    const check = this._answering.get(ref);
-    if (check !== undefined) {
-      this._answering.delete(ref);
-      this._checksOwed.delete(check);
-      return true;
-    }
-    return false;
+    const id = this._asked.get(ref);
+    if (id === undefined) return;
+    this._asked.delete(ref);
+    this._owed.delete(id);
+  }
+
+  /**
+   * The server refused a receipt or an answer. Too busy (429): nothing was done, so it stays
+   * owed and goes again with the channel's next event. Any other refusal drops it: it is not
+   * the subscription's to fix, and would only be refused again.
+   * @param {string} ref
+   * @param {number} status
+   */
+  _refused(ref, status) {
+    const id = this._asked.get(ref);
+    if (id === undefined) return;
+    this._asked.delete(ref);
+    if (status !== TOO_BUSY) this._owed.delete(id);
   }
 
   // -- verification ------------------------------------------------------------------------
