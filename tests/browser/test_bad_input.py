@@ -157,7 +157,9 @@ def test_a_missed_deadline_shows_overdue_with_the_time_past_it(
 
     post_notice(demo, "ana", "Burst main, Station Road", priority="urgent")
 
-    # The server's deadline watcher looks every 5 s; its event turns the notice overdue.
+    # The server's scheduler (server/service/scheduler.py) fires the notice's overdue action
+    # at its deadline, a second after it is sent: it looks for due actions at least every
+    # HOTLINE_DEADLINE_CHECK_SECONDS (1 s by default). Its event turns the notice overdue.
     expect(roads.status("Burst main, Station Road")).to_have_text("OVERDUE")
     expect(roads.row("Burst main, Station Road").locator(".deadline.late")).to_contain_text(
         "past the deadline"
