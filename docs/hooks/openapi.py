@@ -117,6 +117,11 @@ def _type(schema: dict[str, Any]) -> str:
     return f"{kind} ({schema['format']})" if "format" in schema else str(kind)
 
 
+def _number(value: float) -> str:
+    """A bound as people write it: FastAPI's document spells whole bounds as floats (``1.0``)."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
 def _limits(schema: dict[str, Any]) -> str:
     """Constraints and default of a field or parameter, as a short phrase."""
     found: list[str] = []
@@ -129,9 +134,9 @@ def _limits(schema: dict[str, Any]) -> str:
         elif low is not None:
             found.append(f"at least {low} characters")
         if "minimum" in part:
-            found.append(f"≥ {part['minimum']}")
+            found.append(f"≥ {_number(part['minimum'])}")
         if "maximum" in part:
-            found.append(f"≤ {part['maximum']}")
+            found.append(f"≤ {_number(part['maximum'])}")
         if "pattern" in part:
             found.append(f"matches `{part['pattern']}`")
     if "default" in schema:
