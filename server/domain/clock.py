@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
@@ -130,7 +130,9 @@ def fire(
         channel: its channel, with the policy in force.
         now: the server's clock.
         notice: for the notice kinds, the notice as it stands.
-        checks: for ``check_missed``, the check as it stands (one, or none if unknown).
+        checks: for ``check_missed``, the check as it stands (one, or none if unknown);
+            for ``request_checks``, the checks this tick asks that exist already (none,
+            unless it is a second copy of a tick that fired).
         admins: per party, its admins: whom an escalation goes to when the policy names
             nobody on duty.
 
@@ -144,7 +146,7 @@ def fire(
         case DueKind.OVERDUE | DueKind.REMIND | DueKind.ESCALATE:
             return _chase(due, channel, notice, now, admins or {})
         case DueKind.REQUEST_CHECKS:
-            return _request_checks(due, channel, now)
+            return _request_checks(due, channel, now, asked={c.id for c in checks})
         case DueKind.CHECK_MISSED:
             found = next((c for c in checks if c.id == due.subject), None)
             return _check_missed(due, channel, found, now, admins or {})
@@ -187,25 +189,36 @@ def _chase(
             escalate_at = deadline + chase.escalate_after
             following.append(Due(DueKind.ESCALATE, channel.id, notice.id, escalate_at))
         return Fired([NoticeOverdue(notice.id, now, deadline)], following)
+    # Each later step follows the policy in force when it fires: a step whose time that
+    # policy puts later goes back to wait for it, never firing early; a step already
+    # logged (a second copy of its due action) logs nothing.
     if due.kind is DueKind.REMIND:
-        if due.n > chase.reminders:
-            return Fired()  # the policy now sends fewer reminders
+        if due.n > chase.reminders or due.n <= notice.reminded:
+            return Fired()  # the policy now sends fewer reminders, or this one was sent
+        at = chase.reminder_at(deadline, due.n)
+        if at > now:
+            return Fired(next=[replace(due, due_at=at)])
         following = []
         if due.n < chase.reminders:
-            at = chase.reminder_at(deadline, due.n + 1)
-            following.append(Due(DueKind.REMIND, channel.id, notice.id, at, n=due.n + 1))
-        reminded = NoticeReminded(notice.id, now, due.due_at, receiver, due.n, chase.reminders)
+            later = chase.reminder_at(deadline, due.n + 1)
+            following.append(Due(DueKind.REMIND, channel.id, notice.id, later, n=due.n + 1))
+        reminded = NoticeReminded(notice.id, now, at, receiver, due.n, chase.reminders)
         return Fired([reminded], following)
-    if chase.escalate_after is None:
-        return Fired()  # the policy no longer escalates
+    if chase.escalate_after is None or notice.escalated_at is not None:
+        return Fired()  # the policy no longer escalates, or this notice escalated already
+    at = deadline + chase.escalate_after
+    if at > now:
+        return Fired(next=[replace(due, due_at=at)])
     to = on_duty(channel, receiver, admins)
-    return Fired([NoticeEscalated(notice.id, now, due.due_at, receiver, to)])
+    return Fired([NoticeEscalated(notice.id, now, at, receiver, to)])
 
 
-def _request_checks(due: Due, channel: Channel, now: datetime) -> Fired:
+def _request_checks(due: Due, channel: Channel, now: datetime, *, asked: set[UUID]) -> Fired:
     checks = channel.policy.checks
     if checks is None or due.subject != tick_id(channel):
         return Fired()  # the policy that scheduled this tick is no longer in force
+    if any(check_id(due.subject, due.due_at, party) in asked for party in channel.parties):
+        return Fired()  # a second copy of a tick that fired: its checks and next tick exist
     events: list[LogEvent] = []
     following = []
     answer_by = now + checks.answer_within

@@ -497,6 +497,9 @@ def evolve(notice: Notice | None, event: Event) -> Notice:
             )
         case NoticeOverdue():
             return replace(notice, status=Status.OVERDUE, overdue_at=event.at)
-        case NoticeReminded() | NoticeEscalated():
-            return notice  # the chase is in the log; the notice is as it was
+        case NoticeReminded():
+            # Its state is unchanged; counted, so that no step of the chase is logged twice.
+            return replace(notice, reminded=max(notice.reminded, event.reminder))
+        case NoticeEscalated():
+            return replace(notice, escalated_at=event.at)
     raise ValueError(f"unknown event {event!r}")  # pragma: no cover - the union is closed

@@ -303,6 +303,10 @@ class Notice:
     cancelled_by: str | None = None
     cancel_reason: str | None = None
     overdue_at: datetime | None = None
+    reminded: int = 0
+    """How many reminders the chase has logged (``notice.reminded``)."""
+    escalated_at: datetime | None = None
+    """When the chase escalated it (``notice.escalated``), if it did."""
     signature: str | None = None
     """The sending operator's signature, as logged; a retry is a repeat only if it agrees."""
 

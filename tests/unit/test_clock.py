@@ -188,8 +188,11 @@ def _live_context(kind: DueKind) -> tuple[Due, Channel, Notice, list[Check]]:
         return Due(kind, CHANNEL.id, check.id, check.answer_by), CHANNEL, urgent(), [check]
     if kind is DueKind.OVERDUE:
         return Due(kind, CHANNEL.id, NOTICE_ID, URGENT_DEADLINE), CHANNEL, urgent(), []
-    n = 1 if kind is DueKind.REMIND else 0
-    due = Due(kind, CHANNEL.id, NOTICE_ID, URGENT_DEADLINE + 15 * MINUTE, n=n)
+    # At the times the policy in force gives: reminder 1 after 15 minutes, escalation at 1 hour.
+    if kind is DueKind.REMIND:
+        due = Due(kind, CHANNEL.id, NOTICE_ID, URGENT_DEADLINE + 15 * MINUTE, n=1)
+    else:
+        due = Due(kind, CHANNEL.id, NOTICE_ID, URGENT_DEADLINE + HOUR)
     return due, CHANNEL, overdue(urgent()), []
 
 
@@ -751,3 +754,59 @@ def test_the_clock_acts_as_nobody_and_leaves_the_notice_overdue() -> None:
     assert store.notice is not None
     assert store.notice.status is Status.OVERDUE  # the chase is in the log, not in the state
     assert store.notice.overdue_at == URGENT_DEADLINE
+
+
+# -- The policy in force at each step, and second copies of a due action ------------------------
+
+
+def _slower(channel: Channel = CHANNEL) -> Channel:
+    """The channel once urgent notices are reminded after an hour and escalated after 8."""
+    chase = {**channel.policy.chase, Priority.URGENT: Chase(HOUR, HOUR, 4, 8 * HOUR)}
+    return replace(channel, policy=replace(channel.policy, chase=chase))
+
+
+def test_a_reminder_waits_for_the_time_the_policy_in_force_gives_it() -> None:
+    notice = overdue(urgent())
+    due = Due(DueKind.REMIND, CHANNEL.id, notice.id, URGENT_DEADLINE + 15 * MINUTE, n=1)
+
+    early = fire(due, channel=_slower(), now=due.due_at, notice=notice, admins=ADMINS)
+    on_time = fire(due, channel=_slower(), now=URGENT_DEADLINE + HOUR, notice=notice)
+
+    assert early == Fired(next=[replace(due, due_at=URGENT_DEADLINE + HOUR)])
+    (reminded,) = on_time.events
+    assert isinstance(reminded, NoticeReminded)
+    assert reminded.due_at == URGENT_DEADLINE + HOUR
+
+
+def test_an_escalation_waits_for_the_time_the_policy_in_force_gives_it() -> None:
+    notice = overdue(urgent())
+    due = Due(DueKind.ESCALATE, CHANNEL.id, notice.id, URGENT_DEADLINE + HOUR)
+
+    fired = fire(due, channel=_slower(), now=due.due_at, notice=notice, admins=ADMINS)
+
+    assert fired == Fired(next=[replace(due, due_at=URGENT_DEADLINE + 8 * HOUR)])
+
+
+def test_a_second_copy_of_a_reminder_or_an_escalation_logs_nothing() -> None:
+    notice = overdue(urgent())
+    remind = Due(DueKind.REMIND, CHANNEL.id, notice.id, URGENT_DEADLINE + 15 * MINUTE, n=1)
+    escalate = Due(DueKind.ESCALATE, CHANNEL.id, notice.id, URGENT_DEADLINE + HOUR)
+    later = URGENT_DEADLINE + 2 * HOUR
+
+    for due in (remind, escalate):
+        (event,) = fire(due, channel=CHANNEL, now=later, notice=notice, admins=ADMINS).events
+        after = evolve(notice, event)
+
+        assert fire(due, channel=CHANNEL, now=later, notice=after, admins=ADMINS) == Fired()
+
+
+def test_a_second_copy_of_a_tick_asks_nothing_and_schedules_nothing() -> None:
+    channel = with_checks()
+    tick = Due(DueKind.REQUEST_CHECKS, channel.id, tick_id(channel), NOW + HOUR)
+
+    first = fire(tick, channel=channel, now=NOW + HOUR)
+    made = [evolve_check(None, e, channel=channel.id) for e in first.events]  # type: ignore[arg-type]
+    second = fire(tick, channel=channel, now=NOW + HOUR, checks=made)
+
+    assert len(first.events) == 2
+    assert second == Fired()
