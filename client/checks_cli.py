@@ -42,7 +42,10 @@ def _standing(check: Check) -> str:
         return f"[green]answered[/] by {markup(check.answered_by or '?')} in {took}"
     if check.missed_at is not None:
         return "[red]missed[/]"
-    return "[yellow]pending[/]"
+    requested, answer_by = format_time(check.requested_at), format_time(check.answer_by)
+    # On the day it was asked, the time of day says enough.
+    by = answer_by[11:] if answer_by[:10] == requested[:10] else answer_by
+    return f"[yellow]pending[/], answer by {by}"
 
 
 def checks(
@@ -78,14 +81,16 @@ def checks(
         out.print(markup(f"No liveness checks on {chosen} yet."))
         return
     table = Table(title=markup(f"Liveness checks on {chosen}"), title_justify="left")
-    for heading in ("check", "asked", "requested", "answer by", "standing"):
-        table.add_column(heading, no_wrap=heading != "standing")
+    # The standing is what is read first: the id folds, the standing keeps its words.
+    table.add_column("check", overflow="fold", min_width=8)
+    table.add_column("asked", no_wrap=True)
+    table.add_column("requested", no_wrap=True)
+    table.add_column("standing", min_width=20)
     for check in found:
         table.add_row(
             str(check.id),
             markup(check.party),
             format_time(check.requested_at),
-            format_time(check.answer_by),
             _standing(check),
         )
     out.print(table)

@@ -90,9 +90,10 @@ class PolicyCalls:
         by itself.
 
         Raises:
-            Conflict: code ``proposal-closed``: it lapsed, was withdrawn or replaced.
+            Conflict: code ``proposal-closed``: it lapsed, was withdrawn or replaced, or
+                was never made.
             Forbidden: it is the operator's own party's proposal, or the operator is no admin.
-            NotFound: no such proposal.
+            NotFound: no such channel of the operator's party.
         """
         return await _answer(self, channel, to_uuid(proposal_id), "accept", retry=True)
 
@@ -102,9 +103,9 @@ class PolicyCalls:
         """Withdraw the operator's own party's proposal before it is accepted.
 
         Raises:
-            Conflict: code ``proposal-closed``: it is no longer waiting.
+            Conflict: code ``proposal-closed``: it is no longer waiting, or was never made.
             Forbidden: the other party proposed it, or the operator is no admin.
-            NotFound: no such proposal.
+            NotFound: no such channel of the operator's party.
         """
         # Not retried by itself: a second withdrawal of one that did arrive is refused.
         return await _answer(self, channel, to_uuid(proposal_id), "withdraw", retry=False)

@@ -41,11 +41,11 @@ def format_span(seconds: float) -> str:
     Below a minute, fractions of a second are kept to a tenth (``1.2 s``), and below a
     second it is milliseconds (``18 ms``): answers to checks take that long.
     """
-    if 0 < seconds < 1:
+    if 0 < seconds < 0.9995:  # what rounds to 1000 ms is said as 1 s
         return f"{round(seconds * 1000)} ms"
-    if seconds < 60:
+    if seconds < 59.95:  # what rounds to 60.0 s is said as 1 min
         return f"{seconds:.1f}".removesuffix(".0") + " s"
-    rest = int(seconds)
+    rest = round(seconds)
     words = []
     for unit, size in _UNITS:
         count, rest = divmod(rest, size)

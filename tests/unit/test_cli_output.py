@@ -248,6 +248,8 @@ def test_what_is_no_span_of_time_is_refused(text: str) -> None:
         (5400, "1 h 30 min"),
         (86400, "1 d"),
         (129607, "1 d 12 h"),
+        (0.9996, "1 s"),
+        (59.96, "1 min"),
     ],
 )
 def test_spans_are_printed_in_their_two_largest_units(seconds: float, shown: str) -> None:
