@@ -26,12 +26,16 @@ export function statusWord(status) {
 }
 
 /**
- * A duration in words, to the two largest units: "2 days 3 hours", "5 minutes", "40 seconds".
+ * A duration in words, to the two largest units: "2 days 3 hours", "5 minutes", "40 seconds";
+ * under a second, in milliseconds: "12 ms".
  * @param {number} milliseconds a length of time; its sign is ignored
  * @returns {string}
  */
 export function duration(milliseconds) {
-  let seconds = Math.floor(Math.abs(milliseconds) / 1000);
+  const span = Math.abs(milliseconds);
+  // A check answered by a program takes milliseconds: "0 seconds" would hide that it was.
+  if (span > 0 && span < 999.5) return `${Math.round(span)} ms`;
+  let seconds = Math.floor(Math.round(span) / 1000);
   if (seconds < 60) return plural(seconds, "second");
   /** @type {string[]} */
   const parts = [];
