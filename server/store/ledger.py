@@ -227,7 +227,7 @@ class Batch:
             LookupError: the area was not among the batch's ``areas``.
         """
         written = [stored.notice for stored in self._written.values()]
-        return self.plans.active(channel_id, key, now=self.now, written=written)
+        return self.plans.active(channel_id, key, now=self.now, written=written, new=self._new)
 
     def conflicts_of(self, notice_id: uuid.UUID) -> list[PlanConflict]:
         """The open conflicts of a notice (see :meth:`Plans.conflicts_of`)."""

@@ -13,7 +13,10 @@ notice costs nothing more.
 
 What the batch's own commands did before (a plan sent, cancelled or replaced earlier in the
 same batch, a conflict detected a moment ago) is laid over what was read, so that a later
-command sees it, as it sees everything else the earlier ones did.
+command sees it, as it sees everything else the earlier ones did. Only the notices the
+query answered and those sent in the batch are laid over: any other notice the batch
+wrote (a receipt of a plan replaced long ago, say) was left out by the query for a reason
+that still holds.
 """
 
 from __future__ import annotations
@@ -159,6 +162,11 @@ class PlanStatements:
         )
 
 
+def _in_area(notice: Notice, key: str) -> bool:
+    plan = plan_of(notice)
+    return plan is not None and plan.area == key
+
+
 class Plans:
     """The plans and conflicts one batch read, and the conflict rows it will write.
 
@@ -211,7 +219,13 @@ class Plans:
     # -- what the commands call: all in memory -------------------------------------------
 
     def active(
-        self, channel_id: str, key: str, *, now: datetime, written: Iterable[Notice]
+        self,
+        channel_id: str,
+        key: str,
+        *,
+        now: datetime,
+        written: Iterable[Notice],
+        new: Collection[uuid.UUID],
     ) -> list[Plan]:
         """The plans still active in an area, as this batch has left them so far.
 
@@ -220,25 +234,28 @@ class Plans:
             key: the normalised area.
             now: the batch's time.
             written: the notices the batch's commands wrote so far (any channel).
+            new: the ids of those the batch's commands sent (not stored before it).
 
         Raises:
             LookupError: the area was not named when the batch was opened.
         """
         if (channel_id, key) not in self._areas:
             raise LookupError(f"area {key!r} was not named when the batch was opened")
-        candidates = dict(self._areas[channel_id, key])
+        read = self._areas[channel_id, key]
+        candidates = dict(read)
         later = [n for n in written if n.channel == channel_id]
         for notice in later:
-            plan = plan_of(notice)
-            if plan is not None and plan.area == key:
+            # A notice the query answered, as the batch has left it (cancelled, say); or a
+            # plan sent in this batch. Any other notice written was left out by the query for
+            # a reason that still holds (replaced by an update, cancelled, ended, elsewhere):
+            # a receipt or a decision of a replaced plan must not bring it back.
+            if notice.id in read or (notice.id in new and _in_area(notice, key)):
                 candidates[notice.id] = notice
-            else:
-                candidates.pop(notice.id, None)
+        # Updates sent in this batch replace plans too, those read and those sent before them.
         for update_ in later:
             refers_to = update_.content.refers_to
-            referenced = None if refers_to is None else candidates.get(refers_to)
-            if replaces(update_, referenced) and referenced is not None:
-                del candidates[referenced.id]
+            if refers_to is not None and replaces(update_, candidates.get(refers_to)):
+                del candidates[refers_to]
         plans = [
             plan
             for notice in candidates.values()

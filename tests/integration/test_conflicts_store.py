@@ -18,7 +18,7 @@ import pytest
 
 from client.protocol import schemas
 from client.protocol.times import format_time
-from client.protocol.vocabulary import Priority
+from client.protocol.vocabulary import Decision, Priority
 from server.domain import rules
 from server.domain.model import ActivityWindow, BoundingBox
 from server.service import commands, queries
@@ -183,6 +183,34 @@ async def test_plans_sent_in_one_batch_see_each_other(db: Database) -> None:
     found = conflicts_in([*water.events, *roads.events])
     assert len(found) == 1
     assert len(await queries.conflicts(db, ANA, CHANNEL, open=True)) == 1
+
+
+async def test_a_replaced_plan_acknowledged_in_the_batch_of_a_new_plan_does_not_conflict(
+    db: Database,
+) -> None:
+    water = await send(db, ANA, **plan(db, days=3, hours=8))
+    await send(db, BEN, refers_to=water.notice.id, **plan(db, days=10, hours=8))
+
+    # The acknowledgement writes the replaced plan again, earlier in the roads plan's batch.
+    acknowledge = rules.Decide(water.notice.id, Decision.ACKNOWLEDGED)
+    _, roads = await asyncio.gather(
+        commands.execute(db, acknowledge, channel_id=CHANNEL, actor=DEV),
+        send(db, CARLA, **plan(db, days=3, hours=2)),
+    )
+
+    assert types(roads.events) == ["notice.sent"]
+    assert await queries.conflicts(db, ANA, CHANNEL, open=True) == []
+
+
+async def test_a_plan_replaced_earlier_in_the_same_batch_is_not_compared(db: Database) -> None:
+    water = await send(db, ANA, **plan(db, days=3, hours=8))
+
+    _, roads = await asyncio.gather(
+        send(db, BEN, refers_to=water.notice.id, **plan(db, days=10, hours=8)),
+        send(db, CARLA, **plan(db, days=3, hours=2)),
+    )
+
+    assert types(roads.events) == ["notice.sent"]
 
 
 async def test_a_conflict_read_back_by_another_process_is_resolved_there(
