@@ -191,8 +191,9 @@ class NoticeRow(Base):
     starts_at: Mapped[datetime | None]
     ends_at: Mapped[datetime | None]
     area: Mapped[str | None]
-    area_key: Mapped[str | None]
-    """The area as compared (``server.domain.conflicts.area_key``); null without an area."""
+    area_key: Mapped[str | None] = mapped_column(Text)
+    """The area as compared (``server.domain.conflicts.area_key``); null without an area.
+    Unbounded: case-folding may lengthen an area (``ß`` is ``ss``) past its 200 characters."""
     bbox: Mapped[str | None] = mapped_column(Text)
     """``[west, south, east, north]`` as JSON, or null."""
     ack_required: Mapped[bool]
@@ -322,8 +323,8 @@ class ConflictRow(Base):
     """The earlier notice."""
     notice_b: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     """The notice whose sending revealed the conflict."""
-    area: Mapped[str]
-    """The normalised area they share."""
+    area: Mapped[str] = mapped_column(Text)
+    """The normalised area they share (``notices.area_key``: unbounded, as it is)."""
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     """The time they share."""

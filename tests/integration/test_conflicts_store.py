@@ -185,6 +185,20 @@ async def test_plans_sent_in_one_batch_see_each_other(db: Database) -> None:
     assert len(await queries.conflicts(db, ANA, CHANNEL, open=True)) == 1
 
 
+async def test_an_area_whose_compared_form_is_longer_than_the_area_is_stored_and_compared(
+    db: Database,
+) -> None:
+    area = "Straße " + "ß" * 190  # 197 characters; as compared, "strasse " and 380 s
+    water = await send(db, ANA, **plan(db, days=3, hours=8, area=area))
+    roads = await send(db, CARLA, **plan(db, days=3, hours=2, area="STRAßE  " + "ß" * 190))
+
+    assert water.notice.content.area == area
+    [detected] = conflicts_in(roads.events)
+    assert detected["area"] == "strasse " + "s" * 380
+    [stored] = await queries.conflicts(db, ANA, CHANNEL, open=True)
+    assert stored.area == detected["area"]
+
+
 async def test_a_replaced_plan_acknowledged_in_the_batch_of_a_new_plan_does_not_conflict(
     db: Database,
 ) -> None:

@@ -14,9 +14,11 @@ Create Date: 2026-12-03 16:00:00
   go overdue from now on are chased by the policy.
 - ``checks`` and ``conflicts``: the state of each liveness check and each pair of
   clashing plans, folded from their events (empty: no such events were logged before).
-- ``notices.area_key`` (the area as compared, filled in for every notice with an area)
-  and ``notices.bbox``, with an index of the plans of an area by their end and a partial
-  one of the updates of a notice (which replace its plan); ``channels.policy_id`` and
+- ``notices.area_key`` (the area as compared, filled in for every notice with an area;
+  text of any length, like ``conflicts.area``, since case-folding may lengthen an area of
+  200 characters: ``ß`` folds to ``ss``) and ``notices.bbox``, with an index of the
+  plans of an area by their end and a partial one of the updates of a notice (which
+  replace its plan); ``channels.policy_id`` and
   ``channels.proposal``; a partial index of the ``channel.policy_changed`` events, which
   say since when the policy in force holds, and one of the ``channel.policy_proposed``
   events, which say which proposal ids a channel has used.
@@ -103,7 +105,7 @@ def upgrade() -> None:
         sa.Column("channel_id", sa.String(length=64), nullable=False),
         sa.Column("notice_a", sa.Uuid(), nullable=False),
         sa.Column("notice_b", sa.Uuid(), nullable=False),
-        sa.Column("area", sa.String(length=200), nullable=False),
+        sa.Column("area", sa.Text(), nullable=False),
         sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("detected_seq", sa.Integer(), nullable=False),
@@ -121,7 +123,7 @@ def upgrade() -> None:
     op.create_index(op.f("ix_conflicts_notice_b"), "conflicts", ["notice_b"], unique=False)
     op.add_column("channels", sa.Column("policy_id", sa.Uuid(), nullable=True))
     op.add_column("channels", sa.Column("proposal", sa.Text(), nullable=True))
-    op.add_column("notices", sa.Column("area_key", sa.String(length=200), nullable=True))
+    op.add_column("notices", sa.Column("area_key", sa.Text(), nullable=True))
     op.add_column("notices", sa.Column("bbox", sa.Text(), nullable=True))
     op.create_index(
         "ix_notices_channel_area_ends",
