@@ -212,6 +212,10 @@ class NoticeRow(Base):
     cancelled_by: Mapped[str | None] = mapped_column(String(64))
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     overdue_at: Mapped[datetime | None]
+    reminded: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    """How many reminders the chase has logged: a second copy of one logs nothing."""
+    escalated_at: Mapped[datetime | None]
+    """When the chase escalated it, if it did: a second copy of the escalation logs nothing."""
     signature: Mapped[str | None] = mapped_column(Text)
 
 

@@ -184,6 +184,8 @@ def notice_of_row(row: NoticeRow) -> Notice:
         cancelled_by=row.cancelled_by,
         cancel_reason=row.cancel_reason,
         overdue_at=row.overdue_at,
+        reminded=row.reminded,
+        escalated_at=row.escalated_at,
         signature=row.signature,
     )
 
@@ -219,6 +221,8 @@ def notice_columns(notice: Notice) -> dict[str, Any]:
         "cancelled_by": notice.cancelled_by,
         "cancel_reason": notice.cancel_reason,
         "overdue_at": notice.overdue_at,
+        "reminded": notice.reminded,
+        "escalated_at": notice.escalated_at,
         "signature": notice.signature,
     }
 

@@ -34,6 +34,7 @@ from server.service import admin, commands
 from server.service.log import Checkpoints
 from server.store.db import Database
 from server.store.migrate import alembic_config
+from server.store.models import DueActionRow
 from server.store.repository import NoticeFilter, Repository
 from tests.integration.store_clock import (
     ANA,
@@ -54,6 +55,7 @@ HOUR = timedelta(hours=1)
 DEADLINE = START + HOUR
 """When an urgent notice sent at ``START`` is due."""
 MS = timedelta(milliseconds=1)
+MIN = timedelta(minutes=1)
 
 
 @pytest.fixture
@@ -338,6 +340,46 @@ async def test_due_actions_outlive_the_process_that_wrote_them(database_url: str
         ("notice.overdue", str(sent.notice.id)),
         ("notice.reminded", str(sent.notice.id)),
     ]
+
+
+async def test_a_second_copy_of_a_reminder_or_escalation_logs_nothing_in_another_process(
+    database_url: str,
+) -> None:
+    async with clocked_database(database_url) as db:
+        sent = (await send(db)).notice
+        await fire(db, DEADLINE + HOUR)  # the whole chase: overdue, 4 reminders, escalated
+        copies = [
+            DueActionRow(
+                id=uuid.uuid4(),
+                channel_id=CHANNEL,
+                kind=kind,
+                subject=sent.id,
+                n=n,
+                due_at=DEADLINE + after,
+            )
+            for kind, n, after in [
+                ("remind", 1, 15 * MIN),
+                ("remind", 4, HOUR),
+                ("escalate", 0, HOUR),
+            ]
+        ]
+        async with db.session() as session:
+            session.add_all(copies)
+            await session.commit()
+        # Another process knows the notice only as stored: how far its chase went.
+        other = Database(database_url, clock=ManualClock(DEADLINE + 2 * HOUR))
+        try:
+            fired = await fire(other)
+            async with other.session() as session:
+                stored = await Repository(session).notice(sent.id)
+        finally:
+            await other.dispose()
+        left = await dues(db)
+
+    assert fired == []
+    assert left == []
+    assert stored is not None
+    assert (stored[0].reminded, stored[0].escalated_at) == (4, DEADLINE + HOUR)
 
 
 async def test_two_processes_firing_at_once_fire_each_due_action_once(database_url: str) -> None:

@@ -12,6 +12,11 @@ Create Date: 2026-12-03 16:00:00
   passed under a version that did not chase, and starting the chase at upgrade time would
   send a burst of late reminders about notices everybody has seen go overdue. Notices that
   go overdue from now on are chased by the policy.
+- ``notices.reminded`` and ``notices.escalated_at``: how far the chase of a notice has
+  gone, so that a second copy of a reminder or an escalation logs nothing. Every notice
+  starts at 0 and null, with no backfill: no ``notice.reminded`` or ``notice.escalated``
+  event was logged before this revision (the deadline sweep it replaces only marked
+  notices overdue).
 - ``checks`` and ``conflicts``: the state of each liveness check and each pair of
   clashing plans, folded from their events (empty: no such events were logged before).
 - ``notices.area_key`` (the area as compared, filled in for every notice with an area;
@@ -125,6 +130,11 @@ def upgrade() -> None:
     op.add_column("channels", sa.Column("proposal", sa.Text(), nullable=True))
     op.add_column("notices", sa.Column("area_key", sa.Text(), nullable=True))
     op.add_column("notices", sa.Column("bbox", sa.Text(), nullable=True))
+    op.add_column(
+        "notices",
+        sa.Column("reminded", sa.Integer(), server_default=sa.text("0"), nullable=False),
+    )
+    op.add_column("notices", sa.Column("escalated_at", sa.DateTime(timezone=True), nullable=True))
     op.create_index(
         "ix_notices_channel_area_ends",
         "notices",
@@ -190,6 +200,8 @@ def downgrade() -> None:
     op.drop_index("ix_events_policy", table_name="events")
     op.drop_index("ix_notices_refers_to", table_name="notices")
     op.drop_index("ix_notices_channel_area_ends", table_name="notices")
+    op.drop_column("notices", "escalated_at")
+    op.drop_column("notices", "reminded")
     op.drop_column("notices", "bbox")
     op.drop_column("notices", "area_key")
     op.drop_column("channels", "proposal")
