@@ -31,7 +31,7 @@ from server.domain.events import (
     NoticeSent,
     evolve,
 )
-from server.domain.model import Actor, Notice, PlanConflict
+from server.domain.model import Actor, Check, Notice, PlanConflict
 from server.fanout import Fanout
 from server.store.clockwork import NOTICE_KINDS, Claim, Claimed
 from server.store.db import Database
@@ -350,17 +350,28 @@ def _turn(due: Due) -> tuple[datetime, int]:
     return due.due_at, _KIND_ORDER[due.kind]
 
 
+def _checks_of(batch: Batch, due: Due, parties: Sequence[str]) -> list[Check]:
+    """The checks a due action concerns, as the batch has them: the one a miss names, or
+    those a tick asks that exist already (a second copy of a tick that fired)."""
+    if due.kind is DueKind.CHECK_MISSED:
+        ids = [due.subject]
+    elif due.kind is DueKind.REQUEST_CHECKS:
+        ids = [clock.check_id(due.subject, due.due_at, party) for party in parties]
+    else:
+        return []
+    return [check for i in ids if (check := batch.clockwork.check(i)) is not None]
+
+
 def _fire_one(batch: Batch, due: Due) -> clock.Fired:
     """Fire one due action against the batch, and fold its events into its notice."""
     channel = batch.channel(due.channel, party=None)
     stored = batch.notice(due.subject) if due.kind in NOTICE_KINDS else None
-    check = batch.clockwork.check(due.subject) if due.kind is DueKind.CHECK_MISSED else None
     fired = clock.fire(
         due,
         channel=channel,
         now=batch.now,
         notice=None if stored is None else stored.notice,
-        checks=() if check is None else (check,),
+        checks=_checks_of(batch, due, channel.parties),
         admins=batch.clockwork.admins,
     )
     changes = _of_notice(fired.events)

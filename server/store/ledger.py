@@ -7,7 +7,8 @@ address and those the claimed actions concern (in id order, so that two processe
 wait for each other in a circle), reads the clock, and reads, a query each, whatever they
 will need that the writer does not already hold: the notices they name, the keys of
 operators who signed, the right edge of a channel's Merkle tree, and where asked the
-checks named, the parties' admins, the active plans of an area and a plan's open
+checks named (a claimed check tick names those it would ask, so that a second copy of it
+asks nothing), the parties' admins, the active plans of an area and a plan's open
 conflicts (``server/store/plans.py``). The commands then run one after another in plain
 Python against what was read, each seeing the ones before it, with no query in between;
 every row they produce is kept until :meth:`Batch.write` sends each table's rows in one
@@ -36,7 +37,7 @@ from client.protocol.log import CompactRange, event_hash
 from client.protocol.times import to_millisecond
 from client.protocol.vocabulary import EventType
 from server.clock import Clock
-from server.domain.clock import DueKind
+from server.domain.clock import DueKind, check_id
 from server.domain.conflicts import Plan
 from server.domain.errors import NotFound
 from server.domain.events import LogEvent
@@ -124,6 +125,10 @@ class Batch:
         for channel_id, operator in keys:
             await batch._read_key(link, channel_id, operator)
         checks = [c.due.subject for c in claimed if c.due.kind is DueKind.CHECK_MISSED]
+        for tick in (c.due for c in claimed if c.due.kind is DueKind.REQUEST_CHECKS):
+            # The checks the tick asks, if they exist: a second copy of a tick asks nothing.
+            asked = batch._locked[tick.channel].channel.parties
+            checks.extend(check_id(tick.subject, tick.due_at, party) for party in asked)
         await batch.clockwork.read_checks(link, [*check_ids, *checks])
         # Whom escalations go to: any claimed action may lead to one, at once if it is late.
         channels = {c.due.channel for c in claimed}

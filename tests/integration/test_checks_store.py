@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from client.protocol import schemas
 from client.protocol.times import format_time
+from server.domain.clock import DueKind
 from server.domain.errors import CheckClosed, Forbidden, NotFound
 from server.domain.model import Actor, Checks, Policy
 from server.service import checks, policy
 from server.store.db import Database
+from server.store.models import DueActionRow
 from tests.integration.store_clock import (
     ANA,
     BEN,
@@ -180,6 +183,47 @@ async def test_a_late_server_asks_once_for_the_checks_it_slept_through(db: Datab
     assert {e.data["due_at"] for e in fired} == {format_time(START + HOUR)}
     assert [kind for kind, *_ in await dues(db)][-1] == "request_checks"
     assert (await dues(db))[-1][3] == START + 6 * HOUR
+
+
+async def tick_again(db: Database, due_at: datetime) -> None:
+    """Write a copy of the channel's check tick due at ``due_at``, as a doubled row would be."""
+    async with db.session() as session:
+        tick = await session.scalar(
+            select(DueActionRow).where(DueActionRow.kind == DueKind.REQUEST_CHECKS.value)
+        )
+        assert tick is not None
+        session.add(
+            DueActionRow(
+                id=uuid.uuid4(),
+                channel_id=tick.channel_id,
+                kind=tick.kind,
+                subject=tick.subject,
+                n=0,
+                due_at=due_at,
+            )
+        )
+        await session.commit()
+
+
+async def test_two_copies_of_a_tick_fired_together_ask_each_party_once(db: Database) -> None:
+    await tick_again(db, START + HOUR)
+
+    fired = await fire(db, START + HOUR)
+
+    assert types(fired) == ["check.requested"] * 2
+    kinds = sorted(kind for kind, *_ in await dues(db))
+    assert kinds == ["check_missed", "check_missed", "request_checks"]
+
+
+async def test_a_copy_of_a_tick_that_fired_in_an_earlier_batch_asks_nothing(
+    db: Database,
+) -> None:
+    await asked(db, HOUR)
+    waiting = await dues(db)
+    await tick_again(db, START + HOUR)
+
+    assert await fire(db, START + HOUR + MINUTE) == []
+    assert await dues(db) == waiting
 
 
 async def test_a_new_policy_ends_the_old_schedule(db: Database) -> None:
