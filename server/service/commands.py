@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import heapq
 import logging
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial, reduce
 
 from client.protocol import schemas
+from client.protocol.times import format_time
 from server.domain import clock, rules
 from server.domain.clock import Due, DueKind
 from server.domain.conflicts import Plan, area_key
+from server.domain.errors import Refusal
 from server.domain.events import (
     Event,
     LogEvent,
@@ -36,9 +39,11 @@ from server.fanout import Fanout
 from server.store.clockwork import NOTICE_KINDS, Claim, Claimed
 from server.store.db import Database
 from server.store.ledger import Batch
+from server.store.repository import Repository, WaitingDue
 from server.store.writer import Needs
 
 __all__ = [
+    "SET_ASIDE",
     "FireOutcome",
     "KeyOutcome",
     "Outcome",
@@ -100,11 +105,14 @@ class FireOutcome:
     """What one firing of the clock left behind once committed."""
 
     claimed: int
-    """How many due actions it claimed (each fired, whether it logged anything or not)."""
+    """How many due actions it took (each fired, whether it logged anything or not, or
+    set aside)."""
     events: list[schemas.Event] = field(default_factory=list)
     """The events appended, in log order per channel."""
     roots: Mapping[str, bytes] = field(default_factory=dict)
     """Per channel appended to, its root after the last event."""
+    set_aside: int = 0
+    """How many of them failed to fire, and were put off by :data:`SET_ASIDE`."""
 
 
 async def execute(
@@ -190,6 +198,10 @@ async def register_key(
     )
 
 
+SET_ASIDE = timedelta(minutes=10)
+"""How long a due action whose firing failed is put off before it is tried again."""
+
+
 async def fire_due(
     db: Database, *, now: datetime | None = None, limit: int = 100, fanout: Fanout | None = None
 ) -> FireOutcome:
@@ -200,6 +212,12 @@ async def fire_due(
     keeps the due actions that follow, all in one transaction. A due action fires once
     however many processes call this at once: a claimed one is locked, then gone.
 
+    If that fails (a row this version cannot fire, say), the same due actions are fired
+    one at a time, each in a command of its own, so that one bad row cannot stop the
+    clock: a due action whose firing fails is set aside, its time put off by
+    :data:`SET_ASIDE` in a transaction of its own and logged as an error, and the others
+    fire. A set-aside action is never deleted unfired, nor fired early.
+
     Args:
         db: the database.
         now: fire what is due at this moment or before (the database's clock by default).
@@ -209,14 +227,64 @@ async def fire_due(
         fanout: where to publish the events once they are committed.
 
     Returns:
-        How many due actions were claimed, and the events appended.
+        How many due actions were taken (fired or set aside), and the events appended.
+
+    Raises:
+        Exception: firing failed, and so did setting aside (the database's trouble, not a
+            row's): the caller tries again later.
     """
-    claim = Claim(db.clock.now() if now is None else now, limit)
+    at = db.clock.now() if now is None else now
+    try:
+        return await _fire(db, Claim(at, limit), fanout)
+    except Refusal:
+        raise
+    except Exception as error:
+        log.warning(
+            "firing due actions failed; firing them one at a time",
+            extra={"limit": limit, "error": type(error).__name__},
+        )
+    async with db.session() as session:
+        waiting = await Repository(session).due_by(at, limit=limit)
+    claimed = set_aside = 0
+    events: list[schemas.Event] = []
+    roots: dict[str, bytes] = {}
+    for due in waiting:
+        try:
+            alone = await _fire(db, Claim(at, 1, row=due.id), fanout)
+        except Refusal:
+            raise
+        except Exception as error:
+            await _set_aside(db, due, until=at + SET_ASIDE, error=error)
+            claimed, set_aside = claimed + 1, set_aside + 1
+            continue
+        claimed += alone.claimed
+        events.extend(alone.events)
+        roots.update(alone.roots)
+    return FireOutcome(claimed=claimed, events=events, roots=roots, set_aside=set_aside)
+
+
+async def _fire(db: Database, claim: Claim, fanout: Fanout | None) -> FireOutcome:
     return await db.writer.run(
         partial(_fire_in, claim=claim),
         channel_id=None,
         needs=Needs(claim=claim),
         publisher=fanout,
+    )
+
+
+async def _set_aside(db: Database, due: WaitingDue, *, until: datetime, error: Exception) -> None:
+    """Put off a due action whose firing failed, in a command of its own, and say so."""
+    await db.writer.run(partial(_set_aside_in, row=due.id, until=until), channel_id=None)
+    log.error(
+        "a due action failed to fire; set aside",
+        extra={
+            "due_action": str(due.id),
+            "kind": due.kind,
+            "channel": due.channel,
+            "subject": str(due.subject),
+            "until": format_time(until),
+        },
+        exc_info=error,
     )
 
 
@@ -340,6 +408,11 @@ def _fire_in(batch: Batch, *, claim: Claim) -> FireOutcome:
             events, roots[due.channel] = batch.append(due.channel, fired.events)
             appended.extend(events)
     return FireOutcome(claimed=len(claimed), events=appended, roots=roots)
+
+
+def _set_aside_in(batch: Batch, *, row: uuid.UUID, until: datetime) -> FireOutcome:
+    batch.clockwork.set_aside(row, until)
+    return FireOutcome(claimed=0)
 
 
 _KIND_ORDER = {kind: n for n, kind in enumerate(clock.DueKind)}

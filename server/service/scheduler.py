@@ -23,7 +23,11 @@ What the scheduler does not do is decide whether an action fires, or how many ti
   same row and never wait for each other; on SQLite the writer's ``BEGIN IMMEDIATE`` holds
   the database's one write lock, so there is no second claimant to begin with.
 
-A pass that fails is logged and tried again at the next one; the server stays up.
+A due action that fails to fire (a row this version cannot fire, say) does not stop the
+others: ``commands.fire_due`` then fires them one at a time and sets the bad one aside,
+put off by ``commands.SET_ASIDE`` and logged as an error. A pass that fails all the same
+(the database's trouble, not a row's) is logged and tried again at the next one; the
+server stays up.
 """
 
 from __future__ import annotations

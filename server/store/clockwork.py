@@ -13,6 +13,10 @@ batch's ``BEGIN IMMEDIATE`` holds the database's one write lock and there is no 
 claimant. A claimed row is deleted in the transaction that fires it, so once that commits
 nobody can claim it again: each due action fires exactly once.
 
+A row whose firing fails (``commands.fire_due`` fires them one at a time to find it) is
+**set aside**: its ``due_at`` is put later, in a transaction of its own, so that the rows
+due after it still fire and it is tried again then. It is never deleted unfired.
+
 The due actions a command starts (a send's ``overdue``, the next reminder) and the rows
 of the checks its events ask, answer or miss are kept here until the batch writes: one
 statement per table, like the rest of the batch.
@@ -52,10 +56,12 @@ class Claim:
     Args:
         now: claim those due at this moment or before.
         limit: claim this many at most.
+        row: claim only this row, if it is due (one due action fired on its own).
     """
 
     now: datetime
     limit: int
+    row: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,18 +99,27 @@ class ClockStatements:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         dues = DueActionRow.__table__.columns
-        self.claim = Prepared(
+        claim = (
             select(*(dues[name] for name in _DUE_COLUMNS))
             .where(dues.due_at <= bindparam("now", type_=dues.due_at.type))
             .order_by(dues.due_at, dues.id)
             .limit(bindparam("limit"))
-            .with_for_update(skip_locked=True),
-            dialect,
-            columns=[dues[name] for name in _DUE_COLUMNS],
+            .with_for_update(skip_locked=True)
+        )
+        columns = [dues[name] for name in _DUE_COLUMNS]
+        self.claim = Prepared(claim, dialect, columns=columns)
+        self.claim_row = Prepared(
+            claim.where(dues.id == bindparam("row", type_=dues.id.type)), dialect, columns=columns
         )
         self.insert_dues = Prepared(insert(DueActionRow), dialect, keys=_DUE_COLUMNS)
         self.delete_dues = Prepared(
             delete(DueActionRow).where(DueActionRow.id == bindparam("row")), dialect
+        )
+        self.set_aside = Prepared(
+            update(DueActionRow)
+            .where(DueActionRow.id == bindparam("row"))
+            .values(due_at=bindparam("until")),
+            dialect,
         )
         self.insert_checks = Prepared(insert(CheckRow), dialect, keys=_CHECK_COLUMNS)
         self.update_checks = Prepared(
@@ -171,6 +186,7 @@ class Clockwork:
         self._admins: dict[str, tuple[str, ...]] = {}
         self._schedule: list[Due] = []
         self._fired: list[uuid.UUID] = []
+        self._set_aside: dict[uuid.UUID, datetime] = {}
 
     # -- reads, when the batch opens -------------------------------------------------------
 
@@ -185,7 +201,10 @@ class Clockwork:
         every: list[Claimed] = []
         for claim in claims:
             values = {"now": claim.now, "limit": claim.limit + len(taken)}
-            rows = await link.fetch(self.statements.claim, values)
+            if claim.row is None:
+                rows = await link.fetch(self.statements.claim, values)
+            else:
+                rows = await link.fetch(self.statements.claim_row, {**values, "row": claim.row})
             mine = [
                 Claimed(
                     row["id"],
@@ -270,6 +289,10 @@ class Clockwork:
         """A claimed due action was fired: its row goes with the batch."""
         self._fired.append(claimed.row)
 
+    def set_aside(self, row: uuid.UUID, until: datetime) -> None:
+        """Put off a due action whose firing failed until ``until``, so that others fire."""
+        self._set_aside[row] = until
+
     def record(self, channel_id: str, seq: int, event: LogEvent) -> None:
         """Fold an event of a check into the check's row (other events are left alone)."""
         if not isinstance(event, CheckRequested | CheckAnswered | CheckMissed):
@@ -292,6 +315,9 @@ class Clockwork:
             await link.run_many(statements.delete_dues, [{"row": row} for row in self._fired])
         if self._schedule:
             await link.run_many(statements.insert_dues, [due_row(d) for d in self._schedule])
+        if self._set_aside:
+            rows = [{"row": row, "until": until} for row, until in self._set_aside.items()]
+            await link.run_many(statements.set_aside, rows)
         checks = {i: c for i, c in self._checks.items() if c is not None}
         if self._new_checks:
             rows = [

@@ -45,6 +45,7 @@ __all__ = [
     "NoticeFilter",
     "Repository",
     "StoredEvent",
+    "WaitingDue",
     "channel_of_row",
     "notice_columns",
     "notice_of_row",
@@ -65,6 +66,18 @@ class Identity:
     party_name: str
     token_id: uuid.UUID
     """The id of the token it authenticated with (never the token itself)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingDue:
+    """A row of ``due_actions`` as stored: its kind as text, since it may be one that
+    this version cannot fire."""
+
+    id: uuid.UUID
+    kind: str
+    channel: str
+    subject: uuid.UUID
+    due_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,3 +439,14 @@ class Repository:
         """When the earliest due action is due, or ``None`` if none is waiting."""
         found: datetime | None = await self.session.scalar(select(func.min(DueActionRow.due_at)))
         return found  # MIN keeps the column's type: UTC, time-zone aware
+
+    async def due_by(self, now: datetime, *, limit: int) -> list[WaitingDue]:
+        """The due actions due at ``now`` or before, in the order the clock claims them."""
+        dues = DueActionRow.__table__.c
+        stmt = (
+            select(dues.id, dues.kind, dues.channel_id, dues.subject, dues.due_at)
+            .where(dues.due_at <= now)
+            .order_by(dues.due_at, dues.id)
+            .limit(limit)
+        )
+        return [WaitingDue(*row) for row in await self.session.execute(stmt)]

@@ -12,6 +12,7 @@ reminded 15, 30, 45 and 60 minutes after the deadline and escalated after an hou
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
@@ -380,6 +381,49 @@ async def test_a_second_copy_of_a_reminder_or_escalation_logs_nothing_in_another
     assert left == []
     assert stored is not None
     assert (stored[0].reminded, stored[0].escalated_at) == (4, DEADLINE + HOUR)
+
+
+@pytest.mark.parametrize("limit", [1, 100])
+async def test_a_due_action_that_fails_to_fire_is_set_aside_and_the_others_fire(
+    db: Database, limit: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = (await send(db, subject="First")).notice
+    moved(db).advance(MS)
+    second = (await send(db, subject="Second")).notice
+    # Due before both, of a kind this version cannot fire (a newer version's, say).
+    bad = DueActionRow(
+        id=uuid.uuid4(),
+        channel_id=CHANNEL,
+        kind="unheard_of",
+        subject=uuid.uuid4(),
+        n=0,
+        due_at=DEADLINE - MIN,
+    )
+    async with db.session() as session:
+        session.add(bad)
+        await session.commit()
+
+    now = DEADLINE + MS
+    with caplog.at_level(logging.ERROR, logger="server.service.commands"):
+        fired = await fire(db, now, limit=limit)
+
+    assert [(str(e.type), e.data["notice"]) for e in fired] == [
+        ("notice.overdue", str(first.id)),
+        ("notice.overdue", str(second.id)),
+    ]
+    [error] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    said = {name: getattr(error, name) for name in ("due_action", "kind", "channel", "subject")}
+    assert said == {
+        "due_action": str(bad.id),
+        "kind": "unheard_of",
+        "channel": CHANNEL,
+        "subject": str(bad.subject),
+    }
+    put_off = now + commands.SET_ASIDE  # not fired, not gone: tried again then
+    assert ("unheard_of", bad.subject, 0, put_off) in await dues(db)
+    assert await fire(db, put_off - MS) == []
+    assert await fire(db, put_off) == []
+    assert ("unheard_of", bad.subject, 0, put_off + commands.SET_ASIDE) in await dues(db)
 
 
 async def test_two_processes_firing_at_once_fire_each_due_action_once(database_url: str) -> None:
