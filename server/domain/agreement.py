@@ -12,6 +12,7 @@ refusal) out.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -75,6 +76,7 @@ def decide_policy(
     actor: Actor,
     now: datetime,
     seen: bool = False,
+    operators: Mapping[str, Collection[str]] | None = None,
 ) -> list[PolicyEvent]:
     """Return the events a policy command causes, or raise why it is refused.
 
@@ -87,6 +89,9 @@ def decide_policy(
         seen: for a ``ProposePolicy``, whether its id is in the channel's log already (a
             proposal made before, withdrawn or replaced since): proposal ids, like notice
             ids, are used once.
+        operators: for a ``ProposePolicy``, the operators of each of the channel's parties:
+            its ``escalate_to`` may name, for a party, only that party's operators.
+            ``None`` leaves the names unchecked (a caller that knows no operators).
 
     Returns:
         The new events; empty when the command repeats one already applied.
@@ -104,7 +109,7 @@ def decide_policy(
         raise Forbidden(f"only an admin may change a channel's policy, not an {actor.role}")
     match command:
         case ProposePolicy():
-            return _propose(command, channel, actor, now, seen=seen)
+            return _propose(command, channel, actor, now, seen=seen, operators=operators)
         case AcceptPolicy():
             if command.proposal_id == channel.policy_id:
                 return []  # accepted already: a retry
@@ -132,7 +137,13 @@ def decide_policy(
 
 
 def _propose(
-    command: ProposePolicy, channel: Channel, actor: Actor, now: datetime, *, seen: bool
+    command: ProposePolicy,
+    channel: Channel,
+    actor: Actor,
+    now: datetime,
+    *,
+    seen: bool,
+    operators: Mapping[str, Collection[str]] | None,
 ) -> list[PolicyEvent]:
     waiting = channel.proposal
     if waiting is not None and waiting.id == command.proposal_id:
@@ -154,6 +165,8 @@ def _propose(
             f"escalate_to names {sorted(strangers)}, not parties of channel {channel.id}",
             field="policy",
         )
+    if operators is not None:
+        _check_on_duty(command.policy, operators)
     supersedes = waiting.id if waiting is not None and waiting.open_at(now) else None
     lapses_at = now + command.lapses_in
     return [
@@ -167,6 +180,17 @@ def _propose(
             supersedes=supersedes,
         )
     ]
+
+
+def _check_on_duty(policy: Policy, operators: Mapping[str, Collection[str]]) -> None:
+    """Refuse an ``escalate_to`` that names, for a party, anyone but that party's operators."""
+    for party, names in sorted(policy.escalate_to.items()):
+        unknown = [name for name in names if name not in operators.get(party, ())]
+        if unknown:
+            raise Invalid(
+                f"escalate_to names {unknown} for {party}, who are not operators of {party}",
+                field="policy",
+            )
 
 
 def _waiting(channel: Channel, proposal_id: UUID, now: datetime) -> Proposal:

@@ -10,7 +10,7 @@ the next command reads them with the channel's lock.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial, reduce
@@ -143,14 +143,26 @@ async def propose(
 
     Raises:
         Refusal: not the actor's channel, not an admin, a reused id, a policy naming
-            strangers (``server/domain/agreement.py``).
+            strangers: parties not of the channel, or on duty for a party someone who is
+            not its operator (``server/domain/agreement.py``).
     """
     command = ProposePolicy(proposal_id, policy, lapses_in)
-    # Proposal ids are used once. Read before the writer's batch, which is safe: an id
+    # Read before the writer's batch, which is safe. Proposal ids are used once: an id
     # committed since by another request is the proposal waiting, which the rules see.
+    # Operators never change party: one added since is refused, and may be proposed again.
     async with db.session() as session:
-        seen = await Watch(session).proposal_made(channel_id, proposal_id)
-    written = await _run(db, command, channel_id=channel_id, actor=actor, fanout=fanout, seen=seen)
+        watch = Watch(session)
+        seen = await watch.proposal_made(channel_id, proposal_id)
+        operators = await watch.operators(channel_id)
+    written = await _run(
+        db,
+        command,
+        channel_id=channel_id,
+        actor=actor,
+        fanout=fanout,
+        seen=seen,
+        operators=operators,
+    )
     proposal = written.channel.proposal
     assert proposal is not None, "a proposal waits once made (or retried)"
     return ProposalOutcome(proposal=proposal_out(proposal), events=written.events)
@@ -208,12 +220,17 @@ async def _run(
     actor: Actor,
     fanout: Fanout | None,
     seen: bool = False,
+    operators: Mapping[str, Collection[str]] | None = None,
 ) -> _Written:
-    return await db.writer.run(
-        partial(_decide_in, command=command, channel_id=channel_id, actor=actor, seen=seen),
+    decide = partial(
+        _decide_in,
+        command=command,
         channel_id=channel_id,
-        publisher=fanout,
+        actor=actor,
+        seen=seen,
+        operators=operators,
     )
+    return await db.writer.run(decide, channel_id=channel_id, publisher=fanout)
 
 
 async def _state(db: Database, written: _Written) -> schemas.PolicyState:
@@ -225,10 +242,18 @@ async def _state(db: Database, written: _Written) -> schemas.PolicyState:
 
 
 def _decide_in(
-    batch: Batch, *, command: PolicyCommand, channel_id: str, actor: Actor, seen: bool
+    batch: Batch,
+    *,
+    command: PolicyCommand,
+    channel_id: str,
+    actor: Actor,
+    seen: bool,
+    operators: Mapping[str, Collection[str]] | None,
 ) -> _Written:
     channel = batch.channel(channel_id, party=actor.party)
-    events = decide_policy(command, channel=channel, actor=actor, now=batch.now, seen=seen)
+    events = decide_policy(
+        command, channel=channel, actor=actor, now=batch.now, seen=seen, operators=operators
+    )
     if not events:
         return _Written(channel, [], None, None)
     after = reduce(evolve_channel, events, channel)

@@ -1,5 +1,7 @@
 """What a channel watches over, read for one session: its policy, its checks, its conflicts.
 
+And who its parties' operators are, whom a proposed policy may name on duty.
+
 The writer keeps these tables (``checks`` and ``conflicts``, folded from their events, and
 the policy columns of ``channels``); services read them here, scoped to a party's channel
 by the caller, and turn the rows into domain values on the way out.
@@ -18,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from client.protocol.vocabulary import EventType
 from server.domain.model import Channel, Check
 from server.store.clockwork import check_of_row
-from server.store.models import ChannelRow, CheckRow, ConflictRow, EventRow
+from server.store.models import ChannelRow, CheckRow, ConflictRow, EventRow, OperatorRow
 from server.store.plans import ConflictRecord, conflict_of_row
 from server.store.repository import channel_of_row
 
@@ -71,6 +73,22 @@ class Watch:
         wanted = str(proposal_id)
         found = await self.session.scalars(_PROPOSALS, {"channel": channel_id})
         return any(json.loads(data).get("proposal") == wanted for data in found)
+
+    async def operators(self, channel_id: str) -> dict[str, set[str]]:
+        """The operators of the channel's two parties, by party (a party with none: absent)."""
+        operators, channels = OperatorRow.__table__.c, ChannelRow.__table__.c
+        of_channel = or_(
+            channels.party_a == operators.party_id, channels.party_b == operators.party_id
+        )
+        stmt = (
+            select(operators.party_id, operators.id)
+            .join(ChannelRow.__table__, of_channel)
+            .where(channels.id == channel_id)
+        )
+        found: dict[str, set[str]] = {}
+        for party, operator in await self.session.execute(stmt):
+            found.setdefault(party, set()).add(operator)
+        return found
 
     async def checks(
         self, channel_id: str, *, party: str | None, before_seq: int | None, limit: int

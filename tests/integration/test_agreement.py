@@ -15,7 +15,7 @@ import pytest
 
 from client.protocol.vocabulary import Priority
 from server.domain.clock import tick_id
-from server.domain.errors import Forbidden, ProposalClosed, ProposalIdConflict
+from server.domain.errors import Forbidden, Invalid, ProposalClosed, ProposalIdConflict
 from server.domain.model import Actor, Channel, Checks, Policy
 from server.service import policy
 from server.store.db import Database
@@ -110,6 +110,24 @@ async def test_only_an_admin_of_the_other_party_may_accept(db: Database) -> None
     with pytest.raises(Forbidden):
         await propose(db, by=CARLA)
     assert types(await log(db)) == ["channel.policy_proposed"]
+
+
+@pytest.mark.parametrize(
+    "on_duty",
+    [{"roads": ("wanda",)}, {"roads": ("dev", "nobody")}],
+    ids=["an admin of the other party", "nobody at all"],
+)
+async def test_a_proposal_may_put_on_duty_for_a_party_only_its_own_operators(
+    db: Database, on_duty: dict[str, tuple[str, ...]]
+) -> None:
+    with pytest.raises(Invalid) as refused:
+        await propose(db, Policy(escalate_to=on_duty))
+
+    assert refused.value.field == "policy"
+    assert "not operators of roads" in str(refused.value)
+    assert await log(db) == []
+    both = await propose(db, Policy(escalate_to={"roads": ("dev", "raj"), "water": ("ana",)}))
+    assert both.changed
 
 
 async def test_a_lapsed_proposal_waits_no_more_and_logs_nothing(db: Database) -> None:

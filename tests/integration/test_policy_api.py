@@ -426,8 +426,15 @@ async def test_a_body_that_is_not_a_json_object_is_an_invalid_request(
     [
         changed(HOURLY, {"every_seconds": 600, "answer_within_seconds": 600}, "checks"),
         changed(HOURLY, {"gas": ["gus"]}, "escalate_to"),
+        changed(HOURLY, {"roads": ["wanda"]}, "escalate_to"),
+        changed(HOURLY, {"roads": ["dev", "nobody"]}, "escalate_to"),
     ],
-    ids=["an answer window as long as the interval", "a stranger party"],
+    ids=[
+        "an answer window as long as the interval",
+        "a stranger party",
+        "an operator of the other party",
+        "nobody at all",
+    ],
 )
 async def test_a_policy_that_breaks_a_rule_of_policies_is_invalid(
     line: Line, policy: dict[str, Any]

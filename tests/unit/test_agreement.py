@@ -216,6 +216,47 @@ def test_escalation_to_operators_on_duty_of_either_party_may_be_proposed() -> No
     assert event.policy.escalate_to == {"roads": ("ben",), "water": ("ada", "amir")}
 
 
+OPERATORS = {"water": {"ada", "amir", "wes"}, "roads": {"ben", "rick"}}
+"""Each party's operators, as the service reads them for a proposal."""
+
+
+@pytest.mark.parametrize(
+    "on_duty",
+    [{"roads": ("amir",)}, {"roads": ("ben",), "water": ("ada", "nobody")}],
+    ids=["an operator of the other party", "nobody at all"],
+)
+def test_escalation_to_anyone_but_the_partys_own_operators_is_invalid(
+    on_duty: dict[str, tuple[str, ...]],
+) -> None:
+    command = ProposePolicy(PROPOSAL_ID, Policy(escalate_to=on_duty), WEEK)
+
+    with pytest.raises(Invalid, match="not operators of") as refused:
+        decide_policy(command, channel=CHANNEL, actor=WATER_ADMIN, now=NOW, operators=OPERATORS)
+
+    assert refused.value.field == "policy"
+
+
+def test_escalation_to_the_partys_own_operators_is_checked_and_may_be_proposed() -> None:
+    on_duty = Policy(escalate_to={"roads": ("ben",), "water": ("ada", "amir")})
+
+    (event,) = decide_policy(
+        ProposePolicy(PROPOSAL_ID, on_duty, WEEK),
+        channel=CHANNEL,
+        actor=WATER_ADMIN,
+        now=NOW,
+        operators=OPERATORS,
+    )
+
+    assert isinstance(event, PolicyProposed)
+
+
+def test_a_non_admin_naming_strangers_on_duty_is_refused_as_not_an_admin() -> None:
+    command = ProposePolicy(PROPOSAL_ID, Policy(escalate_to={"roads": ("amir",)}), WEEK)
+
+    with pytest.raises(Forbidden):
+        decide_policy(command, channel=CHANNEL, actor=WATER_OPERATOR, now=NOW, operators=OPERATORS)
+
+
 @pytest.mark.parametrize("by", [WATER_ADMIN, ROADS_ADMIN], ids=["same-party", "other-party"])
 def test_a_new_proposal_supersedes_the_one_waiting(by: Actor) -> None:
     (event,), channel = run(
