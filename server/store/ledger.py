@@ -15,12 +15,15 @@ every row they produce is kept until :meth:`Batch.write` sends each table's rows
 statement. A refused command has written nothing, so nothing of it needs undoing.
 
 What the writer remembers between batches (:class:`~server.store.memory.Memory`: each
-channel's head, policy, right edge of its tree and operators' keys, recent notices) is
-trusted only for a channel whose head and policy, read under the lock, are the ones
-remembered: heads only grow, and every change to a channel's notices, keys or policy
-appends to its log, so an unchanged head means nobody else has written to it. Any other
-head (another process wrote) and the channel is forgotten and read afresh. Checks,
-conflicts and plans are not remembered: they are read when a command needs them.
+channel's head, policy, policy id and waiting proposal, right edge of its tree and
+operators' keys, recent notices) is trusted only for a channel whose head, policy, policy
+id and proposal as stored, read under the lock, all match the ones remembered: heads only
+grow, and every change to a channel's notices, keys or policy appends to its log, so an
+unchanged head means nobody else has written to it; the policy columns are compared too,
+so that a policy changed behind the writer's back (by hand, in the database) is read
+afresh. Any difference (another process wrote) and the channel is forgotten and read
+afresh. Checks, conflicts and plans are not remembered: they are read when a command
+needs them.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
 """What the single writer remembers between batches, and when it stops trusting it.
 
 The writer keeps, per channel, the log's head, the right edge of its Merkle tree, its
-operators' keys in force and the policy as stored, and the last notices written or read.
-A batch trusts a channel's memory only if the head and the policy it reads under the
-channel's lock are the ones remembered (``server/store/ledger.py``): heads only grow and
-every change to a channel's notices, keys or policy appends to its log, so an unchanged
-head means nobody else wrote to it.
+operators' keys in force and the policy, policy id and waiting proposal as stored, and the
+last notices written or read. A batch trusts a channel's memory only if the head, policy,
+policy id and proposal it reads under the channel's lock all match the ones remembered
+(``server/store/ledger.py``): heads only grow and every change to a channel's notices,
+keys or policy appends to its log, so an unchanged head means nobody else wrote to it,
+and the stored policy columns are compared as well, so that a change made behind the
+writer's back is read afresh.
 """
 
 from __future__ import annotations
