@@ -2,8 +2,8 @@
  * Planned activity, grouped by area, with the windows that overlap in one area found:
  * the two crews at the same hole that the whole channel exists to prevent.
  *
- * Pure: notices in, lanes out. A cancelled notice plans nothing; a notice and the update
- * that refers to it are one plan told twice, so they never count as a clash.
+ * Pure: notices in, lanes out. A cancelled notice plans nothing; a notice and its party's
+ * update that refers to it are one plan told twice, so they never count as a clash.
  * @module
  */
 
@@ -86,7 +86,9 @@ function findOverlaps(lane) {
  * @param {Notice} b
  */
 function related(a, b) {
-  return a.refersTo === b.id || b.refersTo === a.id;
+  // As the server compares plans: only a party's update of its own notice is the same plan
+  // told twice; the other party's reply with works of its own is a plan of its own.
+  return (a.refersTo === b.id || b.refersTo === a.id) && a.sender.party === b.sender.party;
 }
 
 /**
