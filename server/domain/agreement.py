@@ -101,7 +101,7 @@ def decide_policy(
             withdraws the other party's.
         ProposalClosed: the proposal named is not waiting any more.
         ProposalIdConflict: a proposal id reused for another policy, or once it stopped
-            waiting.
+            waiting (withdrawn, replaced, accepted or lapsed).
         Invalid: the policy names parties or operators it cannot.
     """
     now = to_millisecond(now)
@@ -150,6 +150,11 @@ def _propose(
         if waiting.policy != command.policy or waiting.party != actor.party:
             raise ProposalIdConflict(
                 f"proposal id {command.proposal_id} was already used for another policy"
+            )
+        if not waiting.open_at(now):  # not a retry to answer with a proposal nobody can accept
+            raise ProposalIdConflict(
+                f"proposal {command.proposal_id} lapsed at {format_time(waiting.lapses_at)}: "
+                "propose under a new id"
             )
         return []  # a retry
     if command.proposal_id == channel.policy_id:

@@ -170,6 +170,17 @@ async def test_proposing_the_same_id_again_returns_the_proposal_and_logs_nothing
     assert [e["type"] for e in await line.api.log()] == ["channel.policy_proposed"]
 
 
+async def test_proposing_the_same_id_again_once_it_lapsed_is_a_conflict(line: Line) -> None:
+    proposal = await proposed(line, lapses_in_seconds=60)
+    line.advance(timedelta(seconds=60))
+
+    again = await propose(line, id=proposal["id"], lapses_in_seconds=60)
+
+    found = problem(again, 409, "proposal-id-conflict")
+    assert "lapsed" in found["detail"]
+    assert [e["type"] for e in await line.api.log()] == ["channel.policy_proposed"]
+
+
 async def test_the_same_proposal_id_with_another_policy_is_a_conflict(line: Line) -> None:
     proposal = await proposed(line)
 

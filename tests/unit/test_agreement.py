@@ -23,7 +23,13 @@ from server.domain.agreement import (
     decide_policy,
     evolve_channel,
 )
-from server.domain.errors import Forbidden, IdempotencyConflict, Invalid, ProposalClosed
+from server.domain.errors import (
+    Forbidden,
+    IdempotencyConflict,
+    Invalid,
+    ProposalClosed,
+    ProposalIdConflict,
+)
 from server.domain.events import PolicyChanged, PolicyEvent, PolicyProposed, PolicyWithdrawn
 from server.domain.model import Actor, Channel, Checks, Policy, Proposal
 from server.domain.policy import policy_wire
@@ -160,6 +166,19 @@ def test_a_retried_proposal_logs_nothing() -> None:
 
     assert events == []
     assert after == channel
+
+
+def test_a_lapsed_proposal_proposed_again_under_its_id_is_a_conflict_not_a_retry() -> None:
+    with pytest.raises(ProposalIdConflict) as refused:
+        decide_policy(
+            ProposePolicy(PROPOSAL_ID, HOURLY_CHECKS, WEEK),
+            channel=proposed(),
+            actor=WATER_ADMIN,
+            now=LAPSES_AT,
+        )
+
+    assert "lapsed" in refused.value.message
+    assert "new id" in refused.value.message
 
 
 def test_a_proposal_id_reused_for_another_policy_is_an_idempotency_conflict() -> None:
