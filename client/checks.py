@@ -91,14 +91,20 @@ class CheckCalls:
         )
         return Availability.model_validate(found)
 
-    async def conflicts(self: Requester, channel: str, *, open_only: bool = True) -> list[Conflict]:
-        """The planned activities that clash on ``channel``: both notices, area and overlap.
+    async def conflicts(
+        self: Requester, channel: str, *, open_only: bool = True, limit: int = 100
+    ) -> list[Conflict]:
+        """The planned activities that clash on ``channel``, newest first: both notices,
+        area and overlap.
 
         Args:
             channel: the channel's id.
             open_only: only the conflicts not resolved yet (the default); all when false.
+            limit: at most this many (1 to 1,000), the newest.
         """
-        params = {"open": "true"} if open_only else {}  # open=false would be resolved ones only
+        params: dict[str, str | int] = {"limit": limit}
+        if open_only:  # open=false would be resolved ones only
+            params["open"] = "true"
         found = await self._request(
             "GET", f"{channel_path(channel)}/conflicts", params=params, retry=True
         )

@@ -37,7 +37,7 @@ def event_line(event: Event) -> str:
         line += f'  "{data.get("subject")}" ({data.get("priority")})'
     elif data.get("reason"):
         line += f"  reason: {data['reason']}"
-    return line
+    return line + _lateness(event)  # notice.overdue, fired by the clock, may be late too
 
 
 def _lateness(event: Event) -> str:

@@ -158,13 +158,31 @@ def _show_proposal(proposal: Proposal, in_force: PolicyOut, *, verb: str) -> Non
 # -- the proposal's file --------------------------------------------------------------------
 
 
+_WHOLE = frozenset(PolicyOut.model_fields)
+"""Members only a whole policy has all of: such a file is the policy, not changes to one."""
+
+_REPLACED = frozenset({"escalate_to"})
+"""Objects a file gives whole: a party left out of ``escalate_to`` escalates to its admins."""
+
+
 def merged(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` with ``changes`` laid over it, object by object; lists and values replace."""
+    """``base`` with ``changes`` laid over it, object by object; lists and values replace.
+
+    A whole policy (one with every part: ``policy show --json`` prints one) replaces
+    ``base``, and so does an ``escalate_to`` object, so that what a file leaves out of
+    either is gone rather than kept from the policy in force.
+    """
+    if changes.keys() >= _WHOLE:
+        return dict(changes)
+    return _laid_over(base, changes)
+
+
+def _laid_over(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
     result = dict(base)
     for key, value in changes.items():
         here = result.get(key)
-        if isinstance(value, Mapping) and isinstance(here, Mapping):
-            result[key] = merged(here, value)
+        if isinstance(value, Mapping) and isinstance(here, Mapping) and key not in _REPLACED:
+            result[key] = _laid_over(here, value)
         else:
             result[key] = value
     return result

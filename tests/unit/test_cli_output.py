@@ -211,6 +211,14 @@ def test_notice_events_keep_their_line() -> None:
     )
 
 
+def test_a_notice_marked_overdue_late_says_when_it_was_due() -> None:
+    late = {"notice": NOTICE_A, "due_at": "2026-11-21T03:30:00.000Z"}
+
+    assert event_line(server_event(EventType.NOTICE_OVERDUE, late)) == (
+        f"#12 {AT} notice.overdue by server {NOTICE_A} (due 2026-11-21T03:30:00.000Z, 6 h late)"
+    )
+
+
 def test_an_event_of_a_type_this_client_does_not_know_still_gets_a_line() -> None:
     event = Event(
         channel="water-roads", seq=3, type="notice.pondered", at=parse_time(AT), actor=None, data={}
@@ -325,6 +333,35 @@ def test_a_proposal_file_names_only_what_changes_and_the_rest_stays() -> None:
         "escalate_to": {"roads": ["erin"]},
         "checks": None,
     }
+
+
+def test_a_proposal_file_gives_escalate_to_whole_so_a_party_left_out_is_gone() -> None:
+    in_force = {"escalate_to": {"roads": ["dev"], "water": ["ben"]}, "checks": None}
+
+    assert merged(in_force, {"escalate_to": {}}) == {"escalate_to": {}, "checks": None}
+    assert merged(in_force, {"escalate_to": {"water": ["ben"]}})["escalate_to"] == {
+        "water": ["ben"]
+    }
+
+
+def test_a_whole_policy_in_a_file_replaces_the_policy_in_force() -> None:
+    in_force = {
+        "ack_deadline_seconds": {"urgent": 3600},
+        "min_advance_notice_seconds": {"urgent": 0},
+        "chase": {"urgent": {"reminders": 4}},
+        "escalate_to": {"roads": ["dev"]},
+        "checks": {"every_seconds": 3600, "answer_within_seconds": 300},
+    }
+    whole = {
+        "ack_deadline_seconds": {"urgent": 1800},
+        "min_advance_notice_seconds": {"urgent": 0},
+        "chase": {"urgent": {"reminders": 2}},
+        "escalate_to": {},
+        "require_signatures": False,
+        "checks": None,
+    }
+
+    assert merged(in_force, whole) == whole
 
 
 @pytest.mark.parametrize(

@@ -1492,11 +1492,14 @@ async def test_conflicts_are_asked_open_only_unless_told_otherwise(
     api.on("GET", f"{CHANNEL_PATH}/conflicts", httpx.Response(200, json=[conflict]))
 
     (found,) = await client.conflicts(CHANNEL)
-    await client.conflicts(CHANNEL, open_only=False)
+    await client.conflicts(CHANNEL, open_only=False, limit=500)
 
     assert found.area == "mill lane"
     assert found.resolved_at is None
-    assert [dict(r.url.params) for r in api.requests] == [{"open": "true"}, {}]
+    assert [dict(r.url.params) for r in api.requests] == [
+        {"limit": "100", "open": "true"},
+        {"limit": "500"},
+    ]
 
 
 async def test_a_notice_with_a_bounding_box_sends_it_and_one_without_sends_none(

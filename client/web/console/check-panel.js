@@ -124,11 +124,13 @@ export class CheckPanel {
     this.render();
     try {
       await this.context.client.answerCheck(this.context.channel.id, check.id);
+      // Answered: the button stays "Answering…" until check.answered comes down the
+      // socket and the check leaves the pending list, rather than offering it again.
     } catch (error) {
+      this.answering.delete(check.id);
       const message = error instanceof Error ? error.message : String(error);
       replace(this.problem, `Answering the check failed: ${message}`);
     } finally {
-      this.answering.delete(check.id);
       this.render();
     }
   }

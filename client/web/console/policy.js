@@ -105,7 +105,8 @@ export class PolicyBook {
    * @returns {Proposal | null}
    */
   pending(now) {
-    for (const proposal of this.proposals.values()) {
+    // Newest first: a later proposal replaces any before it on the server.
+    for (const proposal of this.history()) {
       if (proposal.closed === null && Date.parse(proposal.lapsesAt) > now) return proposal;
     }
     return null;

@@ -307,9 +307,9 @@ export class HotlineClient {
   }
 
   /**
-   * Propose a new policy to the other party (admins only); it replaces a proposal of one's
-   * own party still waiting. Proposing again with the same `id` is safe: a failure carries
-   * the id to retry with (`error.proposalId`).
+   * Propose a new policy to the other party (admins only); it replaces the proposal still
+   * waiting, whichever party made it. Proposing again with the same `id` is safe: a
+   * failure carries the id to retry with (`error.proposalId`).
    * @param {string} channel
    * @param {Policy} policy the whole policy proposed, as `policy(channel).in_force` spells it
    * @param {{id?: string, lapsesIn?: number}} [options] `id`: a UUID of your choosing;
