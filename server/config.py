@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["ANY_ORIGIN", "Settings"]
@@ -92,6 +93,105 @@ class Settings(BaseSettings):
         description="How often each server process looks for revoked tokens and closes the "
         "WebSockets they opened (4401).",
     )
+
+    # -- the outbox: mail, webhooks, attachments (docs/explanation/outbox.md) -------------
+
+    smtp_host: str | None = Field(
+        None,
+        description="The SMTP server that sends the channel's mail (escalations, missed "
+        "checks, notices nobody is online to see). Unset: no mail is sent or queued.",
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="The SMTP server's port.")
+    smtp_username: str | None = Field(None, description="SMTP login, if the server wants one.")
+    smtp_password: SecretStr | None = Field(
+        None, description="SMTP password; never logged or shown."
+    )
+    smtp_starttls: bool = Field(
+        True, description="Upgrade the SMTP connection with STARTTLS before logging in."
+    )
+    smtp_from: str = Field("hotline@localhost", description="The `From` address of mail sent.")
+    public_url: str | None = Field(
+        None,
+        description="The server's address as people reach it (`https://hotline.example.org`), "
+        "for the links in mail; `http://<host>:<port>` by default.",
+    )
+    mail_offline_after_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="Where the channel's policy asks for it (`mail_when_offline`), how long a "
+        "notice may wait unseen before its receiving party's operators get a mail; none is "
+        "sent if by then it was received or one of them is connected.",
+    )
+    delivery_check_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="The longest the delivery worker waits between two looks for mail and "
+        "webhook calls due (it is woken at once for what this process commits).",
+    )
+    delivery_attempts: int = Field(
+        8, ge=1, description="Tries of one delivery before it is given up as failed."
+    )
+    delivery_backoff_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="The first retry waits up to this long; each later one up to twice the "
+        "one before (exponential back-off with full jitter).",
+    )
+    delivery_backoff_max_seconds: float = Field(
+        3600.0, gt=0, description="The longest wait between two tries of a delivery."
+    )
+    delivery_lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How long a worker holds a delivery it is sending; if it dies, another "
+        "(or itself, restarted) sends it once the lease is over.",
+    )
+    webhook_timeout_seconds: float = Field(
+        5.0, gt=0, description="The longest one webhook call may take, connection included."
+    )
+    webhook_max_response_bytes: int = Field(
+        65_536, ge=0, description="How much of a webhook receiver's answer is read at most."
+    )
+    webhook_allow_networks: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
+        default_factory=list,
+        description="Networks webhooks may call although they are loopback, link-local or "
+        "private (`127.0.0.0/8,::1/128`), comma-separated. None by default: webhooks reach "
+        "public addresses only.",
+    )
+    webhook_disable_after: int = Field(
+        10,
+        ge=1,
+        description="Failed calls in a row after which a webhook subscription is disabled "
+        "(a `webhook.disabled` event says so in the channel's log).",
+    )
+    max_attachment_bytes: int = Field(
+        10 * 1024 * 1024, ge=1, description="The largest file a notice may carry."
+    )
+    attachments_dir: Path = Field(
+        Path("hotline-attachments"),
+        description="Where attachments are stored, each under its SHA-256; several server "
+        "processes must share it.",
+    )
+    secrets_key_file: Path = Field(
+        Path("hotline-secrets.key"),
+        description="The key that encrypts webhook secrets in the database; made (mode 0600) "
+        "on first start. Keep it outside the database and its backups.",
+    )
+
+    @field_validator("webhook_allow_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if value.lstrip().startswith("["):
+            return json.loads(value)
+        return [ip_network(part.strip()) for part in value.split(",") if part.strip()]
+
+    def base_url(self) -> str:
+        """Where people reach the server: ``public_url``, or ``http://<host>:<port>``."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"
 
     @field_validator("cors_origins", mode="before")
     @classmethod

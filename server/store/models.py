@@ -12,6 +12,13 @@ The clock's tables (migration 0006): ``due_actions`` is the queue of what the se
 do on its own and when (a row is deleted in the transaction that fires it); ``checks`` and
 ``conflicts`` hold the state of each liveness check and each pair of clashing plans, folded
 from their events as ``notices`` is from a notice's.
+
+The outbox's tables (migration 0007): ``deliveries`` holds what must leave the server (a
+webhook call, a mail), each row written in the same transaction as the event that causes
+it and sent afterwards by a delivery worker; ``delivery_attempts`` records every try.
+``webhooks`` holds each party's subscriptions, with their secrets encrypted;
+``attachments`` says which files (stored outside the database, by their SHA-256) were
+uploaded to which channel.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -38,11 +46,14 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "AttachmentRow",
     "Base",
     "ChannelRow",
     "CheckRow",
     "ConflictRow",
     "CounterRow",
+    "DeliveryAttemptRow",
+    "DeliveryRow",
     "DueActionRow",
     "EventRow",
     "LogNodeRow",
@@ -51,6 +62,7 @@ __all__ = [
     "PartyRow",
     "TokenRow",
     "UTCDateTime",
+    "WebhookRow",
 ]
 
 
@@ -114,6 +126,8 @@ class OperatorRow(Base):
     name: Mapped[str]
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime]
+    email: Mapped[str | None] = mapped_column(Text)
+    """Where mail for this operator goes (escalations, missed checks, unseen notices)."""
 
 
 class TokenRow(Base):
@@ -160,6 +174,10 @@ class ChannelRow(Base):
     """The proposal waiting for an answer, as JSON; null when none (it may have lapsed)."""
     head_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
+    webhooks: Mapped[str] = mapped_column(Text, default="[]", server_default=text("'[]'"))
+    """The channel's enabled webhook subscriptions as JSON, ``[{"id", "party", "types"}]``
+    sorted by id: changed in the same transaction as the ``webhooks`` rows, under the
+    channel's lock, so that the writer knows where an event goes without a query."""
 
 
 class NoticeRow(Base):
@@ -340,3 +358,100 @@ class ConflictRow(Base):
     """The notice cancelled, or the update that replaced one of the two."""
     reason: Mapped[str | None] = mapped_column(String(16))
     """Why it was resolved: ``cancelled`` or ``updated``."""
+
+
+class WebhookRow(Base):
+    """A party's subscription to a channel's events, delivered by Standard Webhooks."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id"), index=True)
+    party: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(Text)
+    types: Mapped[str] = mapped_column(Text)
+    """The event types it wants, as a JSON list; empty: every type."""
+    secret: Mapped[str] = mapped_column(Text)
+    """The signing secret, encrypted with the server's secrets key (never in clear)."""
+    previous_secret: Mapped[str | None] = mapped_column(Text)
+    """The secret before the last rotation, encrypted; it signs too until ``previous_until``."""
+    previous_until: Mapped[datetime | None]
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    """Failed attempts in a row; a success resets it, too many disable the subscription."""
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(64))
+
+
+class DeliveryRow(Base):
+    """Something that must leave the server: the transactional outbox.
+
+    Written in the transaction of the event that causes it (so nothing uncommitted is
+    sent, nothing committed is lost); a delivery worker claims it with a lease, sends it
+    outside any transaction and records the attempt. Its id is stable (the
+    ``webhook-id``, the mail's ``Message-ID``): a receiver drops a repeat by it.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        # What is waiting, by when it is due: the worker's claim. Partial: finished rows,
+        # nearly all of them in time, cost the index nothing.
+        Index(
+            "ix_deliveries_waiting",
+            "next_attempt_at",
+            sqlite_where=text("status = 'waiting'"),
+            postgresql_where=text("status = 'waiting'"),
+        ),
+        Index("ix_deliveries_channel_created", "channel_id", "created_at"),
+        Index("ix_deliveries_target_created", "target", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    """``webhook`` or ``mail``."""
+    channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id"))
+    seq: Mapped[int]
+    """The event that caused it."""
+    event_type: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(Text)
+    """A webhook's id, ``operator:<id>`` or ``party:<id>``."""
+    status: Mapped[str] = mapped_column(String(16))
+    """``waiting``, ``delivered``, ``failed`` (given up) or ``skipped`` (nothing to send)."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    leased_until: Mapped[datetime | None]
+    """While a worker is sending it; an expired lease (the worker died) frees it again."""
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class DeliveryAttemptRow(Base):
+    """One try at a delivery: when, how it went, how long it took."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    at: Mapped[datetime]
+    ok: Mapped[bool] = mapped_column(Boolean)
+    status_code: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int]
+
+
+class AttachmentRow(Base):
+    """A file uploaded to a channel; its bytes are stored outside the database by hash."""
+
+    __tablename__ = "attachments"
+
+    channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """Lower-case hex: the file's name in the attachment store, and its proof."""
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(64))
+    party: Mapped[str] = mapped_column(String(64))
+    """The party that uploaded it (only its own notices may list it)."""
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime]
