@@ -152,6 +152,9 @@ class Policy:
     """Per party, the operators on duty that escalations go to; a party absent: its admins."""
     checks: Checks | None = None
     """Liveness checks, or ``None`` for none."""
+    mail_when_offline: bool = False
+    """Whether a notice nobody of the receiving party has seen a while later (none of its
+    operators connected, not received) is mailed to that party's operators."""
 
     def __post_init__(self) -> None:
         for name, spans in (

@@ -10,7 +10,8 @@ Durations are whole seconds; maps are keyed by priority or party::
      "chase": {"urgent": {"remind_after_seconds": 900, "remind_every_seconds": 900,
                           "reminders": 4, "escalate_after_seconds": 3600}, ...},
      "escalate_to": {"roads": ["dev"]},
-     "checks": {"every_seconds": 3600, "answer_within_seconds": 300}}
+     "checks": {"every_seconds": 3600, "answer_within_seconds": 300},
+     "mail_when_offline": false}
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def policy_wire(policy: Policy) -> dict[str, Any]:
                 "answer_within_seconds": _seconds(policy.checks.answer_within),
             }
         ),
+        "mail_when_offline": policy.mail_when_offline,
     }
 
 
@@ -88,9 +90,17 @@ def policy_of_wire(raw: Mapping[str, Any]) -> Policy:
                     answer_within=timedelta(seconds=checks["answer_within_seconds"]),
                 )
             ),
+            # Policies written before the outbox mailed nobody.
+            mail_when_offline=_flag(raw.get("mail_when_offline", False)),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise Invalid(f"not a policy: {error!s}", field="policy") from None
+
+
+def _flag(raw: Any) -> bool:
+    if not isinstance(raw, bool):  # "false" would otherwise read as true
+        raise TypeError("mail_when_offline is true or false")
+    return raw
 
 
 def _operators(raw: Any) -> tuple[str, ...]:

@@ -235,6 +235,9 @@ class NoticeRow(Base):
     escalated_at: Mapped[datetime | None]
     """When the chase escalated it, if it did: a second copy of the escalation logs nothing."""
     signature: Mapped[str | None] = mapped_column(Text)
+    attachments: Mapped[str | None] = mapped_column(Text)
+    """The files it carries, ``[{"sha256", "size", "media_type", "name"}]`` as JSON; null
+    for none."""
 
 
 class EventRow(Base):

@@ -237,6 +237,7 @@ def notice_columns(notice: Notice) -> dict[str, Any]:
         "reminded": notice.reminded,
         "escalated_at": notice.escalated_at,
         "signature": notice.signature,
+        "attachments": None,  # the attachments work fills this in from the notice's content
     }
 
 

@@ -13,6 +13,8 @@ Create Date: 2026-12-03 18:00:00
   now: nobody has subscribed yet), so that the writer knows where an event goes without a
   query.
 - ``operators.email``: where an operator's mail goes; null for everybody until set.
+- ``notices.attachments``: the files a notice carries (null: none, as for every notice
+  so far).
 - ``attachments``: which file (stored outside the database, under its SHA-256) was
   uploaded to which channel, by whom. Empty: no notice could carry a file before.
 
@@ -34,6 +36,7 @@ _WAITING = sa.text("status = 'waiting'")
 
 def upgrade() -> None:
     op.add_column("operators", sa.Column("email", sa.Text(), nullable=True))
+    op.add_column("notices", sa.Column("attachments", sa.Text(), nullable=True))
     op.add_column(
         "channels",
         sa.Column("webhooks", sa.Text(), server_default=sa.text("'[]'"), nullable=False),
@@ -136,4 +139,5 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_webhooks_channel_id"), table_name="webhooks")
     op.drop_table("webhooks")
     op.drop_column("channels", "webhooks")
+    op.drop_column("notices", "attachments")
     op.drop_column("operators", "email")
