@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from server.api import asyncapi, cors, docs, problems, web, websocket
 from server.api.middleware import RequestContext
-from server.api.routes import channels, health, metrics, notices
+from server.api.routes import attachments, channels, health, metrics, notices, operators, webhooks
 from server.api.routes import checks as check_routes
 from server.api.routes import keys as key_routes
 from server.api.routes import log as log_routes
@@ -122,6 +122,12 @@ def create_app(
                 "name": "checks",
                 "description": "Liveness checks, answers and each party's availability.",
             },
+            {"name": "attachments", "description": "Files a notice carries: upload, download."},
+            {
+                "name": "webhooks",
+                "description": "A party's webhook subscriptions and the delivery log.",
+            },
+            {"name": "operators", "description": "Operators' own settings: e-mail address."},
             {"name": "log", "description": "Signed checkpoints and Merkle proofs of the logs."},
             {"name": "health", "description": "Liveness and readiness, no token needed."},
             {"name": "operations", "description": "Metrics and the WebSocket protocol."},
@@ -143,6 +149,9 @@ def create_app(
     app.include_router(policy_routes.router, prefix="/api/v1")
     app.include_router(check_routes.router, prefix="/api/v1")
     app.include_router(key_routes.router, prefix="/api/v1")
+    app.include_router(attachments.router, prefix="/api/v1")
+    app.include_router(webhooks.router, prefix="/api/v1")
+    app.include_router(operators.router, prefix="/api/v1")
     app.include_router(log_routes.router, prefix="/api/v1")
     app.include_router(websocket.router, prefix="/api/v1")
     docs.install(app)
