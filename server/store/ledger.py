@@ -45,6 +45,7 @@ from server.domain.conflicts import Plan
 from server.domain.errors import NotFound
 from server.domain.events import LogEvent
 from server.domain.model import Channel, Notice, PlanConflict
+from server.domain.outbox import MailSwitch, WebhookTarget, deliveries
 from server.store.clockwork import NOTICE_KINDS, Claim, Clockwork
 from server.store.links import Link
 from server.store.memory import ChannelMemory, Memory, StoredNotice
@@ -69,9 +70,13 @@ class Batch:
     Open one with :meth:`open`; then the commands call its methods, which never wait.
     """
 
-    def __init__(self, memory: Memory, statements: Statements) -> None:
+    def __init__(
+        self, memory: Memory, statements: Statements, *, mail: MailSwitch | None = None
+    ) -> None:
         self.memory = memory
         self.statements = statements
+        self.mail = mail
+        """Whether this server mails (``server/domain/outbox.py``); ``None``: it does not."""
         self.now = datetime.min.replace(tzinfo=UTC)
         """The time every command of the batch reads: the clock, once the channels are locked."""
         self.clockwork = Clockwork(statements.clock)
@@ -86,6 +91,12 @@ class Batch:
         self._events: list[dict[str, Any]] = []
         self._nodes: list[dict[str, object]] = []
         self._moved: set[str] = set()
+        self._deliveries: list[dict[str, Any]] = []
+
+    @property
+    def deliveries(self) -> int:
+        """How many deliveries (webhook calls, mails) the batch wrote to the outbox."""
+        return len(self._deliveries)
 
     @classmethod
     async def open(
@@ -95,6 +106,7 @@ class Batch:
         statements: Statements,
         *,
         clock: Clock,
+        mail: MailSwitch | None = None,
         channel_ids: Collection[str],
         notice_ids: Collection[uuid.UUID],
         keys: Collection[tuple[str, str]],
@@ -110,6 +122,7 @@ class Batch:
             memory: what the writer remembers; the batch checks it, uses it and adds to it.
             statements: the writer's statements, compiled for this database.
             clock: read once the channels are locked: the batch's :attr:`now`.
+            mail: whether this server mails, and how (``None``: it does not).
             channel_ids: every channel the batch's commands address.
             notice_ids: every notice they name.
             keys: ``(channel, operator)`` of every operator whose key in force they need.
@@ -119,7 +132,7 @@ class Batch:
             areas: ``(channel, area key)`` of every area whose active plans they compare.
             conflicts_of: the notices whose open conflicts they may resolve.
         """
-        batch = cls(memory, statements)
+        batch = cls(memory, statements, mail=mail)
         claimed = await batch.clockwork.claim(link, claims)
         await batch._lock(link, {*channel_ids, *(c.due.channel for c in claimed)})
         batch.now = to_millisecond(clock.now())  # under the locks: times rise with seqs
@@ -161,6 +174,10 @@ class Batch:
                 channel = channel_of_row(cast(Any, SimpleNamespace(**row)))
                 known = ChannelMemory(channel, settings, head)
                 self.memory.channels[channel_id] = known
+            if known.webhooks_text != row["webhooks"]:
+                # Subscriptions change without an event: read them afresh, keep the rest.
+                known.webhooks_text = row["webhooks"]
+                known.webhooks = _webhooks(row["webhooks"])
             self._locked[channel_id] = known
 
     def _remembered(self, notice_id: uuid.UUID) -> StoredNotice | None:
@@ -299,6 +316,24 @@ class Batch:
         for wire_, event in zip(appended, events, strict=True):
             self.clockwork.record(channel_id, wire_.seq, event)
             self.plans.record(channel_id, wire_.seq, event)
+        outgoing = deliveries(
+            appended, channel=known.channel, webhooks=known.webhooks, mail=self.mail, now=self.now
+        )
+        self._deliveries.extend(
+            {
+                "id": d.id,
+                "kind": d.kind.value,
+                "channel_id": d.channel,
+                "seq": d.seq,
+                "event_type": d.event_type,
+                "target": d.target,
+                "status": "waiting",
+                "attempts": 0,
+                "next_attempt_at": d.due_at,
+                "created_at": self.now,
+            }
+            for d in outgoing
+        )
         leaves = [event_hash(e.model_dump(mode="json")) for e in appended]
         self._nodes.extend(node_rows(channel_id, grow(known.edge, leaves)))
         known.head += len(events)
@@ -320,6 +355,8 @@ class Batch:
             await link.run_many(statements.insert_events, self._events)
         if self._nodes:
             await link.run_many(statements.insert_nodes, self._nodes)
+        if self._deliveries:  # the outbox: in the events' own transaction
+            await link.run_many(statements.insert_deliveries, self._deliveries)
         new = [s for i, s in self._written.items() if i in self._new]
         changed = [s for i, s in self._written.items() if i not in self._new]
         if new:
@@ -348,6 +385,14 @@ class Batch:
                 self.memory.keep(stored)
         for stored in self._written.values():
             self.memory.keep(stored)
+
+
+def _webhooks(stored: str) -> tuple[WebhookTarget, ...]:
+    """``channels.webhooks`` (``[{"id", "party", "types"}]``) as the outbox reads it."""
+    return tuple(
+        WebhookTarget(id=str(w["id"]), party=str(w["party"]), types=tuple(w.get("types") or ()))
+        for w in json.loads(stored or "[]")
+    )
 
 
 def _wire(channel_id: str, seq: int, event: LogEvent, data: str) -> schemas.Event:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from client.protocol import schemas
 from client.protocol.log import CompactRange
 from server.domain.model import Channel, Notice
+from server.domain.outbox import WebhookTarget
 
 __all__ = ["ChannelMemory", "Memory", "Settings", "StoredNotice"]
 
@@ -47,6 +48,10 @@ class ChannelMemory:
     """The tree's right edge at ``head``; ``None`` until an append needs it."""
     keys: dict[str, schemas.Event | None] = field(default_factory=dict)
     """Operator to its ``operator.key_registered`` event in force (``None``: it has none)."""
+    webhooks_text: str = "[]"
+    """The channel's enabled webhook subscriptions as stored (``channels.webhooks``)."""
+    webhooks: tuple[WebhookTarget, ...] = ()
+    """The same, read: where each event of the channel is also sent."""
 
 
 class Memory:

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Dialect
 
 from client.protocol.vocabulary import EventType
 from server.store.clockwork import ClockStatements
-from server.store.models import ChannelRow, EventRow, LogNodeRow, NoticeRow
+from server.store.models import ChannelRow, DeliveryRow, EventRow, LogNodeRow, NoticeRow
 from server.store.plans import PlanStatements
 from server.store.prepared import Prepared
 
@@ -25,7 +25,16 @@ __all__ = ["Statements"]
 # already, and SQLAlchemy leaves the clause out there). Channels and notices are named one
 # bound parameter each, a statement per count, rather than with an "expanding" IN,
 # which SQLAlchemy would render anew for every run.
-_CHANNEL_COLUMNS = ("id", "party_a", "party_b", "policy", "policy_id", "proposal", "head_seq")
+_CHANNEL_COLUMNS = (
+    "id",
+    "party_a",
+    "party_b",
+    "policy",
+    "policy_id",
+    "proposal",
+    "head_seq",
+    "webhooks",
+)
 
 
 def _lock_statement(count: int) -> Select[Any]:
@@ -64,6 +73,18 @@ _EVENT_COLUMNS = (
     "data",
 )
 _NODE_COLUMNS = ("channel_id", "level", "idx", "hash")
+_DELIVERY_COLUMNS = (
+    "id",
+    "kind",
+    "channel_id",
+    "seq",
+    "event_type",
+    "target",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+)
 _NOTICE_FIELDS = tuple(
     c.name for c in NoticeRow.__table__.columns if c.name not in {"id", "sent_seq"}
 )
@@ -106,6 +127,7 @@ class Statements:
             ),
             dialect,
         )
+        self.insert_deliveries = Prepared(insert(DeliveryRow), dialect, keys=_DELIVERY_COLUMNS)
         self.clock = ClockStatements(dialect)
         self.plans = PlanStatements(dialect)
 

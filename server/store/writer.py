@@ -35,6 +35,7 @@ from sqlalchemy.engine import URL
 from client.protocol import schemas
 from server.clock import Clock, SystemClock
 from server.domain.errors import Refusal
+from server.domain.outbox import MailSwitch
 from server.store.clockwork import Claim
 from server.store.ledger import Batch, Memory, Statements
 from server.store.links import link_for
@@ -128,6 +129,10 @@ class Writer:
         self.max_batch = max_batch
         self.clock: Clock = clock or SystemClock()
         """Where a batch reads the time (the database's clock)."""
+        self.mail: MailSwitch | None = None
+        """Whether this server mails (set by ``create_app`` when SMTP is configured)."""
+        self.doorbell: Callable[[], None] | None = None
+        """Rung after a commit that wrote deliveries to the outbox: the delivery worker."""
         self.memory = Memory()
         """What the writer remembers between batches (for tests and the curious: read only)."""
         self.link = link_for(url, pragmas=pragmas)
@@ -259,6 +264,8 @@ class Writer:
             return
         # Committed: only now may what the batch read and wrote be remembered.
         ledger.remember()
+        if ledger.deliveries and self.doorbell is not None:
+            self.doorbell()  # something to send: now, not at the worker's next look
 
     async def _attempt(self, batch: list[_Work[Any]]) -> Batch:
         link = self.link
@@ -269,6 +276,7 @@ class Writer:
                 self.memory,
                 self._statements,
                 clock=self.clock,
+                mail=self.mail,
                 channel_ids={item.channel_id for item in batch if item.channel_id is not None},
                 notice_ids=[i for item in batch for i in item.notice_ids],
                 keys={key for item in batch for key in item.keys},
