@@ -229,14 +229,45 @@ def operator_create(
     party: Annotated[str, typer.Option(help="The party it acts for.")],
     name: Annotated[str, typer.Option(help="Display name.")],
     role: Annotated[Role, typer.Option(help="operator, observer or admin.")] = Role.OPERATOR,
+    email: Annotated[
+        str | None, typer.Option(help="Where its mail goes (escalations, unseen notices).")
+    ] = None,
     database_url: DbOpt = None,
 ) -> None:
     """Add an operator to a party."""
     _run(
-        lambda db: admin.create_operator(db, operator_id, party=party, name=name, role=role),
+        lambda db: admin.create_operator(
+            db, operator_id, party=party, name=name, role=role, email=email
+        ),
         database_url,
     )
-    out.print(f"operator {operator_id} ({role}) created in party {party}")
+    mailed = f", mail to {escape(email.strip())}" if email else ""
+    out.print(f"operator {operator_id} ({role}) created in party {party}{mailed}")
+
+
+@operator_app.command("email")
+def operator_email(
+    operator_id: str,
+    address: Annotated[
+        str | None, typer.Argument(help="The address, such as ana@water.example.")
+    ] = None,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="Forget the address: no more mail to it.")
+    ] = False,
+    database_url: DbOpt = None,
+) -> None:
+    """Set the address an operator's mail goes to, or forget it with --clear.
+
+    See docs/how-to/send-mail.md for what is mailed, and when.
+    """
+    if (address is None) == (not clear):
+        err.print("[red]error:[/red] give an address, or --clear (not both)")
+        raise typer.Exit(2)
+    stored = _run(lambda db: admin.set_email(db, operator_id, address), database_url)
+    if stored is None:
+        out.print(f"operator {operator_id} has no e-mail address now: it gets no mail")
+    else:
+        out.print(f"mail for operator {operator_id} goes to {escape(stored)}")
 
 
 @channel_app.command("create")

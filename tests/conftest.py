@@ -18,6 +18,8 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests.smtp import Mailbox, running_mailbox
+
 POSTGRES_ENV = "HOTLINE_TEST_POSTGRES_URL"
 
 
@@ -35,6 +37,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
             f"PostgreSQL tests need {POSTGRES_ENV} (e.g. postgresql://postgres@127.0.0.1/test)"
         )
     yield from _fresh_postgres_database(server_url)
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd) that keeps what it is sent: tests/smtp.py."""
+    with running_mailbox() as box:
+        yield box
 
 
 def _fresh_postgres_database(server_url: str) -> Iterator[str]:

@@ -40,13 +40,11 @@ from client.protocol.vocabulary import Decision, EventType, Priority, Role, Stat
 
 __all__ = [
     "DEFAULT_CHASE",
-    "MAX_ATTACHMENTS",
     "MAX_POLICY_SECONDS",
     "MAX_SEQ",
     "POLICY_EXAMPLE",
     "ActivityWindow",
     "Actor",
-    "Attachment",
     "Availability",
     "BoundingBox",
     "CancelRequest",
@@ -64,17 +62,18 @@ __all__ = [
     "DeadlinesByPriority",
     "DecisionRecord",
     "DecisionRequest",
+    "EmailAddress",
     "Event",
     "EventPage",
     "KeyOut",
     "KeyRegistration",
     "Me",
-    "MediaType",
     "NamedRef",
     "NoticeDetail",
     "NoticeDraft",
     "NoticeOut",
     "NoticePage",
+    "OperatorEmail",
     "PartyAvailability",
     "PolicyIn",
     "PolicyOut",
@@ -184,50 +183,6 @@ class ActivityWindow(BaseModel):
     ends_at: Time = Field(description="When it ends; must be after `starts_at`.")
 
 
-MediaType = Literal[
-    "application/pdf", "image/png", "image/jpeg", "application/geo+json", "text/plain"
-]
-"""The kinds of file a notice may carry; the server checks each upload's bytes against it."""
-MAX_ATTACHMENTS = 10
-"""Files a notice may list at most."""
-FileName = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=255, pattern=r"^[^/\\]+$"),
-    AfterValidator(check_line),
-]
-
-
-class Attachment(BaseModel):
-    """A file a notice carries, as the upload answered it: the log proves which file it was.
-
-    The server also refuses names `.` and `..` and bidirectional control characters.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "sha256": "9f2b5c8e0d1a7b3c4e6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5",
-                    "size": 48213,
-                    "media_type": "application/pdf",
-                    "name": "mill-lane-traffic-plan.pdf",
-                }
-            ]
-        },
-    )
-
-    sha256: str = Field(
-        pattern=r"^[0-9a-f]{64}$", description="The file's SHA-256, 64 lower-case hex digits."
-    )
-    size: Annotated[int, Strict()] = Field(ge=1, description="The file's size in bytes.")
-    media_type: MediaType = Field(description="What the file is; its bytes were checked.")
-    name: FileName = Field(
-        description="What the sender calls it: 1 to 255 characters, no `/` or `\\`, no "
-        "control characters. A label only: files are stored by their hash."
-    )
-
-
 class NoticeDraft(BaseModel):
     """A notice as the sending client writes it."""
 
@@ -274,12 +229,6 @@ class NoticeDraft(BaseModel):
     )
     client_time: Time | None = Field(
         None, description="The client's own clock, kept as a claim beside the server's time."
-    )
-    attachments: list[Attachment] = Field(
-        default_factory=list,
-        max_length=MAX_ATTACHMENTS,
-        description="Files the notice carries, at most 10, each uploaded to the channel by "
-        "the sender's party first (`PUT …/attachments`), listed as the upload answered.",
     )
     signature: Signature | None = Field(None, description=_SIGNATURE)
 
@@ -329,6 +278,30 @@ class Me(BaseModel):
     operator: NamedRef = Field(description="The operator.")
     role: Role = Field(description="What the operator may do.")
     party: NamedRef = Field(description="The party the operator acts for.")
+    email: str | None = Field(
+        None, description="Where the operator's mail goes; `null`: no address, no mail."
+    )
+
+
+class EmailAddress(BaseModel):
+    """An operator's new e-mail address."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"email": "ana.lopez@water.example"}]}
+    )
+
+    email: str = Field(
+        max_length=254,
+        description="An address as HTML's `<input type=email>` accepts it: "
+        "`name@example.org`, ASCII, no display name.",
+    )
+
+
+class OperatorEmail(BaseModel):
+    """Where an operator's mail goes."""
+
+    operator: str = Field(description="The operator's id.")
+    email: str | None = Field(description="The address; `null`: none, so no mail.")
 
 
 MAX_POLICY_SECONDS = 366 * 24 * 3600
@@ -718,11 +691,6 @@ class NoticeOut(BaseModel):
     decision: DecisionRecord | None = Field(description="The receiving party's answer.")
     cancellation: Cancellation | None = Field(description="The sender's withdrawal.")
     overdue_at: Time | None = Field(description="When the deadline was found missed.")
-    attachments: list[Attachment] = Field(
-        default_factory=list,
-        description="The files it carries; fetch each with `GET …/attachments/{sha256}` and "
-        "check its hash.",
-    )
 
 
 class NoticeDetail(NoticeOut):

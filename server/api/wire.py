@@ -6,7 +6,6 @@ from uuid import UUID
 
 from client.protocol import schemas
 from server.domain import rules
-from server.domain.attachments import Attachment
 from server.domain.model import ActivityWindow, BoundingBox, Notice, NoticeContent, Policy
 from server.domain.policy import policy_of_wire
 from server.store.repository import Identity
@@ -28,9 +27,6 @@ def content(draft: schemas.NoticeDraft) -> NoticeContent:
         ack_required=draft.ack_required,
         refers_to=draft.refers_to,
         bbox=None if draft.bbox is None else BoundingBox(*draft.bbox),
-        attachments=tuple(
-            Attachment(a.sha256, a.size, a.media_type, a.name) for a in draft.attachments
-        ),
     )
 
 
@@ -105,7 +101,6 @@ def notice_out(notice: Notice, seq: int) -> schemas.NoticeOut:
         decision=decision,
         cancellation=cancellation,
         overdue_at=notice.overdue_at,
-        attachments=[schemas.Attachment.model_validate(a.wire()) for a in c.attachments],
     )
 
 
@@ -116,4 +111,5 @@ def me(identity: Identity) -> schemas.Me:
         operator=schemas.NamedRef(id=actor.operator, name=identity.operator_name),
         role=actor.role,
         party=schemas.NamedRef(id=actor.party, name=identity.party_name),
+        email=identity.email,
     )

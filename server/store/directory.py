@@ -17,7 +17,7 @@ from server.store.clockwork import due_row
 from server.store.models import ChannelRow, DueActionRow, OperatorRow, PartyRow, TokenRow
 from server.store.repository import policy_to_json
 
-__all__ = ["Directory", "TokenInfo"]
+__all__ = ["Directory", "OperatorInfo", "TokenInfo"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,21 @@ class TokenInfo:
     label: str
     created_at: datetime
     revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorInfo:
+    """An operator as mail needs it: who, for which party, in which role, at which address."""
+
+    id: str
+    party: str
+    name: str
+    role: Role
+    email: str | None
+
+
+def _operator_info(row: OperatorRow) -> OperatorInfo:
+    return OperatorInfo(row.id, row.party_id, row.name, Role(row.role), row.email)
 
 
 class Directory:
@@ -46,6 +61,30 @@ class Directory:
         row = await self.session.get(OperatorRow, operator_id)
         return None if row is None else row.party_id
 
+    async def operator(self, operator_id: str) -> OperatorInfo | None:
+        """An operator, or ``None`` if there is no such operator."""
+        row = await self.session.get(OperatorRow, operator_id)
+        return None if row is None else _operator_info(row)
+
+    async def operators_of(self, party: str, *, role: Role | None = None) -> list[OperatorInfo]:
+        """A party's operators (only those in ``role``, if given), by id."""
+        stmt = select(OperatorRow).where(OperatorRow.party_id == party)
+        if role is not None:
+            stmt = stmt.where(OperatorRow.role == role.value)
+        rows = await self.session.scalars(stmt.order_by(OperatorRow.id))
+        return [_operator_info(row) for row in rows.all()]
+
+    async def set_email(self, operator_id: str, email: str | None) -> bool:
+        """Set (or, with ``None``, clear) an operator's address; whether the operator exists."""
+        stmt = update(OperatorRow).where(OperatorRow.id == operator_id).values(email=email)
+        result = await self.session.execute(stmt)
+        return bool(getattr(result, "rowcount", 0))
+
+    async def party_names(self, party_ids: Collection[str]) -> dict[str, str]:
+        """The display names of parties, by id (unknown ids are left out)."""
+        stmt = select(PartyRow.id, PartyRow.name).where(PartyRow.id.in_(party_ids))
+        return {party_id: name for party_id, name in (await self.session.execute(stmt)).all()}
+
     async def channel_exists(self, channel_id: str) -> bool:
         """Whether a channel with this id exists."""
         return await self.session.get(ChannelRow, channel_id) is not None
@@ -55,11 +94,25 @@ class Directory:
         self.session.add(PartyRow(id=party_id, name=name, created_at=now))
 
     def add_operator(
-        self, operator_id: str, *, party: str, name: str, role: Role, now: datetime
+        self,
+        operator_id: str,
+        *,
+        party: str,
+        name: str,
+        role: Role,
+        now: datetime,
+        email: str | None = None,
     ) -> None:
         """Add an operator to a party."""
         self.session.add(
-            OperatorRow(id=operator_id, party_id=party, name=name, role=role.value, created_at=now)
+            OperatorRow(
+                id=operator_id,
+                party_id=party,
+                name=name,
+                role=role.value,
+                created_at=now,
+                email=email,
+            )
         )
 
     def add_channel(

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from client.protocol import schemas
 from client.protocol.times import format_time, parse_time
 from client.protocol.vocabulary import Decision, EventType, Priority, Role, Status
-from server.domain.attachments import Attachment
 from server.domain.conflicts import area_key
 from server.domain.model import (
     ActivityWindow,
@@ -67,6 +66,8 @@ class Identity:
     party_name: str
     token_id: uuid.UUID
     """The id of the token it authenticated with (never the token itself)."""
+    email: str | None = None
+    """Where the operator's mail goes, if it said."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +178,6 @@ def notice_of_row(row: NoticeRow) -> Notice:
         ack_required=row.ack_required,
         refers_to=row.refers_to,
         bbox=None if row.bbox is None else BoundingBox(*json.loads(row.bbox)),
-        attachments=_attachments_of_json(row.attachments),
     )
     return Notice(
         id=row.id,
@@ -239,21 +239,8 @@ def notice_columns(notice: Notice) -> dict[str, Any]:
         "reminded": notice.reminded,
         "escalated_at": notice.escalated_at,
         "signature": notice.signature,
-        "attachments": _attachments_to_json(c.attachments),
+        "attachments": None,  # the attachments work fills this in from the notice's content
     }
-
-
-def _attachments_to_json(attachments: tuple[Attachment, ...]) -> str | None:
-    """A notice's files as ``notices.attachments`` holds them: null for none, as before files."""
-    if not attachments:
-        return None
-    return json.dumps([attachment.wire() for attachment in attachments])
-
-
-def _attachments_of_json(text: str | None) -> tuple[Attachment, ...]:
-    if text is None:
-        return ()
-    return tuple(Attachment(**attachment) for attachment in json.loads(text))
 
 
 class StoredEvent(Protocol):
@@ -299,7 +286,13 @@ def wire_event(row: StoredEvent) -> schemas.Event:
 # objects, since the rows are only read.
 _IDENTITY = (
     select(
-        OperatorRow.id, OperatorRow.role, OperatorRow.name, PartyRow.id, PartyRow.name, TokenRow.id
+        OperatorRow.id,
+        OperatorRow.role,
+        OperatorRow.name,
+        PartyRow.id,
+        PartyRow.name,
+        TokenRow.id,
+        OperatorRow.email,
     )
     .join(TokenRow, TokenRow.operator_id == OperatorRow.id)
     .join(PartyRow, PartyRow.id == OperatorRow.party_id)
@@ -373,12 +366,13 @@ class Repository:
         found = (await self.session.execute(_IDENTITY, {"token_hash": token_hash})).one_or_none()
         if found is None:
             return None
-        operator, role, operator_name, party, party_name, token_id = found
+        operator, role, operator_name, party, party_name, token_id, email = found
         return Identity(
             actor=Actor(party=party, operator=operator, role=Role(role)),
             operator_name=operator_name,
             party_name=party_name,
             token_id=token_id,
+            email=email,
         )
 
     async def channels_of(self, party: str, channel_id: str | None = None) -> list[schemas.Channel]:
