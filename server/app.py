@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -19,17 +21,22 @@ from server.api.routes import log as log_routes
 from server.api.routes import policy as policy_routes
 from server.clock import Clock
 from server.config import Settings
+from server.domain.outbox import MailSwitch
 from server.fanout import Hub, LocalFanout
 from server.keys import LogKeys
 from server.metrics import Metrics
 from server.service import access
 from server.service import log as log_service
+from server.service.deliveries import Deliverer, Sender
 from server.service.scheduler import Scheduler
 from server.store.db import Database
 
-__all__ = ["create_app"]
+__all__ = ["DELIVERIES_STOP_SECONDS", "create_app"]
 
 log = logging.getLogger(__name__)
+
+DELIVERIES_STOP_SECONDS = 5.0
+"""How long a server shutting down waits for the deliveries being sent to be answered."""
 
 DESCRIPTION = """\
 Two organisations give each other notice of what they plan to do; the other side's
@@ -58,8 +65,25 @@ async def _watch_revocations(db: Database, hub: Hub, every: float) -> None:
         await asyncio.sleep(every)
 
 
+def _senders(settings: Settings, database: Database, fanout: LocalFanout) -> dict[str, Sender]:
+    """Who sends each kind of delivery from this process; mail only where SMTP is set.
+
+    Also tells the writer whether to queue mail at all: with no SMTP server here, no mail
+    is written to the outbox (nothing would ever send it).
+    """
+    senders: dict[str, Sender] = {}
+    if settings.smtp_host is not None:
+        offline_after = timedelta(seconds=settings.mail_offline_after_seconds)
+        database.writer.mail = MailSwitch(offline_after=offline_after)
+    return senders
+
+
 def create_app(
-    settings: Settings | None = None, *, db: Database | None = None, clock: Clock | None = None
+    settings: Settings | None = None,
+    *,
+    db: Database | None = None,
+    clock: Clock | None = None,
+    rng: random.Random | None = None,
 ) -> FastAPI:
     """Build the API.
 
@@ -69,11 +93,13 @@ def create_app(
             (the caller then owns it and its schema).
         clock: the time every command and the scheduler read, instead of the system's
             (set on the database; tests move it by hand).
+        rng: where the delivery worker draws its retry waits (tests seed one).
 
     Returns:
         The FastAPI application. Its lifespan grows any Merkle tree that lags its log,
-        runs the scheduler (``server/service/scheduler.py``) and the revocation watcher,
-        and closes the database it made.
+        runs the scheduler (``server/service/scheduler.py``), the delivery worker
+        (``server/service/deliveries.py``) and the revocation watcher, and closes the
+        database it made.
 
     Raises:
         KeyFileError: the signing key file cannot be used.
@@ -86,12 +112,23 @@ def create_app(
     checkpoints = log_service.Checkpoints(keys)
     fanout = LocalFanout(Hub(checkpoints))
     scheduler = Scheduler(database, fanout, every=settings.deadline_check_seconds)
+    meters = Metrics()
+    deliverer = Deliverer(
+        database,
+        _senders(settings, database, fanout),
+        settings=settings,
+        metrics=meters,
+        rng=rng,
+    )
+    database.writer.doorbell = deliverer.ring  # what this process commits goes out at once
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await log_service.build_missing(database)
+        delivering = asyncio.create_task(deliverer.run(), name="deliveries")
         watchers = [
             asyncio.create_task(scheduler.run(), name="scheduler"),
+            delivering,
             asyncio.create_task(
                 _watch_revocations(database, fanout.hub, settings.revocation_check_seconds),
                 name="revocations",
@@ -100,6 +137,10 @@ def create_app(
         try:
             yield
         finally:
+            # The delivery worker finishes the batch it is sending, if it can do so soon:
+            # cut off, it would send that batch again after the restart.
+            deliverer.stop()
+            await asyncio.wait([delivering], timeout=DELIVERIES_STOP_SECONDS)
             for watcher in watchers:
                 watcher.cancel()
             await asyncio.gather(*watchers, return_exceptions=True)
@@ -137,8 +178,9 @@ def create_app(
     app.state.settings = settings
     app.state.fanout = fanout
     app.state.scheduler = scheduler
+    app.state.deliverer = deliverer
     app.state.checkpoints = checkpoints
-    app.state.metrics = Metrics()
+    app.state.metrics = meters
     problems.install(app)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     app.include_router(health.router)

@@ -49,6 +49,42 @@ class Metrics:
             "Sockets closed with 4401 because their token was revoked.",
             registry=self.registry,
         )
+        # The outbox (server/service/deliveries.py), by kind: webhook or mail.
+        self.deliveries_sent = Counter(
+            "hotline_deliveries_sent",
+            "Deliveries this process sent and the receiver accepted.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.deliveries_failed = Counter(
+            "hotline_deliveries_failed",
+            "Deliveries given up: out of tries, or refused for good (410 Gone, a 5xx SMTP reply).",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.deliveries_retried = Counter(
+            "hotline_deliveries_retried",
+            "Tries that failed and left their delivery waiting for another.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.deliveries_skipped = Counter(
+            "hotline_deliveries_skipped",
+            "Deliveries with nothing to send (no e-mail address; the notice seen meanwhile).",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.deliveries_waiting = Gauge(
+            "hotline_deliveries_waiting",
+            "Deliveries waiting in the database's outbox (every process's), as this process "
+            "last counted them.",
+            registry=self.registry,
+        )
+        self.attachment_bytes = Counter(
+            "hotline_attachment_bytes",
+            "Bytes of attachments uploaded.",
+            registry=self.registry,
+        )
 
     def pushed_live(self, event: schemas.Event) -> None:
         """Count a live event written to a socket and how long it took to get there."""

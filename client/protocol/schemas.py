@@ -40,11 +40,13 @@ from client.protocol.vocabulary import Decision, EventType, Priority, Role, Stat
 
 __all__ = [
     "DEFAULT_CHASE",
+    "MAX_ATTACHMENTS",
     "MAX_POLICY_SECONDS",
     "MAX_SEQ",
     "POLICY_EXAMPLE",
     "ActivityWindow",
     "Actor",
+    "Attachment",
     "Availability",
     "BoundingBox",
     "CancelRequest",
@@ -68,6 +70,7 @@ __all__ = [
     "KeyOut",
     "KeyRegistration",
     "Me",
+    "MediaType",
     "NamedRef",
     "NoticeDetail",
     "NoticeDraft",
@@ -183,6 +186,50 @@ class ActivityWindow(BaseModel):
     ends_at: Time = Field(description="When it ends; must be after `starts_at`.")
 
 
+MediaType = Literal[
+    "application/pdf", "image/png", "image/jpeg", "application/geo+json", "text/plain"
+]
+"""The kinds of file a notice may carry; the server checks each upload's bytes against it."""
+MAX_ATTACHMENTS = 10
+"""Files a notice may list at most."""
+FileName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=255, pattern=r"^[^/\\]+$"),
+    AfterValidator(check_line),
+]
+
+
+class Attachment(BaseModel):
+    """A file a notice carries, as the upload answered it: the log proves which file it was.
+
+    The server also refuses names `.` and `..` and bidirectional control characters.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "sha256": "9f2b5c8e0d1a7b3c4e6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5",
+                    "size": 48213,
+                    "media_type": "application/pdf",
+                    "name": "mill-lane-traffic-plan.pdf",
+                }
+            ]
+        },
+    )
+
+    sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="The file's SHA-256, 64 lower-case hex digits."
+    )
+    size: Annotated[int, Strict()] = Field(ge=1, description="The file's size in bytes.")
+    media_type: MediaType = Field(description="What the file is; its bytes were checked.")
+    name: FileName = Field(
+        description="What the sender calls it: 1 to 255 characters, no `/` or `\\`, no "
+        "control characters. A label only: files are stored by their hash."
+    )
+
+
 class NoticeDraft(BaseModel):
     """A notice as the sending client writes it."""
 
@@ -229,6 +276,12 @@ class NoticeDraft(BaseModel):
     )
     client_time: Time | None = Field(
         None, description="The client's own clock, kept as a claim beside the server's time."
+    )
+    attachments: list[Attachment] = Field(
+        default_factory=list,
+        max_length=MAX_ATTACHMENTS,
+        description="Files the notice carries, at most 10, each uploaded to the channel by "
+        "the sender's party first (`PUT …/attachments`), listed as the upload answered.",
     )
     signature: Signature | None = Field(None, description=_SIGNATURE)
 
@@ -691,6 +744,11 @@ class NoticeOut(BaseModel):
     decision: DecisionRecord | None = Field(description="The receiving party's answer.")
     cancellation: Cancellation | None = Field(description="The sender's withdrawal.")
     overdue_at: Time | None = Field(description="When the deadline was found missed.")
+    attachments: list[Attachment] = Field(
+        default_factory=list,
+        description="The files it carries; fetch each with `GET …/attachments/{sha256}` and "
+        "check its hash.",
+    )
 
 
 class NoticeDetail(NoticeOut):

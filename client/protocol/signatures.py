@@ -20,6 +20,11 @@ it said, the log for when. A decision signs ``notice``, ``reason`` and ``client_
 under the type ``notice.acknowledged`` or ``notice.objected``, so that one can never
 pass for the other. Receipts and cancellations are not signed.
 
+A notice's ``bbox`` and ``attachments`` came to the protocol later
+(:data:`OPTIONAL_SIGNED_FIELDS`): each is signed only when the notice has one, so that the
+signatures made before them still verify. An ``attachments`` list names each file by its
+SHA-256, so a signed notice vouches for the very bytes of the files it carries.
+
 A signature travels, and is kept in the event's ``data["signature"]``, as the base64 of
 the key's 4-byte id followed by the 64-byte Ed25519 signature, like a signature line of a
 signed note.
@@ -87,10 +92,12 @@ SIGNED_FIELDS: Mapping[str, tuple[str, ...]] = {
 """By event type, the fields of the event's ``data`` that its operator signs."""
 
 OPTIONAL_SIGNED_FIELDS: Mapping[str, tuple[str, ...]] = {
-    EventType.NOTICE_SENT: ("bbox",),
+    EventType.NOTICE_SENT: ("bbox", "attachments"),
 }
-"""Fields signed only when the event's ``data`` has them: added to the protocol later, so
-that the signatures made before them still verify."""
+"""Fields signed only when the event's ``data`` has them, not ``null`` and not an empty list:
+added to the protocol later, so that the signatures made before them still verify. (A
+notice without files is sent with ``"attachments": []`` and logged without the member:
+both sign the same bytes.)"""
 
 _KEY_ID_SIZE = 4
 _SIGNATURE_SIZE = 64
@@ -116,7 +123,7 @@ def signed_content(
         operator: The signing operator's id (the name of its key).
         data: The event's ``data`` as on the wire; only :data:`SIGNED_FIELDS` are read,
             and a missing one counts as ``null``; then those of
-            :data:`OPTIONAL_SIGNED_FIELDS` that it has and are not ``null``.
+            :data:`OPTIONAL_SIGNED_FIELDS` that it has and are neither ``null`` nor ``[]``.
 
     Raises:
         ValueError: ``event_type`` is not one that operators sign.
@@ -130,7 +137,7 @@ def signed_content(
         {
             name: data[name]
             for name in OPTIONAL_SIGNED_FIELDS.get(event_type, ())
-            if data.get(name) is not None
+            if data.get(name) is not None and data.get(name) != []
         }
     )
     return canonical_json(

@@ -1,5 +1,9 @@
 """ASGI middleware: a request id, an access log line, and a cap on body size.
 
+The cap is ``max_body_bytes`` (JSON requests are small) but for the one route that takes
+a file, ``PUT /api/v1/channels/{channel}/attachments``, whose cap is
+``max_attachment_bytes``.
+
 Written as plain ASGI (not Starlette's ``BaseHTTPMiddleware``) because it sits on every
 request's path and must not buffer bodies or add a task per request.
 """
@@ -22,14 +26,26 @@ __all__ = ["RequestContext"]
 
 log = logging.getLogger("hotline.access")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_UPLOAD = re.compile(r"/api/v1/channels/[^/]+/attachments/?")
 
 
 class RequestContext:
-    """Tag each HTTP request with an id, log it once, and refuse oversized bodies (413)."""
+    """Tag each HTTP request with an id, log it once, and refuse oversized bodies (413).
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    Args:
+        app: the application.
+        max_body_bytes: the largest body of any request but an upload.
+        max_attachment_bytes: the largest body of an upload (``None``: ``max_body_bytes``).
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, max_attachment_bytes: int | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_attachment_bytes = (
+            max_body_bytes if max_attachment_bytes is None else max_attachment_bytes
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -42,10 +58,11 @@ class RequestContext:
         started = time.perf_counter()
         status = 500
         received = 0
+        limit = self._limit(scope)
 
         declared = headers.get(b"content-length", b"0")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._too_large(scope, receive, send, rid)
+        if declared.isdigit() and int(declared) > limit:
+            await self._too_large(scope, receive, send, rid, limit)
             self._log(scope, 413, started)
             request_id.reset(token)
             return
@@ -55,10 +72,10 @@ class RequestContext:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     # An HTTPException passes through FastAPI's body parsing untouched
                     # and reaches the problem handler like any other.
-                    raise HTTPException(413, self._too_large_detail)
+                    raise HTTPException(413, _too_large_detail(limit))
             return message
 
         async def tagging_send(message: Message) -> None:
@@ -74,12 +91,15 @@ class RequestContext:
             self._log(scope, status, started)
             request_id.reset(token)
 
-    @property
-    def _too_large_detail(self) -> str:
-        return f"request bodies are limited to {self.max_body_bytes} bytes"
+    def _limit(self, scope: Scope) -> int:
+        if scope["method"] == "PUT" and _UPLOAD.fullmatch(scope["path"]):
+            return self.max_attachment_bytes
+        return self.max_body_bytes
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
-        response = problem(413, "content-too-large", self._too_large_detail, instance=scope["path"])
+    @staticmethod
+    async def _too_large(scope: Scope, receive: Receive, send: Send, rid: str, limit: int) -> None:
+        detail = _too_large_detail(limit)
+        response = problem(413, "content-too-large", detail, instance=scope["path"])
         response.headers["x-request-id"] = rid
         await response(scope, receive, send)
 
@@ -92,3 +112,7 @@ class RequestContext:
             "ms": round((time.perf_counter() - started) * 1000, 2),
         }
         log.info("request", extra=extra)
+
+
+def _too_large_detail(limit: int) -> str:
+    return f"request bodies are limited to {limit} bytes"

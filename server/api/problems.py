@@ -42,6 +42,8 @@ STATUS: dict[type[errors.Refusal], int] = {
     errors.Forbidden: 403,
     errors.Conflict: 409,
     errors.Invalid: 422,
+    errors.TooLarge: 413,
+    errors.UnsupportedType: 415,
 }
 """HTTP status of each kind of refusal; subclasses take their parent's.
 
@@ -202,7 +204,10 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         403: "The caller's role or party may not do this.",
         404: "Not found, or not visible to the caller's party.",
         409: "Conflicts with what the log already holds.",
+        413: "The request body is larger than the server accepts.",
+        415: "The body's media type is not one the server accepts here.",
         422: "The request is malformed or breaks the channel policy.",
+        500: "The server failed; the request id in its logs says where.",
     }
     return {
         status: {

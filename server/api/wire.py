@@ -6,6 +6,7 @@ from uuid import UUID
 
 from client.protocol import schemas
 from server.domain import rules
+from server.domain.attachments import Attachment
 from server.domain.model import ActivityWindow, BoundingBox, Notice, NoticeContent, Policy
 from server.domain.policy import policy_of_wire
 from server.store.repository import Identity
@@ -27,6 +28,9 @@ def content(draft: schemas.NoticeDraft) -> NoticeContent:
         ack_required=draft.ack_required,
         refers_to=draft.refers_to,
         bbox=None if draft.bbox is None else BoundingBox(*draft.bbox),
+        attachments=tuple(
+            Attachment(a.sha256, a.size, a.media_type, a.name) for a in draft.attachments
+        ),
     )
 
 
@@ -101,6 +105,7 @@ def notice_out(notice: Notice, seq: int) -> schemas.NoticeOut:
         decision=decision,
         cancellation=cancellation,
         overdue_at=notice.overdue_at,
+        attachments=[schemas.Attachment.model_validate(a.wire()) for a in c.attachments],
     )
 
 

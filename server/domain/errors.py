@@ -6,6 +6,8 @@ problem type in one place (``server/api/problems.py``)::
     Refusal
     ├── NotFound              the notice or channel does not exist for this caller
     ├── Forbidden             the caller's role or party may not do this
+    ├── TooLarge              an upload beyond the size the server accepts
+    ├── UnsupportedType       an upload of a media type notices cannot carry
     ├── Conflict
     │   ├── IdempotencyConflict   a notice id reused with other content
     │   │   └── ProposalIdConflict    a proposal id reused
@@ -16,7 +18,9 @@ problem type in one place (``server/api/problems.py``)::
     └── Invalid               the command itself is malformed or breaks the policy
         ├── BadSignature          a signature that does not verify with the key in force
         ├── SignatureRequired     an unsigned notice or decision where policy wants one
-        └── BadKey                a malformed key, or one not named after its operator
+        ├── BadKey                a malformed key, or one not named after its operator
+        ├── TypeMismatch          an upload whose content is not of its declared type
+        └── UnknownAttachment     a notice listing a file its party never uploaded here
 """
 
 from __future__ import annotations
@@ -42,6 +46,10 @@ __all__ = [
     "ProposalIdConflict",
     "Refusal",
     "SignatureRequired",
+    "TooLarge",
+    "TypeMismatch",
+    "UnknownAttachment",
+    "UnsupportedType",
 ]
 
 
@@ -66,6 +74,22 @@ class Forbidden(Refusal):
     """The caller is known but its role or party may not do this."""
 
     code = "forbidden"
+
+
+class TooLarge(Refusal):
+    """An upload larger than the server accepts; ``limit`` is that size in bytes."""
+
+    code = "content-too-large"
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+class UnsupportedType(Refusal):
+    """An upload of a media type a notice cannot carry (see ``server/domain/attachments.py``)."""
+
+    code = "attachment-type-unsupported"
 
 
 class Conflict(Refusal):
@@ -149,3 +173,21 @@ class BadKey(Invalid):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, field="verifier_key")
+
+
+class TypeMismatch(Invalid):
+    """An upload whose bytes are not what its ``Content-Type`` says (a PNG that is no PNG)."""
+
+    code = "attachment-type-mismatch"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="body")
+
+
+class UnknownAttachment(Invalid):
+    """A notice lists a file that its party did not upload to the channel, as listed."""
+
+    code = "attachment-unknown"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="attachments")

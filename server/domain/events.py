@@ -96,6 +96,9 @@ class NoticeSent:
         if c.bbox is not None:
             # Only a notice with a box carries the member, so older ones read as they did.
             data["bbox"] = c.bbox.as_list()
+        if c.attachments:
+            # Likewise: only a notice with files lists them, and the list is signed.
+            data["attachments"] = [attachment.wire() for attachment in c.attachments]
         return _with_signature(data, self.signature)
 
 

@@ -21,6 +21,7 @@ from client.protocol.limits import (
     check_text,
 )
 from client.protocol.vocabulary import Decision, Priority, Role, Status
+from server.domain.attachments import MAX_ATTACHMENTS, Attachment
 from server.domain.errors import Invalid
 
 __all__ = [
@@ -262,6 +263,8 @@ class NoticeContent:
     refers_to: UUID | None = None
     bbox: BoundingBox | None = None
     """Where, more precisely than ``area``; only with an area (the label names the place)."""
+    attachments: tuple[Attachment, ...] = ()
+    """The files it carries, in the sender's order, each uploaded to the channel first."""
 
     def __post_init__(self) -> None:
         if not self.subject.strip() or len(self.subject) > MAX_SUBJECT:
@@ -272,6 +275,10 @@ class NoticeContent:
             raise Invalid(f"area must be 1 to {MAX_AREA} characters", field="area")
         if self.bbox is not None and self.area is None:
             raise Invalid("a bbox needs an area: the label names the place", field="bbox")
+        if len(self.attachments) > MAX_ATTACHMENTS:
+            raise Invalid(f"a notice carries at most {MAX_ATTACHMENTS} files", field="attachments")
+        if len({a.sha256 for a in self.attachments}) < len(self.attachments):
+            raise Invalid("a notice lists each file once", field="attachments")
         for field_name, check, value in (
             ("subject", check_line, self.subject),
             ("body", check_text, self.body),

@@ -36,6 +36,7 @@ from server.domain.events import (
 )
 from server.domain.model import Actor, Check, Notice, PlanConflict
 from server.fanout import Fanout
+from server.service.attachments import check_listed
 from server.store.clockwork import NOTICE_KINDS, Claim, Claimed
 from server.store.db import Database
 from server.store.ledger import Batch
@@ -141,6 +142,9 @@ async def execute(
     Raises:
         Refusal: the channel is not the actor's, or the domain refused the command.
     """
+    if isinstance(command, rules.SendNotice):
+        # Before the writer: an upload never changes, so what holds now holds when it runs.
+        await check_listed(db, actor, channel_id, command.content.attachments)
     named = [command.notice_id]
     areas: list[tuple[str, str]] = []
     conflicts_of = []

@@ -1,17 +1,62 @@
 """The delivery worker: sends what the outbox holds, tries again, and records every try.
 
 The outbox (``server/domain/outbox.py`` decides what goes in it, ``server/store/ledger.py``
-writes it) is a table of deliveries written in the transaction of the event that causes
-each: a webhook call, a mail. This module empties it.
+writes it) is the table ``deliveries``, each row written in the transaction of the event
+that causes it: a webhook call, a mail. The :class:`Deliverer`, a task in each server
+process beside the scheduler, empties it:
+
+1. **Claim** a batch of rows that are due, with a lease, in a short transaction of its own
+   (``server/store/outbox.py``; on PostgreSQL ``FOR UPDATE SKIP LOCKED``, so that several
+   processes share the work and never take the same row).
+2. **Send** them outside any transaction, a few at a time, each through the
+   :class:`Sender` of its kind (``server/service/webhooks.py``, ``server/service/mail.py``),
+   each within the lease.
+3. **Record** every try and what follows in one transaction: *delivered*; *skipped*
+   (nothing to send); *waiting* again, until ``now`` plus a random wait below a ceiling that
+   doubles with each failure (``retry_delay``, exponential back-off with full jitter);
+   *failed* once out of tries or refused for good. The lease is cleared.
+
+A row that cannot be sent never stops the worker: a sender that raises, or takes longer
+than the lease allows, is a failed try like any other, logged and tried again later. A
+process killed while sending never records: its lease runs out, and the row is anybody's
+again (``delivery_lease_seconds``). So whatever was committed is sent **at least once**,
+and the receiver drops a repeat by the delivery's stable id.
+
+The worker looks again as soon as this process commits a delivery (the writer rings
+:meth:`Deliverer.ring`, the doorbell), when the next row it knows of falls due, and at
+least every ``delivery_check_seconds`` (for what other processes commit).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import random
+import time
 import uuid
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Protocol
 
-__all__ = ["Outgoing", "Sender", "Sent"]
+from client.protocol.times import to_millisecond
+from server.config import Settings
+from server.domain.outbox import give_up, retry_delay
+from server.metrics import Metrics
+from server.store import outbox
+from server.store.db import Database
+
+__all__ = ["MIN_WAIT", "Deliverer", "Outgoing", "Sender", "Sent"]
+
+log = logging.getLogger(__name__)
+
+MIN_WAIT = 0.02
+"""Seconds the worker waits at least between two passes, so that a row another process
+holds, due now, is not asked for again at once."""
+
+_ERROR_CHARS = 500
+"""The most of an error kept with a try: enough to read, not a receiver's whole page."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,3 +98,222 @@ class Sender(Protocol):
     async def send(self, delivery: Outgoing) -> Sent:
         """Try once; report how it went rather than raise."""
         ...
+
+
+class Deliverer:
+    """Sends a database's outbox from this process.
+
+    Args:
+        db: the database; its ``clock`` says what time it is.
+        senders: a sender for each kind this process sends (``webhook``, ``mail``); rows of
+            other kinds are left to processes that can send them.
+        settings: ``delivery_*``: how often to look, how many tries, how long to wait
+            between them, how long a lease lasts.
+        metrics: where to count what was sent, failed, retried, skipped and is waiting.
+        rng: where retry waits are drawn from (a seeded one in tests).
+        batch: how many deliveries one claim takes at most.
+        concurrency: how many of them are being sent at once at most.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        senders: Mapping[str, Sender],
+        *,
+        settings: Settings,
+        metrics: Metrics | None = None,
+        rng: random.Random | None = None,
+        batch: int = 100,
+        concurrency: int = 16,
+    ) -> None:
+        if batch < 1 or concurrency < 1:
+            raise ValueError("the delivery worker needs batch >= 1 and concurrency >= 1")
+        self.db = db
+        self.senders = dict(senders)
+        self.settings = settings
+        self.metrics = metrics
+        self.rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
+        self.batch = batch
+        self.concurrency = concurrency
+        self._bell: asyncio.Event | None = None
+        self._stopping = False
+
+    # -- the doorbell ---------------------------------------------------------------------
+
+    def ring(self) -> None:
+        """Look now: something was committed to send (the writer calls this after a commit)."""
+        if self._bell is not None:
+            self._bell.set()
+
+    # -- one pass ------------------------------------------------------------------------
+
+    async def deliver_due(self) -> list[outbox.Outcome]:
+        """One pass: claim, send and record what is due, a batch at a time, while full.
+
+        Returns:
+            Every try the pass made, in the order recorded.
+        """
+        tried: list[outbox.Outcome] = []
+        while not self._stopping:
+            claimed = await self._claim()
+            if claimed:
+                tried.extend(await self._send_and_record(claimed))
+            if len(claimed) < self.batch:
+                break
+        return tried
+
+    async def _claim(self) -> list[outbox.Claimed]:
+        now = self.db.clock.now()
+        until = now + timedelta(seconds=self.settings.delivery_lease_seconds)
+        async with self.db.session() as session:
+            return await outbox.claim(
+                session, now=now, until=until, limit=self.batch, kinds=self.senders.keys()
+            )
+
+    async def _send_and_record(self, claimed: Sequence[outbox.Claimed]) -> list[outbox.Outcome]:
+        # Every send must end before the lease does, or another process could take the
+        # row while it is still being sent here; a tenth of the lease is left to record.
+        deadline = asyncio.get_running_loop().time() + 0.9 * self.settings.delivery_lease_seconds
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def bounded(row: outbox.Claimed) -> outbox.Outcome:
+            async with limit:
+                return await self._try(row, deadline)
+
+        try:
+            outcomes = await asyncio.gather(*(bounded(row) for row in claimed))
+            async with self.db.session() as session:
+                await outbox.record(session, outcomes, now=self.db.clock.now())
+        except asyncio.CancelledError:
+            await self._release(claimed)
+            raise
+        self._count(claimed, outcomes)
+        return outcomes
+
+    async def _try(self, row: outbox.Claimed, deadline: float) -> outbox.Outcome:
+        delivery = Outgoing(
+            id=row.id,
+            kind=row.kind,
+            channel=row.channel,
+            seq=row.seq,
+            event_type=row.event_type,
+            target=row.target,
+            attempt=row.attempt,
+        )
+        at = self.db.clock.now()
+        started = time.perf_counter()
+        sent = await self._send(delivery, deadline)
+        duration_ms = round((time.perf_counter() - started) * 1000)
+        error = sent.error[:_ERROR_CHARS] if sent.error else None
+        outcome = outbox.Outcome(
+            id=row.id,
+            attempt=row.attempt,
+            at=at,
+            ok=sent.ok,
+            status_code=sent.status_code,
+            error=error,
+            duration_ms=duration_ms,
+            status="delivered",
+        )
+        if sent.skipped:
+            return replace(outcome, status="skipped")
+        if sent.ok:
+            return outcome
+        if sent.permanent or give_up(row.attempt, attempts=self.settings.delivery_attempts):
+            return replace(outcome, status="failed")
+        wait = retry_delay(
+            row.attempt,
+            base=timedelta(seconds=self.settings.delivery_backoff_seconds),
+            cap=timedelta(seconds=self.settings.delivery_backoff_max_seconds),
+            rng=self.rng,
+        )
+        # To the millisecond, as every time the server keeps.
+        next_try = to_millisecond(self.db.clock.now() + wait)
+        return replace(outcome, status="waiting", next_attempt_at=next_try)
+
+    async def _send(self, delivery: Outgoing, deadline: float) -> Sent:
+        """One try through the kind's sender; whatever goes wrong is a failed try."""
+        sender = self.senders.get(delivery.kind)
+        if sender is None:  # claimed by kind, so only if the senders changed meanwhile
+            return Sent(ok=False, error=f"no sender for {delivery.kind} deliveries here")
+        try:
+            async with asyncio.timeout_at(deadline) as limit:
+                return await sender.send(delivery)
+        except TimeoutError:
+            if limit.expired():
+                return Sent(ok=False, error="took longer than the delivery's lease allows")
+            return Sent(ok=False, error=f"the {delivery.kind} sender timed out")
+        except Exception as error:  # a bug in a sender must not stop the outbox
+            log.exception(
+                "a delivery's sender failed",
+                extra={"delivery": str(delivery.id), "kind": delivery.kind},
+            )
+            return Sent(
+                ok=False, error=f"the {delivery.kind} sender failed: {type(error).__name__}"
+            )
+
+    async def _release(self, claimed: Sequence[outbox.Claimed]) -> None:
+        """Stopped mid-send: give the leases back rather than make the rows wait them out."""
+        try:
+            async with asyncio.timeout(2.0), self.db.session() as session:
+                await outbox.release(session, claimed)
+        except Exception:  # the leases run out by themselves
+            log.warning("could not give back the leases of deliveries being sent")
+
+    def _count(self, claimed: Sequence[outbox.Claimed], outcomes: Sequence[outbox.Outcome]) -> None:
+        if self.metrics is None:
+            return
+        counters = {
+            "delivered": self.metrics.deliveries_sent,
+            "failed": self.metrics.deliveries_failed,
+            "waiting": self.metrics.deliveries_retried,
+            "skipped": self.metrics.deliveries_skipped,
+        }
+        tally = Counter((o.status, row.kind) for row, o in zip(claimed, outcomes, strict=True))
+        for (status, kind), n in tally.items():
+            counters[status].labels(kind=kind).inc(n)
+
+    # -- between passes ------------------------------------------------------------------
+
+    async def seconds_to_next(self) -> float:
+        """How long to wait before the next pass: until a row is free to claim, at most
+        ``delivery_check_seconds``. Updates the ``deliveries_waiting`` gauge on the way."""
+        every = self.settings.delivery_check_seconds
+        async with self.db.session() as session:
+            count, free_at = await outbox.waiting(session, kinds=self.senders.keys())
+        if self.metrics is not None:
+            self.metrics.deliveries_waiting.set(count)
+        if free_at is None:
+            return every
+        seconds = (free_at - self.db.clock.now()).total_seconds()
+        return min(every, max(seconds, MIN_WAIT))
+
+    def stop(self) -> None:
+        """Finish the batch being sent, then return from :meth:`run` (a server shutting down).
+
+        Cancelling :meth:`run` stops at once instead: the batch's leases are given back
+        unrecorded, and what was sent meanwhile is sent again by the next claimant.
+        """
+        self._stopping = True
+        self.ring()
+
+    async def run(self) -> None:
+        """Send due deliveries as they come, until stopped or cancelled (the server's lifespan)."""
+        self._stopping = False
+        bell = self._bell = asyncio.Event()
+        try:
+            while not self._stopping:
+                bell.clear()  # a ring from here on means: look again when done
+                try:
+                    await self.deliver_due()
+                    wait = await self.seconds_to_next()
+                except Exception:  # the database's trouble: try again at the next look
+                    log.exception("the delivery worker's pass failed; it will try again")
+                    wait = self.settings.delivery_check_seconds
+                try:
+                    async with asyncio.timeout(wait):
+                        await bell.wait()
+                except TimeoutError:
+                    pass
+        finally:
+            self._bell = None

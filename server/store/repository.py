@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from client.protocol import schemas
 from client.protocol.times import format_time, parse_time
 from client.protocol.vocabulary import Decision, EventType, Priority, Role, Status
+from server.domain.attachments import Attachment
 from server.domain.conflicts import area_key
 from server.domain.model import (
     ActivityWindow,
@@ -178,6 +179,7 @@ def notice_of_row(row: NoticeRow) -> Notice:
         ack_required=row.ack_required,
         refers_to=row.refers_to,
         bbox=None if row.bbox is None else BoundingBox(*json.loads(row.bbox)),
+        attachments=_attachments_of_json(row.attachments),
     )
     return Notice(
         id=row.id,
@@ -239,8 +241,21 @@ def notice_columns(notice: Notice) -> dict[str, Any]:
         "reminded": notice.reminded,
         "escalated_at": notice.escalated_at,
         "signature": notice.signature,
-        "attachments": None,  # the attachments work fills this in from the notice's content
+        "attachments": _attachments_to_json(c.attachments),
     }
+
+
+def _attachments_to_json(attachments: tuple[Attachment, ...]) -> str | None:
+    """A notice's files as ``notices.attachments`` holds them: null for none, as before files."""
+    if not attachments:
+        return None
+    return json.dumps([attachment.wire() for attachment in attachments])
+
+
+def _attachments_of_json(text: str | None) -> tuple[Attachment, ...]:
+    if text is None:
+        return ()
+    return tuple(Attachment(**attachment) for attachment in json.loads(text))
 
 
 class StoredEvent(Protocol):

@@ -87,7 +87,8 @@ def test_every_request_body_has_examples_that_the_api_would_accept(openapi: Docu
     bodies = {
         f"{method} {path}": operation["requestBody"]
         for method, path, operation in operations(openapi)
-        if "requestBody" in operation
+        # A file upload's body is the file (tests/integration/test_attachments.py).
+        if "application/json" in operation.get("requestBody", {}).get("content", {})
     }
     models: dict[str, type[BaseModel]] = {
         "NoticeDraft": schemas.NoticeDraft,

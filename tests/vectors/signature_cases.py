@@ -1,7 +1,8 @@
 """Signing vectors: the bytes an operator signs for an event, as ``signed_content`` makes them.
 
-A notice's ``bbox`` is signed only when present (``OPTIONAL_SIGNED_FIELDS``), so that the
-signatures made before it existed still verify; the JavaScript SDK's ``signatures.js`` must
+A notice's ``bbox`` and ``attachments`` are signed only when present, not null and not an
+empty list (``OPTIONAL_SIGNED_FIELDS``), so that the signatures made before them existed
+still verify; the JavaScript SDK's ``signatures.js`` must
 build the very same bytes for every case here.
 """
 
@@ -30,6 +31,19 @@ SENT: dict[str, Any] = {
     "signature": "AAAAAA==",
 }
 
+PLAN: dict[str, Any] = {
+    "sha256": "3b2c8f0e4a1d6b9c7e5f2a0d8c6b4e1f9a7d5c3b1e0f2a4c6d8e9f1a3b5c7d9e",
+    "size": 48213,
+    "media_type": "application/pdf",
+    "name": "Mill Lane traffic plan — rev B.pdf",
+}
+MAP: dict[str, Any] = {
+    "sha256": "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00",
+    "size": 912,
+    "media_type": "application/geo+json",
+    "name": "closure.geojson",
+}
+
 CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("a notice without a bbox signs what it signed before bboxes", "notice.sent", SENT),
     ("a bbox of null is not signed", "notice.sent", {**SENT, "bbox": None}),
@@ -52,6 +66,18 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
         "fields a notice does not sign are missing as null, and ones it does not know ignored",
         "notice.sent",
         {"notice": NOTICE, "subject": "Hydrant flushing, Elm Street", "colour": "red"},
+    ),
+    (
+        "attachments are signed when present, in their order, names beyond ASCII as they are",
+        "notice.sent",
+        {**SENT, "attachments": [PLAN, MAP]},
+    ),
+    ("an empty attachments list is not signed", "notice.sent", {**SENT, "attachments": []}),
+    ("attachments of null are not signed", "notice.sent", {**SENT, "attachments": None}),
+    (
+        "a bbox and attachments together",
+        "notice.sent",
+        {**SENT, "bbox": [-0.1275, 51.5072, -0.1201, 51.5111], "attachments": [MAP]},
     ),
     (
         "an acknowledgement",
@@ -94,6 +120,18 @@ DRAFTS: list[tuple[str, dict[str, Any]]] = [
             "client_time": "2026-11-21T05:18:57.000Z",
             "signature": "AAAAAA==",
         },
+    ),
+    (
+        "a draft with attachments signs them",
+        {
+            "id": NOTICE,
+            "subject": "Water main renewal, Mill Lane",
+            "attachments": [PLAN, MAP],
+        },
+    ),
+    (
+        "a draft with an empty attachments list signs what a draft without one signs",
+        {"id": NOTICE, "subject": "Hydrant flushing, Elm Street", "attachments": []},
     ),
 ]
 
@@ -138,8 +176,9 @@ def signature_vectors() -> dict[str, Any]:
         )
     return {
         "about": "The bytes an operator signs, base64: `vectors` by signed_content(channel, "
-        "event_type, party, operator, data), a notice.sent's bbox only when present and not "
-        "null; `drafts` by notice_content(draft) for a NoticeDraft as the client sends it",
+        "event_type, party, operator, data), a notice.sent's bbox and attachments only when "
+        "present, not null and not an empty list; `drafts` by notice_content(draft) for a "
+        "NoticeDraft as the client sends it",
         "vectors": vectors,
         "drafts": drafts,
     }

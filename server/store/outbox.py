@@ -1,0 +1,240 @@
+"""The delivery worker's queries: claim what is due with a lease, record how each try went.
+
+The outbox (``deliveries``) is written by the single writer, in the transaction of the
+event that causes each row (``server/store/ledger.py``). The delivery worker
+(``server/service/deliveries.py``) empties it through the three functions here, each in a
+short transaction of its own on an ordinary session, never the writer's:
+
+- :func:`claim` takes up to ``limit`` rows that are waiting, due, and not held by anyone,
+  and holds them for a while (a **lease**, ``leased_until``), in one statement::
+
+      UPDATE deliveries SET leased_until = :until, attempts = attempts + 1
+      WHERE id IN (SELECT id FROM deliveries
+                   WHERE status = 'waiting' AND next_attempt_at <= :now
+                     AND (leased_until IS NULL OR leased_until <= :now) AND kind IN (…)
+                   ORDER BY next_attempt_at LIMIT :limit
+                   FOR UPDATE SKIP LOCKED)
+      RETURNING …
+
+  On PostgreSQL, ``SKIP LOCKED`` lets two processes claim at the same moment without
+  waiting for each other or taking the same row: each skips the rows the other is
+  claiming. On SQLite the clause is left out (SQLAlchemy does): the ``UPDATE`` takes the
+  database's one write lock, so there is no second claimant to skip. Once committed, the
+  lease keeps every other process off the row until it ends; a process that dies while
+  sending simply never records, and when the lease is over the row is anybody's again.
+  The try is counted at the claim, not after: a delivery that kills whoever sends it
+  still runs out of tries.
+- :func:`record` writes, for a claimed batch in one transaction, each try
+  (``delivery_attempts``) and what follows (the row delivered, skipped, failed for good, or
+  waiting for its next try), the lease cleared. A row is only changed by the claim that
+  holds it: the update asks for the try number the claim gave it (``attempts``) and a row
+  still ``waiting``. If the lease ran out and another process claimed the row since, or the
+  subscription was disabled meanwhile (``server/store/reach.py`` fails its waiting rows),
+  the late record keeps the attempt, as a fact, and changes nothing else.
+- :func:`release` gives back the leases of a batch whose worker is stopping before it
+  could record (a server shutting down), so that the rows need not wait for the lease.
+- :func:`waiting` counts the rows waiting (the ``hotline_deliveries_waiting`` gauge) and says
+  when the next one can be claimed, so that the worker sleeps until then.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import bindparam, case, func, insert, or_, select, type_coerce, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.store.models import DeliveryAttemptRow, DeliveryRow, UTCDateTime
+
+__all__ = ["Claimed", "Outcome", "Status", "claim", "record", "release", "waiting"]
+
+Status = Literal["waiting", "delivered", "failed", "skipped"]
+"""Where a delivery stands. Only ``waiting`` is ever claimed."""
+
+_D = DeliveryRow.__table__.c
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery claimed with a lease; ``attempt`` is the number of this try, from 1."""
+
+    id: uuid.UUID
+    kind: str
+    channel: str
+    seq: int
+    event_type: str
+    target: str
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One try of a claimed delivery, and the state it leaves the delivery in."""
+
+    id: uuid.UUID
+    attempt: int
+    """The try number the claim gave it: the record applies only while it still holds."""
+    at: datetime
+    """When the try began."""
+    ok: bool
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    status: Status
+    next_attempt_at: datetime | None = None
+    """When ``waiting``: the next try's time."""
+
+
+async def claim(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    until: datetime,
+    limit: int,
+    kinds: Collection[str],
+) -> list[Claimed]:
+    """Lease up to ``limit`` due deliveries of ``kinds`` until ``until``, and commit.
+
+    Args:
+        session: a session with no transaction open; the claim commits it.
+        now: the time: rows due at or before it, and leases over by it, are taken.
+        until: when the lease ends.
+        limit: the most rows to take.
+        kinds: only rows of these kinds (those this process can send).
+
+    Returns:
+        The rows claimed, earliest due first (as far as ``RETURNING`` keeps the order: the
+        caller does not rely on it).
+    """
+    if not kinds or limit < 1:
+        return []
+    due = (
+        select(_D.id)
+        .where(
+            _D.status == "waiting",
+            _D.next_attempt_at <= now,
+            or_(_D.leased_until.is_(None), _D.leased_until <= now),
+            _D.kind.in_(sorted(kinds)),
+        )
+        .order_by(_D.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)  # left out on SQLite, which has no row locks
+    )
+    stmt = (
+        update(DeliveryRow)
+        .where(_D.id.in_(due.scalar_subquery()))
+        .values(leased_until=until, attempts=_D.attempts + 1)
+        .returning(_D.id, _D.kind, _D.channel_id, _D.seq, _D.event_type, _D.target, _D.attempts)
+    )
+    connection = await session.connection()  # Core: no ORM objects to keep in step
+    rows = (await connection.execute(stmt)).all()
+    await session.commit()
+    claimed = [Claimed(*row) for row in rows]
+    return sorted(claimed, key=lambda c: (c.channel, c.seq, str(c.id)))
+
+
+_RECORD = (
+    update(DeliveryRow)
+    .where(
+        _D.id == bindparam("b_id"),
+        _D.attempts == bindparam("b_attempt"),
+        _D.status == "waiting",
+    )
+    .values(
+        status=bindparam("b_status"),
+        # A finished row keeps the time it was last due (None: leave it as it is).
+        next_attempt_at=func.coalesce(bindparam("b_next", type_=UTCDateTime()), _D.next_attempt_at),
+        finished_at=bindparam("b_finished", type_=UTCDateTime()),
+        last_error=bindparam("b_error"),
+        leased_until=None,
+    )
+)
+
+
+async def record(session: AsyncSession, outcomes: Sequence[Outcome], *, now: datetime) -> None:
+    """Write the tries of a claimed batch and the state each leaves its delivery in; commit.
+
+    Args:
+        session: a session with no transaction open; the record commits it.
+        outcomes: one per claimed delivery that was tried.
+        now: when the batch finished: ``finished_at`` of those no longer waiting.
+    """
+    if not outcomes:
+        return
+    await session.execute(
+        insert(DeliveryAttemptRow),
+        [
+            {
+                "delivery_id": o.id,
+                "at": o.at,
+                "ok": o.ok,
+                "status_code": o.status_code,
+                "error": o.error,
+                "duration_ms": o.duration_ms,
+            }
+            for o in outcomes
+        ],
+    )
+    connection = await session.connection()
+    await connection.execute(
+        _RECORD,
+        [
+            {
+                "b_id": o.id,
+                "b_attempt": o.attempt,
+                "b_status": o.status,
+                "b_next": o.next_attempt_at if o.status == "waiting" else None,
+                "b_finished": None if o.status == "waiting" else now,
+                "b_error": None if o.status == "delivered" else o.error,
+            }
+            for o in outcomes
+        ],
+    )
+    await session.commit()
+
+
+async def release(session: AsyncSession, claimed: Sequence[Claimed]) -> None:
+    """Give back leases held but not recorded (the worker is stopping mid-send); commit.
+
+    Whatever was sent meanwhile may be sent again, by whoever claims the row next, under
+    the same id: a receiver drops the repeat. The try stays counted.
+    """
+    if not claimed:
+        return
+    connection = await session.connection()
+    await connection.execute(
+        update(DeliveryRow)
+        .where(
+            _D.id == bindparam("b_id"),
+            _D.attempts == bindparam("b_attempt"),
+            _D.status == "waiting",
+        )
+        .values(leased_until=None),
+        [{"b_id": c.id, "b_attempt": c.attempt} for c in claimed],
+    )
+    await session.commit()
+
+
+async def waiting(session: AsyncSession, *, kinds: Collection[str]) -> tuple[int, datetime | None]:
+    """How many deliveries are waiting (of any kind), and when one of ``kinds`` is next free.
+
+    A waiting row is free to claim once it is due and its lease, if any, is over: the later
+    of ``next_attempt_at`` and ``leased_until``.
+
+    Returns:
+        The count, and that time (``None``: nothing of ``kinds`` waits).
+    """
+    free_at = case(
+        (_D.leased_until > _D.next_attempt_at, _D.leased_until), else_=_D.next_attempt_at
+    )
+    mine = case((_D.kind.in_(sorted(kinds)), free_at), else_=None)
+    # type_coerce: read MIN(CASE …) as the columns are read (SQLite hands back text).
+    stmt = select(func.count(), type_coerce(func.min(mine), UTCDateTime())).where(
+        _D.status == "waiting"
+    )
+    count, free = (await session.execute(stmt)).one()
+    return int(count), free
