@@ -41,6 +41,7 @@ from client.protocol.vocabulary import Decision, EventType, Priority, Role, Stat
 __all__ = [
     "DEFAULT_CHASE",
     "MAX_ATTACHMENTS",
+    "MAX_OVERLAP_SECONDS",
     "MAX_POLICY_SECONDS",
     "MAX_SEQ",
     "POLICY_EXAMPLE",
@@ -64,6 +65,9 @@ __all__ = [
     "DeadlinesByPriority",
     "DecisionRecord",
     "DecisionRequest",
+    "Delivery",
+    "DeliveryAttempt",
+    "DeliveryPage",
     "EmailAddress",
     "Event",
     "EventPage",
@@ -85,8 +89,14 @@ __all__ = [
     "Proposal",
     "ProposalRequest",
     "Receipt",
+    "RotateRequest",
+    "RotatedSecret",
     "SecondsByPriority",
     "Time",
+    "Webhook",
+    "WebhookChange",
+    "WebhookCreated",
+    "WebhookRequest",
 ]
 
 _RFC_3339 = re.compile(
@@ -867,3 +877,149 @@ class Conflict(BaseModel):
         None, description="Sequence number of its `conflict.resolved` event, if resolved."
     )
     resolved_at: Time | None = Field(None, description="Server time of the resolution, if any.")
+
+
+# -- Webhooks and the delivery log (docs/how-to/receive-webhooks.md) -----------------------
+
+MAX_OVERLAP_SECONDS = 30 * 24 * 3600
+"""The longest a rotated-out webhook secret may go on signing: 30 days."""
+
+
+class WebhookRequest(BaseModel):
+    """A new webhook subscription: where to call, and for which events."""
+
+    model_config = _REQUEST
+
+    url: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="Where to `POST` each event: `http://` or `https://`, no user name or "
+        "password. Its host must resolve to public addresses only (unless the server's "
+        "administrator allowed a network), checked now and before every call.",
+        examples=["https://ops.water.example/hotline/events"],
+    )
+    types: list[EventType] = Field(
+        default_factory=list,
+        max_length=100,
+        description="The event types to send; empty or left out: every type.",
+        examples=[["notice.sent", "notice.overdue", "notice.escalated"]],
+    )
+
+
+class WebhookChange(BaseModel):
+    """A change to a webhook subscription; what is left out stays as it is."""
+
+    model_config = _REQUEST
+
+    url: str | None = Field(
+        None, min_length=1, max_length=2000, description="A new URL, checked as at creation."
+    )
+    types: list[EventType] | None = Field(
+        None, max_length=100, description="New event types; `[]`: every type."
+    )
+    enabled: bool | None = Field(
+        None,
+        description="`false` stops the calls; `true` starts them again and clears the "
+        "failures counted and the reason it was disabled.",
+    )
+
+
+class Webhook(BaseModel):
+    """A party's webhook subscription (its secret is never shown again)."""
+
+    id: UUID = Field(description="The subscription's id.")
+    channel: str = Field(description="The channel whose events it is sent.")
+    party: str = Field(description="The party it belongs to.")
+    url: str = Field(description="Where each event is `POST`ed.")
+    types: list[str] = Field(description="The event types it is sent; empty: every type.")
+    enabled: bool = Field(description="Whether it is called.")
+    failures: int = Field(description="Failed calls in a row; a call that succeeds resets it.")
+    disabled_reason: str | None = Field(
+        description="Why the server disabled it (failures, or `410 Gone`); `null` otherwise."
+    )
+    previous_secret_until: Time | None = Field(
+        description="After a rotation, until when the previous secret also signs; `null` "
+        "when only one secret signs."
+    )
+    created_at: Time = Field(description="Server time of its creation.")
+    created_by: str = Field(description="The admin who created it.")
+
+
+class WebhookCreated(Webhook):
+    """A new subscription, with its signing secret: shown this once."""
+
+    secret: str = Field(
+        description="The signing secret, `whsec_…` (Standard Webhooks): keep it where the "
+        "receiver can read it. It is not shown again; rotate to get a new one."
+    )
+
+
+class RotateRequest(BaseModel):
+    """How long the secret being replaced goes on signing beside the new one."""
+
+    model_config = _REQUEST
+
+    overlap_seconds: int = Field(
+        86_400,
+        ge=0,
+        le=MAX_OVERLAP_SECONDS,
+        description="Seconds during which each call carries two signatures, one with each "
+        "secret, so the receiver can switch at its pace; `0`: the old secret stops now.",
+    )
+
+
+class RotatedSecret(BaseModel):
+    """A subscription's new signing secret: shown this once."""
+
+    secret: str = Field(description="The new signing secret, `whsec_…`.")
+    previous_secret_until: Time | None = Field(
+        description="Until when the previous secret also signs; `null`: it stopped now."
+    )
+
+
+class DeliveryAttempt(BaseModel):
+    """One try at a delivery."""
+
+    at: Time = Field(description="When it was made.")
+    ok: bool = Field(description="Whether it went through.")
+    status_code: int | None = Field(
+        description="The receiver's HTTP status (webhooks), or the SMTP reply code (mail), "
+        "if there was an answer."
+    )
+    error: str | None = Field(description="Why it failed, if it did.")
+    duration_ms: int = Field(description="How long it took, in milliseconds.")
+
+
+class Delivery(BaseModel):
+    """Something the server sends outside its sockets because of an event: a webhook call or
+    a mail, tried until it goes through or is given up."""
+
+    id: UUID = Field(
+        description="Stable: the `webhook-id` header of every try, or the mail's `Message-ID`."
+    )
+    kind: Literal["webhook", "mail"] = Field(description="How it leaves the server.")
+    channel: str = Field(description="The channel's id.")
+    seq: int = Field(description="The sequence number of the event that caused it.")
+    event_type: str = Field(description="That event's type.")
+    target: str = Field(
+        description="A webhook's id; for mail `operator:<id>` (one operator) or `party:<id>` "
+        "(its operators)."
+    )
+    status: Literal["waiting", "delivered", "failed", "skipped"] = Field(
+        description="`waiting` (to be tried, or tried again, at `next_attempt_at`), "
+        "`delivered`, `failed` (given up) or `skipped` (nothing to send)."
+    )
+    next_attempt_at: Time = Field(description="When it is (or was last) due to be tried.")
+    created_at: Time = Field(description="When it was committed, with its event.")
+    finished_at: Time | None = Field(description="When it was delivered, given up or skipped.")
+    last_error: str | None = Field(description="Why the last try failed, or why it was given up.")
+    attempts: list[DeliveryAttempt] = Field(description="Every try, oldest first.")
+
+
+class DeliveryPage(BaseModel):
+    """One page of deliveries, newest event first."""
+
+    items: list[Delivery] = Field(description="The deliveries on this page.")
+    next_before: str | None = Field(
+        description="Pass as `before` to get the next page; `null` on the last page."
+    )

@@ -68,3 +68,4 @@ class EventType(StrEnum):
     CHANNEL_POLICY_PROPOSED = "channel.policy_proposed"
     CHANNEL_POLICY_CHANGED = "channel.policy_changed"
     CHANNEL_POLICY_WITHDRAWN = "channel.policy_withdrawn"
+    WEBHOOK_DISABLED = "webhook.disabled"

@@ -39,6 +39,7 @@ __all__ = [
     "PolicyEvent",
     "PolicyProposed",
     "PolicyWithdrawn",
+    "WebhookDisabled",
     "evolve",
 ]
 
@@ -438,6 +439,36 @@ class PolicyWithdrawn:
         return {"proposal": str(self.proposal_id)}
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookDisabled:
+    """The server stopped calling a party's webhook: it failed too often, or said it is gone.
+
+    Logged so that both parties see, in the channel's own record, that a system which
+    followed the channel by webhook no longer does (``server/service/webhooks.py``).
+    """
+
+    webhook_id: UUID
+    at: datetime
+    subscriber: str
+    """The party whose subscription it was (the event's ``data.party``)."""
+    failures: int
+    """Failed calls in a row when it was disabled."""
+    reason: str
+    type: ClassVar[EventType] = EventType.WEBHOOK_DISABLED
+    notice_id: ClassVar[UUID | None] = None
+    party: ClassVar[str | None] = None
+    operator: ClassVar[str | None] = None
+
+    def data(self) -> dict[str, Any]:
+        """The event's ``data`` object on the wire."""
+        return {
+            "webhook": str(self.webhook_id),
+            "party": self.subscriber,
+            "failures": self.failures,
+            "reason": self.reason,
+        }
+
+
 Event = (
     NoticeSent
     | NoticeReceived
@@ -458,7 +489,9 @@ ConflictEvent = ConflictDetected | ConflictResolved
 PolicyEvent = PolicyProposed | PolicyChanged | PolicyWithdrawn
 """Any event of the two parties' agreement on a policy."""
 
-LogEvent = Event | OperatorKeyRegistered | CheckEvent | ConflictEvent | PolicyEvent
+LogEvent = (
+    Event | OperatorKeyRegistered | CheckEvent | ConflictEvent | PolicyEvent | WebhookDisabled
+)
 """Any event a channel's log holds."""
 
 

@@ -1,0 +1,257 @@
+"""Call one webhook for one delivery: the delivery worker's sender of kind ``webhook``.
+
+For each delivery the worker hands over (``server/service/deliveries.py``), the sender:
+
+1. loads the subscription (disabled or removed: nothing to send, given up) and the event
+   by its channel and sequence number, exactly as the REST API serves it;
+2. builds the body ``{"type", "timestamp", "data"}`` and signs it with the secrets in
+   force: the current one and, during a rotation's overlap, the previous one
+   (``server/domain/webhooks.py``);
+3. resolves the URL's host and checks every address with the guard, then connects to an
+   address it checked, never to the name: for ``http`` the URL carries the address and
+   ``Host`` the name; for ``https`` TLS is also given the name (SNI) and checks the
+   certificate against it. A name that resolves elsewhere between the check and the
+   connection (DNS rebinding) reaches nothing new;
+4. posts, without following redirects, under one time limit for the whole call, and
+   reads at most ``HOTLINE_WEBHOOK_MAX_RESPONSE_BYTES`` of the answer (a receiver cannot
+   keep the worker reading for ever, nor fill its memory);
+5. reports: a 2xx is delivered and resets the subscription's failures; anything else is
+   a failure, counted (``server/service/webhook_events.py``), which disables the
+   subscription when there are too many in a row or the receiver answered ``410 Gone``.
+
+Plain-HTTP connections are kept open between calls (each is to an address, and carries
+its own ``Host``). TLS connections are not: a connection made for one name must not
+carry a request for another name that happens to share its address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+
+import httpx
+
+from client.protocol import schemas
+from client.protocol.times import utc_now
+from server.config import Settings
+from server.domain.address_guard import WebhookAddressRefused
+from server.domain.webhooks import SigningSecrets, WebhookCall, body, outcome_of, signed_headers
+from server.secrets import SecretBox, SecretsError
+from server.service.deliveries import Outgoing, Sent
+from server.service.destinations import Checked, Guard, Unresolved
+from server.service.webhook_events import (
+    SUBSCRIPTION_DISABLED,
+    SUBSCRIPTION_REMOVED,
+    record_failure,
+    record_success,
+)
+from server.store.db import Database
+from server.store.reach import Reach, StoredWebhook
+from server.store.repository import Repository
+from server.store.writer import Publisher
+
+__all__ = ["USER_AGENT", "WebhookSender"]
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "Hotline-Webhooks/1"
+
+
+class WebhookSender:
+    """Sends deliveries of kind ``webhook``; one per server process.
+
+    Args:
+        db: the database.
+        settings: the time limit, the answer's size limit, the allowed networks and how
+            many failures in a row disable a subscription.
+        secrets: opens the subscriptions' sealed secrets.
+        publisher: where a ``webhook.disabled`` event goes once committed (the fan-out).
+        guard: the address guard; one made from ``settings`` by default.
+        transport: the HTTP transport (a test's); httpx's own by default.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        secrets: SecretBox,
+        publisher: Publisher | None = None,
+        *,
+        guard: Guard | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.db = db
+        self.secrets = secrets
+        self.publisher = publisher
+        self.guard = guard or Guard.from_settings(settings)
+        self.timeout = settings.webhook_timeout_seconds
+        self.max_response_bytes = settings.webhook_max_response_bytes
+        self.disable_after = settings.webhook_disable_after
+        self._plain = self._client(transport, keep_alive=True)
+        self._tls = self._client(transport, keep_alive=False)
+
+    def _client(
+        self, transport: httpx.AsyncBaseTransport | None, *, keep_alive: bool
+    ) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(self.timeout),
+            follow_redirects=False,
+            trust_env=False,  # a proxy from the environment would connect by name
+            headers={"user-agent": USER_AGENT},
+            limits=httpx.Limits() if keep_alive else httpx.Limits(max_keepalive_connections=0),
+        )
+
+    async def aclose(self) -> None:
+        """Close the connections kept open."""
+        await self._plain.aclose()
+        await self._tls.aclose()
+
+    async def send(self, delivery: Outgoing) -> Sent:
+        """Make one call for ``delivery`` and say how it went; never raises for the call.
+
+        A subscription that is disabled or gone, or whose secret does not open, gives
+        ``permanent``: there is nothing to try again. So does the call that disables it.
+        """
+        try:
+            webhook_id = uuid.UUID(delivery.target)
+        except ValueError:
+            return Sent(ok=False, permanent=True, error="not a webhook id")
+        webhook, event = await self._load(webhook_id, delivery.channel, delivery.seq)
+        if webhook is None:
+            return Sent(ok=False, permanent=True, error=SUBSCRIPTION_REMOVED)
+        if not webhook.enabled:
+            return Sent(ok=False, permanent=True, error=SUBSCRIPTION_DISABLED)
+        if event is None:
+            return Sent(ok=False, permanent=True, error=f"no event {delivery.seq} in the log")
+        try:
+            secrets = self._secrets(webhook)
+        except SecretsError:
+            log.error(
+                "a webhook's secret does not open with the secrets key",
+                extra={"webhook": str(webhook.id), "channel": webhook.channel},
+            )
+            return Sent(ok=False, permanent=True, error="the secret does not open")
+        status, call = await self._call(delivery.id, webhook, event, secrets)
+        if call.ok:
+            if webhook.failures:
+                await record_success(self.db, webhook.id)
+            return Sent(ok=True, status_code=status)
+        error = call.error or "failed"
+        disabled = await record_failure(
+            self.db,
+            webhook.id,
+            error=error,
+            gone=status == 410,
+            disable_after=self.disable_after,
+            publisher=self.publisher,
+        )
+        return Sent(ok=False, status_code=status, error=error, permanent=call.permanent or disabled)
+
+    async def _load(
+        self, webhook_id: uuid.UUID, channel: str, seq: int
+    ) -> tuple[StoredWebhook | None, schemas.Event | None]:
+        async with self.db.session() as session:
+            webhook = await Reach(session).webhook(webhook_id)
+            if webhook is None or not webhook.enabled:
+                return webhook, None
+            found = await Repository(session).log(channel, after=seq - 1, limit=1)
+        event = found[0] if found and found[0].seq == seq else None
+        return webhook, event
+
+    def _secrets(self, webhook: StoredWebhook) -> SigningSecrets:
+        bound_to = str(webhook.id)
+        previous = None
+        if webhook.previous_secret is not None:
+            previous = self.secrets.open(webhook.previous_secret, bound_to=bound_to)
+        return SigningSecrets(
+            current=self.secrets.open(webhook.secret, bound_to=bound_to),
+            previous=previous,
+            previous_until=webhook.previous_until,
+        )
+
+    async def _call(
+        self,
+        delivery_id: uuid.UUID,
+        webhook: StoredWebhook,
+        event: schemas.Event,
+        secrets: SigningSecrets,
+    ) -> tuple[int | None, WebhookCall]:
+        """Resolve, check, post: the status code (if any) and what it means."""
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(self.timeout):
+                checked = await self.guard.check(webhook.url)
+                payload = body(event)
+                # The receiver compares the timestamp with its own clock: the real time.
+                signing = secrets.in_force(self.db.clock.now())
+                headers = signed_headers(str(delivery_id), utc_now(), payload, signing)
+                return await self._post(checked, payload, headers)
+        except Unresolved as exc:
+            return None, WebhookCall(ok=False, error=exc.message)
+        except WebhookAddressRefused as exc:
+            # The name leads somewhere it may not go: no use trying this call again.
+            return None, WebhookCall(ok=False, permanent=True, error=exc.message)
+        except TimeoutError:
+            took = time.monotonic() - started
+            return None, WebhookCall(ok=False, error=f"no answer within {took:.1f} s")
+
+    async def _post(
+        self, checked: Checked, payload: str, headers: dict[str, str]
+    ) -> tuple[int | None, WebhookCall]:
+        destination = checked.destination
+        https = destination.scheme == "https"
+        client = self._tls if https else self._plain
+        extensions: dict[str, str] = {}
+        if https and not destination.host_is_address:
+            extensions["sni_hostname"] = destination.host
+        headers = {**headers, "host": destination.host_header}
+        content = payload.encode("utf-8")
+        error = "no address to connect to"
+        for address in checked.addresses:  # the next address only if this one refuses
+            request = client.build_request(
+                "POST",
+                destination.url_at(address),
+                content=content,
+                headers=headers,
+                extensions=extensions,
+            )
+            try:
+                response = await client.send(request, stream=True)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                error = f"cannot connect to {address}: {_reason(exc)}"
+                continue
+            except httpx.TimeoutException:
+                return None, WebhookCall(ok=False, error="timed out")
+            except httpx.HTTPError as exc:
+                return None, WebhookCall(ok=False, error=_reason(exc))
+            try:
+                await self._drain(response)
+            except httpx.HTTPError:
+                pass  # the status is what counts; an answer cut short changes nothing
+            finally:
+                await response.aclose()
+            return response.status_code, outcome_of(response.status_code)
+        return None, WebhookCall(ok=False, error=error)
+
+    async def _drain(self, response: httpx.Response) -> None:
+        """Read the answer up to the limit, then stop (its bytes are not kept).
+
+        Read as it comes off the connection, undecoded: a small compressed answer cannot
+        swell into a large one. The connection reads in pieces of up to 64 KiB, so one
+        piece may go past the limit; the connection is then closed, not reused.
+        """
+        if self.max_response_bytes <= 0:
+            return
+        read = 0
+        async for chunk in response.aiter_raw():
+            read += len(chunk)
+            if read >= self.max_response_bytes:
+                return
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__

@@ -1,0 +1,156 @@
+"""The address guard: which webhook URLs and which addresses the server will call."""
+
+from __future__ import annotations
+
+from ipaddress import ip_address, ip_network
+
+import pytest
+
+from server.domain.address_guard import (
+    MAX_URL,
+    WebhookAddressRefused,
+    check_addresses,
+    parse_url,
+    refusal,
+)
+
+LOOPBACK = (ip_network("127.0.0.0/8"), ip_network("::1/128"))
+
+
+@pytest.mark.parametrize(
+    "address", ["8.8.8.8", "93.184.215.14", "2606:4700:4700::1111", "::ffff:8.8.8.8"]
+)
+def test_a_public_address_may_be_called(address: str) -> None:
+    assert refusal(ip_address(address)) is None
+
+
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("10.1.2.3", "private"),
+        ("172.16.0.1", "private"),
+        ("192.168.1.1", "private"),
+        ("fc00::1", "private"),
+        ("169.254.169.254", "link-local"),  # a cloud's metadata service
+        ("fe80::1", "link-local"),
+        ("224.0.0.1", "multicast"),
+        ("ff0e::1", "multicast"),
+        ("0.0.0.0", "unspecified"),  # noqa: S104 - an address refused, not bound
+        ("::", "unspecified"),
+        ("240.0.0.1", "private"),  # reserved for future use: not routable either
+        ("100.64.0.1", "not globally routable"),  # carrier-grade NAT
+        ("192.0.2.1", "private"),  # documentation
+    ],
+)
+def test_an_address_that_is_not_public_is_refused_saying_what_it_is(
+    address: str, kind: str
+) -> None:
+    why = refusal(ip_address(address))
+
+    assert why is not None
+    assert f"a {kind} address" in why
+
+
+@pytest.mark.parametrize(
+    ("address", "inner"),
+    [
+        ("::ffff:127.0.0.1", "127.0.0.1"),  # IPv4-mapped
+        ("::ffff:10.0.0.1", "10.0.0.1"),
+        ("64:ff9b::a00:1", "10.0.0.1"),  # NAT64
+        ("2002:a9fe:a9fe::", "169.254.169.254"),  # 6to4
+    ],
+)
+def test_an_ipv6_address_carrying_a_private_ipv4_address_is_refused(
+    address: str, inner: str
+) -> None:
+    why = refusal(ip_address(address))
+
+    assert why is not None
+    assert f"stands for {inner}" in why
+
+
+def test_an_allowed_network_may_be_called_although_it_is_not_public() -> None:
+    assert refusal(ip_address("127.0.0.1"), allow=LOOPBACK) is None
+    assert refusal(ip_address("::1"), allow=LOOPBACK) is None
+    assert refusal(ip_address("::ffff:127.0.0.1"), allow=LOOPBACK) is None
+    assert refusal(ip_address("10.0.0.1"), allow=LOOPBACK) is not None
+
+
+def test_every_address_of_a_host_must_pass_not_just_one() -> None:
+    destination = parse_url("https://hooks.example/")
+    addresses = [ip_address("8.8.8.8"), ip_address("10.0.0.1")]
+
+    with pytest.raises(WebhookAddressRefused, match=r"10\.0\.0\.1 is a private address"):
+        check_addresses(destination, addresses)
+
+
+def test_the_addresses_checked_are_returned_once_each_in_order() -> None:
+    destination = parse_url("https://hooks.example/")
+    addresses = [ip_address("8.8.8.8"), ip_address("1.1.1.1"), ip_address("8.8.8.8")]
+
+    assert check_addresses(destination, addresses) == (
+        ip_address("8.8.8.8"),
+        ip_address("1.1.1.1"),
+    )
+
+
+def test_a_host_with_no_address_is_refused() -> None:
+    with pytest.raises(WebhookAddressRefused, match="does not resolve"):
+        check_addresses(parse_url("https://hooks.example/"), [])
+
+
+def test_the_refusal_is_a_422_problem_about_the_url() -> None:
+    with pytest.raises(WebhookAddressRefused) as refused:
+        parse_url("ftp://hooks.example/")
+
+    assert refused.value.code == "webhook-address-refused"
+    assert refused.value.field == "url"
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("ftp://hooks.example/", "http:// or https://"),
+        ("file:///etc/passwd", "http:// or https://"),
+        ("hooks.example/events", "http:// or https://"),
+        ("https://user:pass@hooks.example/", "user name or password"),
+        ("https://user@hooks.example/", "user name or password"),
+        ("https:///events", "names a host"),
+        ("https://hooks.example/#top", "fragment"),
+        ("https://hooks.example:99999/", "not a URL"),
+        ("https://hooks.example/ events", "no spaces"),
+        ("https://hooks.example/\x00", "no spaces or control"),
+        ("http://[fe80::1%25eth0]/", "interface"),
+        ("https://hooks.example/" + "a" * MAX_URL, "at most"),
+    ],
+)
+def test_a_url_of_the_wrong_form_is_refused(url: str, why: str) -> None:
+    with pytest.raises(WebhookAddressRefused, match=why):
+        parse_url(url)
+
+
+def test_a_url_is_taken_apart_into_what_to_resolve_and_what_to_ask() -> None:
+    destination = parse_url("HTTPS://Hooks.Example/hotline/events?party=water")
+
+    assert destination.scheme == "https"
+    assert destination.host == "hooks.example"
+    assert destination.port == 443
+    assert destination.target == "/hotline/events?party=water"
+    assert destination.host_header == "hooks.example"
+
+
+def test_the_call_connects_to_the_address_checked_and_names_the_host() -> None:
+    destination = parse_url("http://hooks.example:8080")
+
+    assert destination.url_at(ip_address("127.0.0.1")) == "http://127.0.0.1:8080/"
+    assert destination.url_at(ip_address("::1")) == "http://[::1]:8080/"
+    assert destination.host_header == "hooks.example:8080"
+
+
+def test_an_ipv6_host_and_an_international_name_are_written_as_sent() -> None:
+    assert parse_url("http://[2606:4700::1111]:81/").host_header == "[2606:4700::1111]:81"
+    assert parse_url("http://[2606:4700::1111]/").host_is_address
+    assert parse_url("https://bücher.example/").host == "xn--bcher-kva.example"
+    assert not parse_url("https://bücher.example/").host_is_address
