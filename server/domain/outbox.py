@@ -173,8 +173,10 @@ def retry_delay(attempt: int, *, base: timedelta, cap: timedelta, rng: random.Ra
     """
     if attempt < 1:
         raise ValueError("attempts are counted from 1")
-    # Capped before it is raised to a power that large: 2 ** 1000 seconds is no timedelta.
-    ceiling = cap if attempt > 64 else min(cap, base * (2 ** (attempt - 1)))
+    # Capped before the power grows past what a timedelta holds (about 2 ** 46 seconds):
+    # by 40 doublings any sensible base has long reached any sensible cap.
+    doublings = attempt - 1
+    ceiling = cap if doublings >= 40 else min(cap, base * (2**doublings))
     return ceiling * rng.random()
 
 

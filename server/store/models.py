@@ -445,7 +445,8 @@ class DeliveryAttemptRow(Base):
 
 
 class AttachmentRow(Base):
-    """A file uploaded to a channel; its bytes are stored outside the database by hash."""
+    """A file uploaded to a channel by a party; its bytes are stored outside the database,
+    by hash (one file however many parties and channels hold it)."""
 
     __tablename__ = "attachments"
 
@@ -454,7 +455,10 @@ class AttachmentRow(Base):
     """Lower-case hex: the file's name in the attachment store, and its proof."""
     size: Mapped[int] = mapped_column(BigInteger)
     media_type: Mapped[str] = mapped_column(String(64))
-    party: Mapped[str] = mapped_column(String(64))
-    """The party that uploaded it (only its own notices may list it)."""
+    party: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """The party that uploaded it (only its own notices may list it): each party of a
+    channel holds its own copy of the same bytes, so that either may send them."""
+    name: Mapped[str] = mapped_column(String(255))
+    """The file's name as uploaded (a notice that lists it names it again)."""
     uploaded_by: Mapped[str] = mapped_column(String(64))
     uploaded_at: Mapped[datetime]

@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +72,14 @@ def _serving_url(line: bytes) -> str | None:
 class ServerProcess:
     """One run of ``python -m server …``, its output watched by two threads."""
 
-    def __init__(self, args: Sequence[str], *, cwd: Path, log: Path) -> None:
+    def __init__(
+        self,
+        args: Sequence[str],
+        *,
+        cwd: Path,
+        log: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.args = list(args)
         self.log = log
         self.first_line: Future[bytes | None] = Future()
@@ -80,7 +87,7 @@ class ServerProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "server", *args],
             cwd=cwd,
-            env=clean_env(),
+            env=clean_env(**(env or {})),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -198,18 +205,27 @@ class Launcher:
         self.started: list[ServerProcess] = []
         self._logs = logs
 
-    def start(self, *args: str) -> ServerProcess:
-        """Run ``python -m server *args`` in the test's directory, its log in ``server-N.log``."""
+    def start(self, *args: str, env: Mapping[str, str] | None = None) -> ServerProcess:
+        """Run ``python -m server *args`` in the test's directory, its log in ``server-N.log``.
+
+        ``env`` adds ``HOTLINE_*`` settings (or anything else) to the process's environment.
+        """
         log = self.directory / f"server-{len(self.started) + 1}.log"
         self._logs.append(log)
-        server = ServerProcess(args, cwd=self.directory, log=log)
+        server = ServerProcess(args, cwd=self.directory, log=log, env=env)
         self.started.append(server)
         return server
 
-    def demo(self, database_url: str | None = None, *, port: int = 0) -> Demo:
+    def demo(
+        self,
+        database_url: str | None = None,
+        *,
+        port: int = 0,
+        env: Mapping[str, str] | None = None,
+    ) -> Demo:
         """Start the demo (on this test's database unless told) and read its JSON line."""
         url = database_url or self.database_url
-        server = self.start("demo", "--json", "--port", str(port), "--database-url", url)
+        server = self.start("demo", "--json", "--port", str(port), "--database-url", url, env=env)
         announced: dict[str, Any] = json.loads(server.read_first_line())
         return Demo(
             process=server,
@@ -219,9 +235,11 @@ class Launcher:
             tokens={o["id"]: o["token"] for o in announced["operators"]},
         )
 
-    def serve(self, database_url: str) -> tuple[ServerProcess, str]:
+    def serve(
+        self, database_url: str, *, env: Mapping[str, str] | None = None
+    ) -> tuple[ServerProcess, str]:
         """Start ``serve`` on a database; returns the process and the URL it logged."""
-        server = self.start("serve", "--port", "0", "--database-url", database_url)
+        server = self.start("serve", "--port", "0", "--database-url", database_url, env=env)
         return server, server.wait_for_url()
 
     def stop_all(self) -> list[str]:

@@ -82,7 +82,12 @@ class Api:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """The app's settings; a test module overrides this fixture to change one."""
-    return Settings(database_url=database_url, log_key_file=tmp_path / "log.key")
+    return Settings(
+        database_url=database_url,
+        log_key_file=tmp_path / "log.key",
+        secrets_key_file=tmp_path / "secrets.key",
+        attachments_dir=tmp_path / "attachments",
+    )
 
 
 @pytest.fixture

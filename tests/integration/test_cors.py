@@ -32,7 +32,10 @@ def settings(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) 
     """The app's settings, allowing the origins a test passes (indirectly), else ``PAGE``."""
     origins: list[str] = getattr(request, "param", [PAGE])
     return Settings(
-        database_url=database_url, log_key_file=tmp_path / "log.key", cors_origins=origins
+        database_url=database_url,
+        log_key_file=tmp_path / "log.key",
+        secrets_key_file=tmp_path / "secrets.key",
+        cors_origins=origins,
     )
 
 

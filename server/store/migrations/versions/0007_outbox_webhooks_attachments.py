@@ -16,7 +16,7 @@ Create Date: 2026-12-03 18:00:00
 - ``notices.attachments``: the files a notice carries (null: none, as for every notice
   so far).
 - ``attachments``: which file (stored outside the database, under its SHA-256) was
-  uploaded to which channel, by whom. Empty: no notice could carry a file before.
+  uploaded to which channel, by which party, under what name. Empty: no notice could carry a file before.
 
 Nothing already logged changes: events keep their bytes, so every proof still verifies.
 """
@@ -119,12 +119,13 @@ def upgrade() -> None:
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("media_type", sa.String(length=64), nullable=False),
         sa.Column("party", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("uploaded_by", sa.String(length=64), nullable=False),
         sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["channel_id"], ["channels.id"], name=op.f("fk_attachments_channel_id_channels")
         ),
-        sa.PrimaryKeyConstraint("channel_id", "sha256", name=op.f("pk_attachments")),
+        sa.PrimaryKeyConstraint("channel_id", "sha256", "party", name=op.f("pk_attachments")),
     )
 
 
