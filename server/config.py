@@ -134,11 +134,12 @@ class Settings(BaseSettings):
     delivery_backoff_seconds: float = Field(
         2.0,
         gt=0,
+        le=3600,
         description="The first retry waits up to this long; each later one up to twice the "
         "one before (exponential back-off with full jitter).",
     )
     delivery_backoff_max_seconds: float = Field(
-        3600.0, gt=0, description="The longest wait between two tries of a delivery."
+        3600.0, gt=0, le=30 * 86400, description="The longest wait between two tries of a delivery."
     )
     delivery_lease_seconds: float = Field(
         60.0,
