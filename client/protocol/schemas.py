@@ -888,7 +888,18 @@ MAX_OVERLAP_SECONDS = 30 * 24 * 3600
 class WebhookRequest(BaseModel):
     """A new webhook subscription: where to call, and for which events."""
 
-    model_config = _REQUEST
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://ops.water.example/hotline/events",
+                    "types": ["notice.sent", "notice.overdue", "notice.escalated"],
+                },
+                {"url": "https://ops.water.example/hotline/everything"},
+            ]
+        },
+    )
 
     url: str = Field(
         min_length=1,
@@ -896,20 +907,26 @@ class WebhookRequest(BaseModel):
         description="Where to `POST` each event: `http://` or `https://`, no user name or "
         "password. Its host must resolve to public addresses only (unless the server's "
         "administrator allowed a network), checked now and before every call.",
-        examples=["https://ops.water.example/hotline/events"],
     )
     types: list[EventType] = Field(
         default_factory=list,
         max_length=100,
         description="The event types to send; empty or left out: every type.",
-        examples=[["notice.sent", "notice.overdue", "notice.escalated"]],
     )
 
 
 class WebhookChange(BaseModel):
     """A change to a webhook subscription; what is left out stays as it is."""
 
-    model_config = _REQUEST
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"enabled": True},
+                {"url": "https://ops.water.example/hotline/v2", "types": []},
+            ]
+        },
+    )
 
     url: str | None = Field(
         None, min_length=1, max_length=2000, description="A new URL, checked as at creation."
@@ -957,7 +974,10 @@ class WebhookCreated(Webhook):
 class RotateRequest(BaseModel):
     """How long the secret being replaced goes on signing beside the new one."""
 
-    model_config = _REQUEST
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"overlap_seconds": 86400}, {"overlap_seconds": 0}]},
+    )
 
     overlap_seconds: int = Field(
         86_400,

@@ -97,6 +97,9 @@ def test_every_request_body_has_examples_that_the_api_would_accept(openapi: Docu
         "KeyRegistration": schemas.KeyRegistration,
         "ProposalRequest": schemas.ProposalRequest,
         "EmailAddress": schemas.EmailAddress,
+        "WebhookRequest": schemas.WebhookRequest,
+        "WebhookChange": schemas.WebhookChange,
+        "RotateRequest": schemas.RotateRequest,
     }
 
     named = {}
