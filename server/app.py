@@ -25,10 +25,13 @@ from server.domain.outbox import MailSwitch
 from server.fanout import Hub, LocalFanout
 from server.keys import LogKeys
 from server.metrics import Metrics
+from server.secrets import SecretBox
 from server.service import access
 from server.service import log as log_service
 from server.service.deliveries import Deliverer, Sender
+from server.service.mail import MailSender
 from server.service.scheduler import Scheduler
+from server.service.webhooks import WebhookSender
 from server.store.db import Database
 
 __all__ = ["DELIVERIES_STOP_SECONDS", "create_app"]
@@ -65,17 +68,24 @@ async def _watch_revocations(db: Database, hub: Hub, every: float) -> None:
         await asyncio.sleep(every)
 
 
-def _senders(settings: Settings, database: Database, fanout: LocalFanout) -> dict[str, Sender]:
+def _senders(
+    settings: Settings, database: Database, fanout: LocalFanout, secrets: SecretBox
+) -> tuple[WebhookSender, dict[str, Sender]]:
     """Who sends each kind of delivery from this process; mail only where SMTP is set.
 
     Also tells the writer whether to queue mail at all: with no SMTP server here, no mail
     is written to the outbox (nothing would ever send it).
+
+    Returns:
+        The webhook sender (its connections are closed at shutdown), and every sender by kind.
     """
-    senders: dict[str, Sender] = {}
+    webhooks = WebhookSender(database, settings, secrets, fanout)
+    senders: dict[str, Sender] = {"webhook": webhooks}
     if settings.smtp_host is not None:
         offline_after = timedelta(seconds=settings.mail_offline_after_seconds)
         database.writer.mail = MailSwitch(offline_after=offline_after)
-    return senders
+        senders["mail"] = MailSender(database, settings, fanout.hub)
+    return webhooks, senders
 
 
 def create_app(
@@ -103,6 +113,7 @@ def create_app(
 
     Raises:
         KeyFileError: the signing key file cannot be used.
+        SecretsError: the secrets key file cannot be used.
     """
     settings = settings or Settings()
     database = db or Database(settings.database_url)
@@ -113,13 +124,9 @@ def create_app(
     fanout = LocalFanout(Hub(checkpoints))
     scheduler = Scheduler(database, fanout, every=settings.deadline_check_seconds)
     meters = Metrics()
-    deliverer = Deliverer(
-        database,
-        _senders(settings, database, fanout),
-        settings=settings,
-        metrics=meters,
-        rng=rng,
-    )
+    secrets = SecretBox.load_or_create(settings.secrets_key_file)
+    webhook_sender, senders = _senders(settings, database, fanout, secrets)
+    deliverer = Deliverer(database, senders, settings=settings, metrics=meters, rng=rng)
     database.writer.doorbell = deliverer.ring  # what this process commits goes out at once
 
     @asynccontextmanager
@@ -144,6 +151,7 @@ def create_app(
             for watcher in watchers:
                 watcher.cancel()
             await asyncio.gather(*watchers, return_exceptions=True)
+            await webhook_sender.aclose()
             if db is None:
                 await database.dispose()
 
@@ -180,9 +188,14 @@ def create_app(
     app.state.scheduler = scheduler
     app.state.deliverer = deliverer
     app.state.checkpoints = checkpoints
+    app.state.secrets = secrets
     app.state.metrics = meters
     problems.install(app)
-    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContext,
+        max_body_bytes=settings.max_body_bytes,
+        max_attachment_bytes=settings.max_attachment_bytes,  # uploads only
+    )
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(asyncapi.router)

@@ -58,6 +58,7 @@ def settings(database_url: str, tmp_path: Any) -> Settings:
     return Settings(
         database_url=database_url,
         log_key_file=tmp_path / "log.key",
+        secrets_key_file=tmp_path / "secrets.key",
         delivery_attempts=TRIES,
         delivery_backoff_seconds=BASE.total_seconds(),
         delivery_backoff_max_seconds=CAP.total_seconds(),
