@@ -204,8 +204,9 @@ def check_addresses(
     for address in found:
         why = refusal(address, allow=allow)
         if why is not None:
+            where = "" if destination.host_is_address else f"{destination.host} resolves to "
             raise WebhookAddressRefused(
-                f"{destination.host} resolves to {why}; webhooks call public addresses only, "
-                "unless the server's HOTLINE_WEBHOOK_ALLOW_NETWORKS allows it"
+                f"{where}{why}; webhooks call public addresses only, unless the server's "
+                "HOTLINE_WEBHOOK_ALLOW_NETWORKS allows it"
             )
     return found
