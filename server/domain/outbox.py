@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from client.protocol import schemas
+from client.protocol.times import format_time
 from client.protocol.vocabulary import EventType
 from server.domain.model import Channel
 
@@ -92,14 +93,22 @@ class Delivery:
     """When it may first be sent."""
 
 
-def delivery_id(channel: str, seq: int, kind: DeliveryKind, target: str) -> uuid.UUID:
-    """The stable id of the delivery of an event to a target (a UUID version 5)."""
-    return uuid.uuid5(_NAMESPACE, f"{channel}/{seq}/{kind.value}/{target}")
+def delivery_id(
+    channel: str, seq: int, kind: DeliveryKind, target: str, *, at: datetime
+) -> uuid.UUID:
+    """The stable id of the delivery of an event to a target (a UUID version 5).
+
+    The event is named by its channel, its sequence number and its time (``at``, to the
+    millisecond): the same on every retry, and different for the event of the same number
+    in a database started afresh (a demo), whose mail a mail system would otherwise take
+    for a repeat.
+    """
+    return uuid.uuid5(_NAMESPACE, f"{channel}/{seq}/{format_time(at)}/{kind.value}/{target}")
 
 
 def _delivery(event: schemas.Event, kind: DeliveryKind, target: str, due_at: datetime) -> Delivery:
     return Delivery(
-        id=delivery_id(event.channel, event.seq, kind, target),
+        id=delivery_id(event.channel, event.seq, kind, target, at=event.at),
         kind=kind,
         channel=event.channel,
         seq=event.seq,

@@ -92,7 +92,7 @@ class Watcher:
 def outgoing(event: schemas.Event, target: str, *, attempt: int = 1) -> Outgoing:
     """The mail delivery the outbox holds for ``event`` to ``target``."""
     return Outgoing(
-        id=delivery_id(event.channel, event.seq, DeliveryKind.MAIL, target),
+        id=delivery_id(event.channel, event.seq, DeliveryKind.MAIL, target, at=event.at),
         kind="mail",
         channel=event.channel,
         seq=event.seq,
@@ -252,7 +252,9 @@ async def test_a_temporary_refusal_is_retried_and_the_retry_is_the_same_message(
     assert first == Sent(ok=False, status_code=451, error="refused: 451 4.3.0 Try again later")
     assert second.ok
     [mail] = await mailbox.wait_for(1)
-    expected = delivery_id(CHANNEL, escalated.seq, DeliveryKind.MAIL, "operator:raj")
+    expected = delivery_id(
+        CHANNEL, escalated.seq, DeliveryKind.MAIL, "operator:raj", at=escalated.at
+    )
     assert mail.message["Message-ID"] == f"<{expected}@hotline.example.org>"
 
 
