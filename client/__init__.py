@@ -7,6 +7,7 @@ The SDK's public names are importable from here::
 
 from client.errors import (
     ApiError,
+    AttachmentMismatch,
     Closed,
     Conflict,
     ConnectionLost,
@@ -24,6 +25,7 @@ from client.sdk import HotlineClient
 
 __all__ = [
     "ApiError",
+    "AttachmentMismatch",
     "Backoff",
     "Closed",
     "Conflict",

@@ -2,23 +2,44 @@
 
 :class:`~client.sdk.HotlineClient` is made of a core (the HTTP connection, retries,
 refusals as exceptions: ``sdk.py``) and groups of calls, one module each (``policy.py``,
-``checks.py``). A group is a mixin whose methods take ``self`` as a :class:`Requester`.
+``checks.py``, ``attachments.py``). A group is a mixin whose methods take ``self`` as a
+:class:`Requester`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 from uuid import UUID
 
+import httpx
 from pydantic import BaseModel, ValidationError
 
 from client.errors import ApiError
 
-__all__ = ["Requester", "channel_path", "checked"]
+__all__ = ["Answer", "Requester", "channel_path", "checked"]
 
 M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A successful answer, its body read (whole, or as far as the request's limit)."""
+
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+    def json(self) -> Any:
+        """The body decoded as JSON.
+
+        Raises:
+            ValueError: the body is not JSON.
+        """
+        return json.loads(self.body)
 
 
 class Requester(Protocol):
@@ -35,6 +56,21 @@ class Requester(Protocol):
         retry: bool = False,
     ) -> Any:
         """The decoded JSON answer, or the ``ApiError`` for the refusal."""
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str | int] | None = None,
+        notice_id: UUID | None = None,
+        retry: bool = False,
+        limit: int | None = None,
+    ) -> Answer:
+        """The answer as bytes (at most ``limit`` and one more), or the refusal raised."""
 
 
 def channel_path(channel: str) -> str:

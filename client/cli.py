@@ -37,8 +37,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.table import Table
 
+from client.attachments import guess_media_type
 from client.errors import HotlineError, Unreachable
-from client.event_lines import event_line
+from client.event_lines import attachment_line, event_line
 from client.keyfile import read_key_file
 from client.protocol.schemas import ActivityWindow, Channel, Event, Me, NoticeOut
 from client.protocol.times import format_time, parse_time, utc_now
@@ -236,6 +237,8 @@ def _show_notice(verb: str, notice: NoticeOut, as_json: bool) -> None:
     if notice.decision is not None and notice.decision.reason:
         details.append(f"reason: {notice.decision.reason}")
     out.print("  " + markup(" · ".join(details)))
+    for file in notice.attachments:
+        out.print("  " + markup(attachment_line(file)))
 
 
 def _show_event(event: Event) -> None:
@@ -276,6 +279,18 @@ def send(
         UUID | None,
         typer.Option("--id", help="The notice's id, to retry a send safely.", show_default=False),
     ] = None,
+    attach: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--attach",
+            help="A file to attach (.pdf .png .jpg .geojson .txt), uploaded first; repeat "
+            "for each. The log lists its SHA-256.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     url: UrlOpt = None,
     token: TokenOpt = None,
@@ -286,6 +301,12 @@ def send(
     if (starts is None) != (ends is None):
         raise typer.BadParameter("give both --starts and --ends, or neither")
     box = None if bbox is None else _parse_bbox(bbox, area)
+    files = attach or []
+    for file in files:  # a type that cannot be told is said before anything is uploaded
+        try:
+            guess_media_type(file.name)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--attach") from None
     activity = None
     if starts is not None and ends is not None:
         activity = ActivityWindow(
@@ -293,8 +314,12 @@ def send(
         )
 
     async def work(client: HotlineClient, target: _Target) -> NoticeOut:
+        chosen = await _channel(client, target)
+        # Uploading again is safe (the same bytes are the same file), and so is sending
+        # again with --id: a send that failed half-way is simply run again.
+        listed = [await client.upload_attachment(chosen, file) for file in files]
         return await client.send(
-            await _channel(client, target),
+            chosen,
             subject=subject,
             body=body,
             priority=priority,
@@ -304,6 +329,7 @@ def send(
             refers_to=refers_to,
             notice_id=notice_id,
             bbox=box,
+            attachments=listed,
         )
 
     _show_notice("sent", _run(url, token, profile, channel, work), as_json)
@@ -536,9 +562,16 @@ def register(app: typer.Typer) -> None:
     app.command("object")(object_)
     app.command("inbox")(inbox)
     app.command("status")(status)
-    from client import checks_cli, keys_cli, policy_cli, verify_cli  # they use these options
+    from client import (  # they use these options
+        attachments_cli,
+        checks_cli,
+        keys_cli,
+        policy_cli,
+        verify_cli,
+    )
 
     verify_cli.register(app)
+    attachments_cli.register(app)
     keys_cli.register(app)
     policy_cli.register(app)
     checks_cli.register(app)

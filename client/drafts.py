@@ -13,6 +13,7 @@ from client.errors import ApiError
 from client.protocol.note import Signer
 from client.protocol.schemas import (
     ActivityWindow,
+    Attachment,
     DecisionRequest,
     NoticeDraft,
 )
@@ -45,6 +46,7 @@ def build_draft(
     signer: Signer | None = None,
     party: str | None = None,
     bbox: Sequence[float] | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> NoticeDraft:
     """The draft to send on ``channel``, signed by ``signer`` for ``party`` if there is one.
 
@@ -56,6 +58,8 @@ def build_draft(
     nid = uuid4() if notice_id is None else to_uuid(notice_id)
     # Only when given: a notice without one is signed and stored exactly as before boxes.
     where: dict[str, Any] = {} if bbox is None else {"bbox": list(bbox)}
+    # The same for files: a notice without any is signed as before attachments.
+    files: dict[str, Any] = {"attachments": list(attachments)} if attachments else {}
     try:
         draft = NoticeDraft(
             id=nid,
@@ -68,6 +72,7 @@ def build_draft(
             refers_to=None if refers_to is None else to_uuid(refers_to),
             client_time=utc_now(),  # a claim kept beside the server's time, not its identity
             **where,
+            **files,
         )
     except ValidationError as exc:
         raise _invalid(exc, nid) from None

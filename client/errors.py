@@ -8,6 +8,7 @@
     │   ├── NotFound             404: no such thing, or not visible to the caller's party
     │   └── Conflict             409: clashes with the log (.decision for a second decision)
     ├── Unreachable              the server could not be reached over HTTP
+    ├── AttachmentMismatch       a file is not the one the log lists (.sha256, .found, .size)
     ├── LogTampered              an event or checkpoint does not match the signed log (.seq)
     ├── SplitView                two signed checkpoints that cannot both be true (.earlier, .later)
     └── ConnectionLost           the live socket dropped while a command waited (.code)
@@ -30,6 +31,7 @@ from client.protocol.schemas import DecisionRecord
 
 __all__ = [
     "ApiError",
+    "AttachmentMismatch",
     "Closed",
     "Conflict",
     "ConnectionLost",
@@ -154,6 +156,25 @@ _BY_STATUS: dict[int, type[ApiError]] = {
 
 class Unreachable(HotlineError):
     """The server did not answer over HTTP: refused, timed out, or the network failed."""
+
+
+class AttachmentMismatch(HotlineError):
+    """A file's bytes are not those the log lists: another SHA-256, or another size.
+
+    Raised for a download whose bytes the server changed, lost or cut short, and by the
+    checks of an export's attachments folder. The bytes are never handed over.
+
+    Attributes:
+        sha256: the hash asked for (the one the log lists), lower-case hex.
+        found: the SHA-256 of the bytes there are, lower-case hex.
+        size: how many bytes there are (the log's size is in the message).
+    """
+
+    def __init__(self, message: str, *, sha256: str, found: str, size: int) -> None:
+        super().__init__(message)
+        self.sha256 = sha256
+        self.found = found
+        self.size = size
 
 
 class ConnectionLost(HotlineError):

@@ -2,7 +2,8 @@
 
 Every line starts the same way, ``#seq time type by actor``, then says what matters for
 the type: the notice and its subject, the reminder's number, whom an escalation reached,
-the check and its deadline, the two notices of a conflict and their overlap, the proposal.
+the check and its deadline, the two notices of a conflict and their overlap, the proposal;
+a notice's files, each with the SHA-256 that ``hotline attachment get`` takes.
 The text comes from the server and the other party: print it through ``terminal.markup``.
 """
 
@@ -11,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from client.protocol.schemas import Event
+from client.protocol.schemas import Attachment, Event
 from client.protocol.times import format_time, parse_time
 from client.protocol.vocabulary import EventType
 from client.spans import format_span
 
-__all__ = ["event_line"]
+__all__ = ["attachment_line", "byte_size", "event_line"]
 
 _LATE = 1.0
 """Seconds after its due time past which a clock event says when it was due."""
@@ -35,9 +36,32 @@ def event_line(event: Event) -> str:
         line += f" {data['notice']}"
     if event.type is EventType.NOTICE_SENT:
         line += f'  "{data.get("subject")}" ({data.get("priority")})'
+        files = data.get("attachments")
+        if isinstance(files, list) and files:
+            line += "  attached: " + "; ".join(_listed(file) for file in files)
     elif data.get("reason"):
         line += f"  reason: {data['reason']}"
     return line + _lateness(event)  # notice.overdue, fired by the clock, may be late too
+
+
+def attachment_line(file: Attachment) -> str:
+    """A notice's file in a few words: ``plan.pdf  application/pdf, 1.2 MiB, sha256 …``."""
+    return f"{file.name}  {file.media_type}, {byte_size(file.size)}, sha256 {file.sha256}"
+
+
+def byte_size(size: int) -> str:
+    """A number of bytes for people: ``812 bytes``, ``14.2 KiB``, ``3.0 MiB``."""
+    if size < 1024:
+        return f"{size} byte{'' if size == 1 else 's'}"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KiB"
+    return f"{size / (1024 * 1024):.1f} MiB"
+
+
+def _listed(file: Any) -> str:
+    if not isinstance(file, dict):
+        return str(file)
+    return f"{file.get('name')} (sha256 {file.get('sha256')})"
 
 
 def _lateness(event: Event) -> str:

@@ -32,6 +32,7 @@ from client.protocol import messages
 from client.protocol.note import Signer
 from client.protocol.schemas import (
     ActivityWindow,
+    Attachment,
     Event,
     NoticeOut,
 )
@@ -228,6 +229,7 @@ class Subscription:
         refers_to: NoticeId | None = None,
         notice_id: NoticeId | None = None,
         bbox: Sequence[float] | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> NoticeOut:
         """Send a notice over the socket; see :meth:`HotlineClient.send`."""
         draft = build_draft(
@@ -240,6 +242,7 @@ class Subscription:
             refers_to=refers_to,
             notice_id=notice_id,
             bbox=bbox,
+            attachments=attachments,
             channel=channel,
             signer=self._signer,
             party=await self._signing_party(),

@@ -18,6 +18,7 @@ missed (the server's guarantees 3 and 4 in DESIGN.md).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
@@ -28,8 +29,10 @@ from uuid import UUID
 import httpx
 from pydantic import TypeAdapter
 
+from client.attachments import AttachmentCalls
 from client.audit import LogTampered, decode_hashes
 from client.backoff import Backoff
+from client.calls import Answer
 from client.calls import channel_path as _path
 from client.checks import CheckCalls
 from client.drafts import NoticeId, build_decision, build_draft, to_uuid
@@ -52,6 +55,7 @@ from client.protocol.proofs import (
 )
 from client.protocol.schemas import (
     ActivityWindow,
+    Attachment,
     Channel,
     Event,
     EventPage,
@@ -68,15 +72,18 @@ __all__ = ["HotlineClient"]
 log = logging.getLogger(__name__)
 
 _RETRY_STATUSES = frozenset({502, 503, 504})
+_PROBLEM_LIMIT = 1 << 20
+"""Bytes of a refusal read at most: a problem document is small, whatever follows it."""
 _channel_list: TypeAdapter[list[Channel]] = TypeAdapter(list[Channel])
 
 
-class HotlineClient(PolicyCalls, CheckCalls):
+class HotlineClient(PolicyCalls, CheckCalls, AttachmentCalls):
     """An operator's connection to a Hotline server.
 
     Besides the calls defined here, it has those of the channel's policy
-    (:class:`~client.policy.PolicyCalls`) and of its checks, availability and conflicts
-    (:class:`~client.checks.CheckCalls`).
+    (:class:`~client.policy.PolicyCalls`), of its checks, availability and conflicts
+    (:class:`~client.checks.CheckCalls`), and of notices' files
+    (:class:`~client.attachments.AttachmentCalls`).
 
     Args:
         base_url: the server, such as ``https://hotline.example.org``.
@@ -184,6 +191,7 @@ class HotlineClient(PolicyCalls, CheckCalls):
         refers_to: NoticeId | None = None,
         notice_id: NoticeId | None = None,
         bbox: Sequence[float] | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> NoticeOut:
         """Send a notice to the other party of ``channel``.
 
@@ -201,12 +209,16 @@ class HotlineClient(PolicyCalls, CheckCalls):
             bbox: where, more precisely than ``area`` (which it needs): ``(west, south,
                 east, north)`` in degrees, as GeoJSON's bbox. Two notices whose boxes do
                 not intersect do not conflict, whatever their areas say.
+            attachments: files uploaded first (``upload_attachment``), at most 10; the
+                ``notice.sent`` event lists each (hash, size, type, name), and a signature
+                covers them.
 
         Returns:
             The notice as the server recorded it; sending it may log ``conflict.detected``.
 
         Raises:
-            Invalid: the notice breaks the schema or the channel policy.
+            Invalid: the notice breaks the schema or the channel policy; 422
+                ``attachment-unknown``: an attachment not uploaded by this party here.
             Conflict: ``notice_id`` was used before for other content.
             Unreachable: no answer; ``error.notice_id`` is the id to retry with.
         """
@@ -220,6 +232,7 @@ class HotlineClient(PolicyCalls, CheckCalls):
             refers_to=refers_to,
             notice_id=notice_id,
             bbox=bbox,
+            attachments=attachments,
             channel=channel,
             signer=self._signer,
             party=await self._signing_party(),
@@ -452,11 +465,47 @@ class HotlineClient(PolicyCalls, CheckCalls):
         notice_id: UUID | None = None,
         retry: bool = False,
     ) -> Any:
+        answer = await self._exchange(
+            method, path, json=json, params=params, notice_id=notice_id, retry=retry
+        )
+        return answer.json()
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str | int] | None = None,
+        notice_id: UUID | None = None,
+        retry: bool = False,
+        limit: int | None = None,
+    ) -> Answer:
+        """One request, tried again as ``retry`` allows; the answer read whole, or refused.
+
+        Args:
+            limit: read at most this many bytes of the body and one more, then stop: the
+                caller can tell a body too long without the client holding all of it.
+
+        Raises:
+            ApiError: the server refused (4xx, 5xx).
+            Unreachable: no answer, or one broken off.
+        """
         attempts = 1 + (self._retries if retry else 0)
         for attempt in range(attempts):
             last = attempt == attempts - 1
+            request = self._http.build_request(
+                method, path, json=json, content=content, headers=headers, params=params
+            )
             try:
-                response = await self._http.request(method, path, json=json, params=params)
+                response = await self._http.send(request, stream=True)
+                try:
+                    ok = response.status_code < 400
+                    body = await _read(response, limit if ok else _PROBLEM_LIMIT)
+                finally:
+                    await response.aclose()
             except httpx.TransportError as exc:
                 if last:
                     raise Unreachable(
@@ -464,10 +513,10 @@ class HotlineClient(PolicyCalls, CheckCalls):
                         notice_id=notice_id,
                     ) from exc
             else:
-                if response.status_code < 400:
-                    return response.json()
+                if ok:
+                    return Answer(response.status_code, response.headers, body)
                 if last or response.status_code not in _RETRY_STATUSES:
-                    raise _refusal(response, notice_id)
+                    raise _refusal(response, body, notice_id)
             await asyncio.sleep(self._backoff.delay(attempt))
         raise AssertionError("unreachable: the last attempt returns or raises")
 
@@ -533,11 +582,23 @@ def _notice_path(channel: str, nid: UUID, action: str | None = None) -> str:
     return path if action is None else f"{path}/{action}"
 
 
-def _refusal(response: httpx.Response, notice_id: UUID | None) -> ApiError:
+async def _read(response: httpx.Response, limit: int | None) -> bytes:
+    """The body, or its first ``limit + 1`` bytes: enough to know it is too long."""
+    if limit is None:
+        return await response.aread()
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > limit:
+            break
+    return bytes(body[: limit + 1])
+
+
+def _refusal(response: httpx.Response, body: bytes, notice_id: UUID | None) -> ApiError:
     try:
-        body = response.json()
+        problem = json.loads(body)
     except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        body = {"detail": response.reason_phrase or "the server refused"}
-    return ApiError.from_problem(body, status=response.status_code, notice_id=notice_id)
+        problem = None
+    if not isinstance(problem, dict):
+        problem = {"detail": response.reason_phrase or "the server refused"}
+    return ApiError.from_problem(problem, status=response.status_code, notice_id=notice_id)

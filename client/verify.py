@@ -14,7 +14,9 @@
 
 An export is one file of JSON lines: a header (channel, origin, log key, signed
 checkpoint, operators' keys) and then each event exactly as the server served it, so
-that it can be checked with no server at all, years later.
+that it can be checked with no server at all, years later. Exported with its files, it
+has a folder beside it (``client/attachment_files.py``); verifying the export then hashes
+each file there against the listing of the log it just verified.
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from client.attachment_files import (
+    FileReport,
+    check_folder,
+    default_folder,
+    download_all,
+    listed_in_export,
+)
 from client.audit import ChannelAuditor, LogTampered, PrefixRoots, SplitView, first_difference
 from client.errors import HotlineError
 from client.protocol.checkpoint import Checkpoint, CheckpointError, open_checkpoint
@@ -69,6 +78,8 @@ class Report:
         first_bad: the first event that does not match the log, if one was named.
         registrations: every operator key the log registers: ``(seq, operator, key)``,
             in log order; compare them with the operators, or pin them.
+        files: what the check of the files kept beside an export found, if it had any;
+            its failures are among ``failures`` too.
     """
 
     channel: str
@@ -82,6 +93,7 @@ class Report:
     failures: list[str] = field(default_factory=list)
     first_bad: int | None = None
     registrations: list[tuple[int, str, str]] = field(default_factory=list)
+    files: FileReport | None = None
 
     @property
     def ok(self) -> bool:
@@ -257,11 +269,22 @@ async def export_channel(
     *,
     log_key: str | None = None,
     progress: Progress | None = None,
+    attachments: bool = False,
 ) -> Report:
     """Write a channel's log to ``path`` for offline verification, checking it on the way.
 
     The export is written whatever the check says (it is evidence either way); the report
     says what was found.
+
+    Args:
+        client: a client of the server.
+        channel: the channel.
+        path: the file to write.
+        log_key: the server's verifier key, as its operator published it.
+        progress: called as events are read.
+        attachments: also download every file the log lists into the folder beside the
+            export (:func:`~client.attachment_files.default_folder`), each checked
+            against its listing; a file refused or changed is a failure of the report.
     """
     events: list[dict[str, Any]] = []
     report = await verify_online(
@@ -277,6 +300,11 @@ async def export_channel(
         "operator_keys": keys,
         "exported_at": format_time(utc_now()),
     }
+    if attachments:
+        folder = default_folder(path)
+        report.files = await download_all(client, channel, events, folder)
+        report.failures.extend(report.files.failures)
+        header["attachments"] = folder.name  # every file kept: a missing one is a failure
     temporary = path.with_name(f".{path.name}.tmp")
     with temporary.open("w", encoding="utf-8") as file:
         file.write(json.dumps(header, ensure_ascii=False) + "\n")
@@ -397,8 +425,12 @@ def verify_export(
     progress: Progress | None = None,
     workers: int | None = None,
     operator_keys: OperatorKeys | None = None,
+    attachments: Path | None = None,
 ) -> Report:
     """Verify an export with no server: every event against its signed checkpoint.
+
+    Then, if the export has an attachments folder, every file in it against the listing
+    of the log (a file changed is a failure; one missing, only if the export kept them all).
 
     Args:
         path: the export file.
@@ -407,6 +439,7 @@ def verify_export(
         progress: called as events are checked.
         workers: processes hashing events in parallel (default: one per core).
         operator_keys: operators' keys got out of band; the log must register no other.
+        attachments: the folder of the export's files, if not the one beside it.
 
     Raises:
         HotlineError: the file is not an export.
@@ -443,4 +476,9 @@ def verify_export(
         )
     _check_signatures(report, hashed.signed, operator_keys)
     report.unsigned += hashed.unsigned
+    kept = header.get("attachments")
+    folder = attachments or default_folder(path)
+    if attachments is not None or isinstance(kept, str) or folder.is_dir():
+        report.files = check_folder(folder, listed_in_export(path), all_kept=isinstance(kept, str))
+        report.failures.extend(report.files.failures)
     return report

@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape as markup
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from client.attachment_files import default_folder
 from client.cli import ChannelOpt, ProfileOpt, TokenOpt, UrlOpt, _channel, _run, _Target, err, out
 from client.errors import HotlineError
 from client.protocol.note import NoteError, Verifier
@@ -83,6 +84,13 @@ def _verdict(report: Report) -> None:
     out.print(f"signatures  {report.signed} valid, {report.unsigned} unsigned")
     for seq, operator, key in report.registrations:
         out.print(f"key         #{seq} {markup(operator)}: {markup(key)}")
+    files = report.files
+    if files is not None:
+        out.print(
+            f"files       {files.checked} of {files.listed} listed checked against their SHA-256"
+        )
+        for missing in files.missing:
+            out.print(f"[yellow]MISSING[/yellow]     {markup(missing)}")
     for failure in report.failures:
         out.print(f"[red]FAILED[/red]      {markup(failure)}")
     if report.ok:
@@ -104,6 +112,17 @@ def verify(
     ] = None,
     log_key: KeyOpt = None,
     operator_key: OperatorKeyOpt = None,
+    attachments: Annotated[
+        Path | None,
+        typer.Option(
+            "--attachments",
+            help="With --export: the folder of its files, if not the one beside it "
+            "(EXPORT.attachments, checked when there).",
+            exists=True,
+            file_okay=False,
+            show_default=False,
+        ),
+    ] = None,
     state: Annotated[
         Path | None,
         typer.Option(
@@ -119,13 +138,24 @@ def verify(
     profile: ProfileOpt = None,
     channel: ChannelOpt = None,
 ) -> None:
-    """Check a channel's log: the signed checkpoint, every event, every signature."""
+    """Check a channel's log: the signed checkpoint, every event, every signature.
+
+    An export's files, kept beside it, are checked against the SHA-256 the log lists.
+    """
     pinned = _pinned(operator_key)
+    if attachments is not None and export is None:
+        raise typer.BadParameter(
+            "an attachments folder goes with --export", param_hint="--attachments"
+        )
     if export is not None:
         try:
             with _progress("hashing events") as progress:
                 report = verify_export(
-                    export, log_key=log_key, progress=progress, operator_keys=pinned
+                    export,
+                    log_key=log_key,
+                    progress=progress,
+                    operator_keys=pinned,
+                    attachments=attachments,
                 )
         except HotlineError as error:
             # A file that is not an export, or a checkpoint the key does not open.
@@ -154,6 +184,14 @@ def export(
         Path, typer.Argument(help="The file to write (JSON lines).", dir_okay=False)
     ],
     log_key: KeyOpt = None,
+    attachments: Annotated[
+        bool,
+        typer.Option(
+            "--attachments",
+            help="Also write every file the notices list, each checked against its SHA-256, "
+            "to the folder OUT_FILE.attachments beside it.",
+        ),
+    ] = False,
     url: UrlOpt = None,
     token: TokenOpt = None,
     profile: ProfileOpt = None,
@@ -165,13 +203,23 @@ def export(
         chosen = await _channel(client, target)
         with _progress("exporting events") as progress:
             return await export_channel(
-                client, chosen, out_file, log_key=log_key, progress=progress
+                client,
+                chosen,
+                out_file,
+                log_key=log_key,
+                progress=progress,
+                attachments=attachments,
             )
 
     report = _run(url, token, profile, channel, work)
     out.print(
         f"wrote {report.events} events of {markup(report.channel)} to {markup(str(out_file))}"
     )
+    if report.files is not None:
+        out.print(
+            f"wrote {report.files.checked} of {report.files.listed} files, each checked against "
+            f"its SHA-256, to {markup(str(default_folder(out_file)))}"
+        )
     if not report.ok:
         # Written all the same: an export of a log that fails its check is evidence too.
         for failure in report.failures:

@@ -56,7 +56,7 @@ test("the signed fields are the Python module's", () => {
     "notice.objected",
     "notice.sent",
   ]);
-  assert.deepEqual(OPTIONAL_SIGNED_FIELDS, { "notice.sent": ["bbox"] });
+  assert.deepEqual(OPTIONAL_SIGNED_FIELDS, { "notice.sent": ["bbox", "attachments"] });
 });
 
 const NOTICE = "84a10a7f-1ef3-4cab-9006-ddf3c09c457f";

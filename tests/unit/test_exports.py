@@ -9,6 +9,9 @@ from types import ModuleType
 import pytest
 
 import client
+import client.attachment_files
+import client.attachments
+import client.attachments_cli
 import client.backoff
 import client.calls
 import client.checks
@@ -29,6 +32,9 @@ import client.terminal
 
 MODULES = [
     client,
+    client.attachments,
+    client.attachment_files,
+    client.attachments_cli,
     client.backoff,
     client.calls,
     client.checks,

@@ -1,15 +1,17 @@
 /**
  * Compose a notice: subject, body, priority, activity window, area, whether an answer is
- * required, and the earlier notice it updates or answers.
+ * required, the earlier notice it updates or answers, and the files it carries.
  *
  * The form is built once and kept, so that a notice being written survives everything
  * that redraws the rest of the console. Sending is idempotent: the draft's id is chosen
  * once and kept while the content stays the same, so "send" pressed again after a network
- * failure cannot send the notice twice.
+ * failure cannot send the notice twice. Files are uploaded first, then listed in the
+ * notice; uploading one again is harmless (the server keeps a file by its SHA-256).
  * @module
  */
 
 import { ProblemError } from "../sdk/hotline.js";
+import { AttachmentPicker, typeOf } from "./attachments.js";
 import { partyName } from "./context.js";
 import { h, replace } from "./dom.js";
 import { dateTime, duration, shorten, statusWord } from "./format.js";
@@ -28,6 +30,7 @@ const FIELDS = [
   "bbox",
   "ack_required",
   "refers_to",
+  "attachments",
 ];
 
 /** The compose view. */
@@ -72,6 +75,7 @@ export class ComposeView {
       checked: true,
     });
     this.refersTo = h("select", { id: "compose-refers", name: "refers_to" });
+    this.files = new AttachmentPicker();
     this.error = h("div", { id: "compose-error", class: "problem", role: "alert" });
     this.submit = h("button", { type: "submit", class: "primary" }, "Send notice");
     this.fieldset = h(
@@ -108,6 +112,7 @@ export class ComposeView {
         h("label", { for: "compose-ack" }, "Acknowledgement required"),
       ),
       field("refers", "In reply to / update of", this.refersTo),
+      this.files.element(),
       this.error,
       h("div", { class: "actions" }, this.submit),
     );
@@ -178,27 +183,56 @@ export class ComposeView {
       return;
     }
     if (this.context.stopped()) return;
-    const content = JSON.stringify(draft);
+    const content = JSON.stringify([draft, this.files.key()]);
     if (this.attempt?.content !== content) this.attempt = { id: crypto.randomUUID(), content };
     const id = this.attempt.id;
     this.submit.disabled = true;
-    replace(this.submit, "Sending…");
+    this.files.disabled = true;
     try {
+      const attachments = await this.#upload();
+      if (!attachments) return;
+      replace(this.submit, "Sending…");
       const priority = /** @type {"routine" | "important" | "urgent"} */ (draft.priority);
       const bbox = draft.bbox ?? undefined; // a draft without a box sends none
-      await this.context.client.send(this.context.channel.id, { ...draft, id, priority, bbox });
+      const channel = this.context.channel.id;
+      await this.context.client.send(channel, { ...draft, id, priority, bbox, attachments });
     } catch (error) {
       this.#refused(error);
       return;
     } finally {
       this.submit.disabled = false;
+      this.files.disabled = false;
       replace(this.submit, "Send notice");
     }
     this.attempt = null;
     this.form.reset();
+    this.files.reset();
     this.#hint();
     this.context.announce(`Notice sent: ${draft.subject}`);
     this.onSent(id);
+  }
+
+  /**
+   * Upload the files picked, one at a time: their listings, or `null` when one was refused
+   * (said on the files field).
+   * @returns {Promise<import("./attachments.js").Attachment[] | null>}
+   */
+  async #upload() {
+    const { client, channel } = this.context;
+    const files = this.files.files;
+    const listings = [];
+    for (const [index, file] of files.entries()) {
+      replace(this.submit, `Uploading file ${index + 1} of ${files.length}…`);
+      try {
+        const mediaType = typeOf(file) ?? undefined;
+        listings.push(await client.uploadAttachment(channel.id, file, { mediaType }));
+      } catch (error) {
+        if (!(error instanceof ProblemError)) throw error;
+        this.#showErrors({ attachments: `${file.name}: ${error.detail}` }, "The notice was not sent: a file was refused.");
+        return null;
+      }
+    }
+    return listings;
   }
 
   /** @param {unknown} error */
@@ -231,7 +265,12 @@ export class ComposeView {
     let first = null;
     for (const name of FIELDS) {
       const message = errors[name] ?? "";
-      const id = name === "refers_to" ? "refers" : name === "ack_required" ? "ack" : name;
+      const ids = /** @type {Record<string, string>} */ ({
+        refers_to: "refers",
+        ack_required: "ack",
+        attachments: "files",
+      });
+      const id = ids[name] ?? name;
       const slot = this.form.querySelector(`#compose-${id}-error`);
       if (slot) replace(slot, message);
       const control =

@@ -1,7 +1,8 @@
 /**
  * What an event of the clock or of the policy says, in a few words for a log line: "reminder
  * 2 of 3 to City Roads", "escalated to dev", "answered by carla in 4 seconds". The notice
- * events need none: their type and their notice's subject say it.
+ * events need none, their type and their notice's subject say it, but for the files a
+ * notice carries: "with 2 files: plan.pdf, map.geojson".
  * @module
  */
 
@@ -27,6 +28,8 @@ export function eventDetail(entry, channel, book) {
   const data = /** @type {Record<string, any>} */ (event.data);
   const party = (/** @type {unknown} */ id) => partyName(channel, String(id));
   switch (event.type) {
+    case "notice.sent":
+      return files(data.attachments);
     case "notice.reminded":
       return `reminder ${data.reminder} of ${data.of} to ${party(data.party)}`;
     case "notice.escalated":
@@ -58,6 +61,17 @@ export function eventDetail(entry, channel, book) {
     default:
       return "";
   }
+}
+
+/**
+ * The files a notice lists, by name: "with 1 file: plan.pdf"; "" for none.
+ * @param {unknown} listed
+ * @returns {string}
+ */
+export function files(listed) {
+  if (!Array.isArray(listed) || !listed.length) return "";
+  const names = listed.map((file) => String(file?.name));
+  return `with ${listed.length} file${listed.length === 1 ? "" : "s"}: ${names.join(", ")}`;
 }
 
 /**

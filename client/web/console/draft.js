@@ -170,6 +170,7 @@ export function fieldOf(path) {
     "bbox",
     "refers_to",
     "ack_required",
+    "attachments",
   ];
   // The request body is itself called "body" in a validation error's path: skip it.
   return (

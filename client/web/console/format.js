@@ -149,3 +149,14 @@ export function toLocalInput(time) {
 export function shorten(text, length = 80) {
   return text.length <= length ? text : `${text.slice(0, length - 1)}…`;
 }
+
+/**
+ * A number of bytes for people: "812 bytes", "14.2 KiB", "3.0 MiB" (as `hotline` prints it).
+ * @param {number} size
+ * @returns {string}
+ */
+export function byteSize(size) {
+  if (size < 1024) return `${size} byte${size === 1 ? "" : "s"}`;
+  if (size < 1024 * 1024) return `${(size / 1024).toFixed(1)} KiB`;
+  return `${(size / (1024 * 1024)).toFixed(1)} MiB`;
+}

@@ -1,14 +1,18 @@
 /**
- * One notice: what it says, where it stands, its history in the log, and what may be done
- * with it now (acknowledge, object with a reason, cancel, or write an update).
+ * One notice: what it says, where it stands, the files it carries, its history in the log,
+ * and what may be done with it now (acknowledge, object with a reason, cancel, or write an
+ * update).
  *
- * The details are redrawn with every event; the actions only when what may be done
- * changes, so that a reason being typed is not wiped by an unrelated event. An action's
+ * The details are redrawn with every event; the files only when another notice is shown
+ * (a notice's files never change, and a download under way keeps its button); the actions
+ * only when what may be done changes, so that a reason being typed is not wiped by an
+ * unrelated event. An action's
  * answer is not taken as the new state: the notice changes when its event arrives in the
  * verified log, like every other change.
  * @module
  */
 
+import { fileList } from "./attachments.js";
 import { otherNotice } from "./conflicts.js";
 import { otherParty, partyName } from "./context.js";
 import { whom } from "./describe.js";
@@ -36,10 +40,13 @@ export class NoticeView {
     /** @type {string | null} */
     this.id = null;
     this.details = h("div", { class: "details" });
+    this.files = h("div", { class: "notice-files" });
+    this.history = h("div", { class: "notice-history" });
     this.actions = h("div", { class: "notice-actions" });
     this.problem = h("div", { id: "notice-problem", class: "problem", role: "alert" });
     this.actionsKey = "";
-    replace(root, this.details, this.actions, this.problem);
+    this.filesKey = "";
+    replace(root, this.details, this.files, this.history, this.actions, this.problem);
   }
 
   /**
@@ -64,11 +71,30 @@ export class NoticeView {
         h("p", {}, `No notice ${this.id ?? ""} in this channel's verified log (yet).`),
         h("p", {}, h("a", { href: href("inbox") }, "Back to the notices")),
       );
-      replace(this.actions);
+      for (const part of [this.files, this.history, this.actions]) replace(part);
       this.actionsKey = "";
+      this.filesKey = "";
       return;
     }
     keepFocus(this.details, () => replace(this.details, ...this.#details(notice)));
+    if (this.filesKey !== notice.id) {
+      this.filesKey = notice.id;
+      replace(this.files, ...fileList(notice.attachments, this.context, this.problem));
+    }
+    const { book, channel } = this.context;
+    keepFocus(this.history, () =>
+      replace(
+        this.history,
+        h("h3", {}, "History in the log"),
+        h(
+          "ol",
+          { class: "log compact" },
+          notice.history.map((seq) =>
+            eventLine(book.entries[seq - 1] ?? null, channel, book, notice.id),
+          ),
+        ),
+      ),
+    );
     const allowed = this.#allowed(notice);
     const key = `${notice.id}|${allowed.join(",")}`;
     if (key !== this.actionsKey) {
@@ -200,12 +226,6 @@ export class NoticeView {
           ),
         ),
       ],
-      h("h3", {}, "History in the log"),
-      h(
-        "ol",
-        { class: "log compact" },
-        notice.history.map((seq) => eventLine(book.entries[seq - 1] ?? null, channel, book, notice.id)),
-      ),
     ]
       .flat()
       .filter((node) => node instanceof Node);

@@ -47,6 +47,7 @@ export { UnreadableEvent };
  * @typedef {"routine" | "important" | "urgent"} Priority
  * @typedef {{n: number, of: number, at: string, seq: number}} Reminder
  * @typedef {{at: string, to: string[], seq: number}} Escalation
+ * @typedef {import("../sdk/attachments.js").Attachment} Attachment
  */
 
 /**
@@ -63,6 +64,8 @@ export { UnreadableEvent };
  * @property {[number, number, number, number] | null} bbox where, as west, south, east and
  *   north (RFC 7946), if the sender gave a box
  * @property {boolean} ackRequired
+ * @property {Attachment[]} attachments the files it carries, as its `notice.sent` lists them
+ *   (hash, size, media type, name): a download is checked against this listing
  * @property {string | null} refersTo
  * @property {string} sentAt
  * @property {string | null} ackDueAt
@@ -301,6 +304,7 @@ function sentNotice(event, known) {
     area: maybeText(data, "area"),
     bbox: bbox(data.bbox),
     ackRequired: data.ack_required,
+    attachments: attachments(data.attachments),
     refersTo: maybeText(data, "refers_to"),
     sentAt: event.at,
     ackDueAt: maybeTime(data, "ack_due_at"),
@@ -419,6 +423,23 @@ function bbox(value) {
   }
   const [west, south, east, north] = value;
   return [west, south, east, north];
+}
+
+/**
+ * A notice's files as its `notice.sent` lists them; none when it lists none.
+ * @param {unknown} value
+ * @returns {Attachment[]}
+ */
+function attachments(value) {
+  if (value === null || value === undefined) return [];
+  if (!Array.isArray(value)) throw new UnreadableEvent("its attachments are not a list");
+  return value.map((file) => {
+    if (!isObject(file)) throw new UnreadableEvent("an attachment is not an object");
+    const sha256 = text(file, "sha256");
+    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new UnreadableEvent("an attachment's sha256 is not one");
+    const size = integer(file, "size", 1);
+    return { sha256, size, media_type: text(file, "media_type"), name: text(file, "name") };
+  });
 }
 
 /**

@@ -2,19 +2,32 @@
  * An operator's connection to a Hotline server: the REST calls as methods, and live events as
  * a subscription (`live.js`). The browser's counterpart of `client/sdk.py`, with the same
  * rules: the token travels in a header (REST) or in the socket's first message, never in a
- * URL; a request that is safe to repeat (a read, a send with its id, a receipt) is tried again
- * after a network failure or a 502/503/504; a refusal is a `ProblemError` with the problem's
- * status and stable `code`, and a server that does not answer is `Unreachable`.
+ * URL; a request that is safe to repeat (a read, a send with its id, a receipt, an upload) is
+ * tried again after a network failure or a 502/503/504; a refusal is a `ProblemError` with the
+ * problem's status and stable `code`, and a server that does not answer is `Unreachable`.
  *
  *     const hotline = new HotlineClient({ baseUrl: "http://127.0.0.1:8000", token });
  *     const notice = await hotline.send("water-roads", { subject: "Water main renewal, Mill Lane" });
  * @module
  */
 
+import {
+  MEDIA_TYPES,
+  acceptedMediaType,
+  checkAttachment,
+  mediaTypeOf,
+  sha256Hex,
+} from "./attachments.js";
 import { Backoff, sleep } from "./backoff.js";
-import { fromBase64 } from "./bytes.js";
+import { concat, fromBase64 } from "./bytes.js";
 import { buildCancellation, buildDecision, buildDraft, noticeId, wireTime } from "./drafts.js";
-import { HotlineError, LogTampered, ProblemError, Unreachable } from "./errors.js";
+import {
+  AttachmentMismatch,
+  HotlineError,
+  LogTampered,
+  ProblemError,
+  Unreachable,
+} from "./errors.js";
 import { CompactRange, eventHash } from "./log.js";
 import { Subscription } from "./live.js";
 
@@ -22,6 +35,7 @@ const RETRY_STATUSES = new Set([502, 503, 504]);
 
 /**
  * @typedef {import("./drafts.js").NoticeDraft} NoticeDraft
+ * @typedef {import("./attachments.js").Attachment} Attachment
  * @typedef {import("./messages.js").HotlineEvent} HotlineEvent
  * @typedef {import("./live.js").SubscribeOptions} SubscribeOptions
  * @typedef {{id: string, name: string}} NamedRef
@@ -419,6 +433,76 @@ export class HotlineClient {
     });
   }
 
+  // -- attachments -------------------------------------------------------------------------
+
+  /**
+   * Upload a file to `channel`, for a notice to list (`send(channel, {attachments: [...]})`).
+   * Uploading the same bytes again is safe: it is the same file, so this is tried again
+   * after a network failure.
+   * @param {string} channel
+   * @param {Blob | Uint8Array} file a `File` from an `<input type=file>`, or the bytes
+   * @param {{name?: string, mediaType?: string}} [options] `name`: what the other party
+   *   sees (a `File`'s own by default; bytes need one); `mediaType`: by default the file's
+   *   type if the server takes it, else guessed from the name's extension
+   * @returns {Promise<Attachment>} the listing: SHA-256, size, media type and name
+   * @throws {TypeError} no name, or no media type the server takes
+   * @throws {ProblemError} 413: too big; 415: a type the server does not take; 422:
+   *   empty, or not what its type says (`attachment-type-mismatch`)
+   * @throws {AttachmentMismatch} the server listed other bytes than those sent
+   */
+  async uploadAttachment(channel, file, { name, mediaType } = {}) {
+    const blob = typeof Blob !== "undefined" && file instanceof Blob ? file : null;
+    const fileName = name ?? (blob && "name" in blob ? String(blob.name) : undefined);
+    if (!fileName) throw new TypeError("name the file: the other party sees the name");
+    const declared = blob && acceptedMediaType(blob.type) ? blob.type : null;
+    const type = mediaType ?? declared ?? mediaTypeOf(fileName);
+    if (type === null) {
+      const known = Object.keys(MEDIA_TYPES).join(" ");
+      throw new TypeError(`${fileName}: not a kind of file a notice may carry (${known})`);
+    }
+    const bytes = blob
+      ? new Uint8Array(await blob.arrayBuffer())
+      : new Uint8Array(/** @type {Uint8Array} */ (file));
+    const response = await this._exchange("PUT", `${channelPath(channel)}/attachments`, {
+      bytes,
+      contentType: type,
+      params: { name: fileName },
+      retry: true,
+    });
+    /** @type {Attachment} */
+    const listing = await readJson(response, this.baseUrl);
+    // The server's hash of what it keeps must be ours of what we sent.
+    await checkAttachment(bytes, listing);
+    return listing;
+  }
+
+  /**
+   * A file of `channel`, handed over only once its SHA-256 (and, from a listing, its size)
+   * is found to be the one asked for.
+   * @param {string} channel
+   * @param {Attachment | string} file the listing a notice carries, or just its SHA-256
+   * @returns {Promise<Uint8Array>}
+   * @throws {AttachmentMismatch} the server sent other bytes: changed, cut short, too many
+   * @throws {ProblemError} 404: no such file, or not one this party may see; 500
+   *   `attachment-corrupt`: the server found its own copy altered
+   */
+  async downloadAttachment(channel, file) {
+    const wanted = sha256Hex(typeof file === "string" ? file : file.sha256);
+    const size = typeof file === "string" ? null : file.size;
+    const response = await this._exchange("GET", `${channelPath(channel)}/attachments/${wanted}`, {
+      accept: "*/*",
+      retry: true,
+    });
+    const bytes = await readBytes(response, size, this.baseUrl);
+    try {
+      await checkAttachment(bytes, { sha256: wanted, size });
+    } catch (error) {
+      if (!(error instanceof AttachmentMismatch)) throw error;
+      throw new AttachmentMismatch(`refused the download of ${wanted}: ${error.message}`, error);
+    }
+    return bytes;
+  }
+
   // -- the verifiable log ------------------------------------------------------------------
 
   /**
@@ -518,14 +602,38 @@ export class HotlineClient {
    * @returns {Promise<any>}
    */
   async _request(method, path, { json, params, retry = false } = {}) {
+    return readJson(await this._exchange(method, path, { json, params, retry }), this.baseUrl);
+  }
+
+  /**
+   * One request, tried again as `retry` allows: the answer (2xx, its body not read yet), or
+   * the refusal thrown.
+   * @param {string} method
+   * @param {string} path below `/api/v1`
+   * @param {{json?: unknown, bytes?: Uint8Array, contentType?: string, accept?: string,
+   *   params?: Record<string, string | number | undefined>, retry?: boolean}} [options]
+   *   `bytes`: a raw body, sent as `contentType`
+   * @returns {Promise<Response>}
+   */
+  async _exchange(method, path, { json, bytes, contentType, accept, params, retry = false } = {}) {
     const url = new URL(`${this.baseUrl}/api/v1${path}`);
     for (const [name, value] of Object.entries(params ?? {})) {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }
     /** @type {Record<string, string>} */
-    const headers = { Authorization: `Bearer ${this.token}`, Accept: "application/json" };
-    if (json !== undefined) headers["Content-Type"] = "application/json";
-    const body = json === undefined ? undefined : JSON.stringify(json);
+    const headers = {
+      Authorization: `Bearer ${this.token}`,
+      Accept: accept ?? "application/json",
+    };
+    /** @type {BodyInit | undefined} */
+    let body;
+    if (json !== undefined) {
+      headers["Content-Type"] = "application/json";
+      body = JSON.stringify(json);
+    } else if (bytes !== undefined) {
+      headers["Content-Type"] = contentType ?? "application/octet-stream";
+      body = new Uint8Array(bytes);
+    }
     const attempts = 1 + (retry ? this.retries : 0);
     for (let attempt = 0; ; attempt += 1) {
       const last = attempt === attempts - 1;
@@ -547,8 +655,9 @@ export class HotlineClient {
         await sleep(this.backoff.delay(attempt));
         continue;
       }
-      if (response.ok) return await readJson(response, this.baseUrl);
+      if (response.ok) return response;
       if (last || !RETRY_STATUSES.has(response.status)) throw await refusal(response);
+      await response.body?.cancel();
       await sleep(this.backoff.delay(attempt));
     }
   }
@@ -631,6 +740,36 @@ async function readJson(response, baseUrl) {
     return JSON.parse(text);
   } catch {
     throw new HotlineError(`${baseUrl} answered ${response.status} with a body that is not JSON`);
+  }
+}
+
+/**
+ * A body's bytes; past `limit` (a listed size) only one more byte is read, enough to know
+ * there are too many.
+ * @param {Response} response
+ * @param {number | null} limit
+ * @param {string} baseUrl
+ * @returns {Promise<Uint8Array>}
+ */
+async function readBytes(response, limit, baseUrl) {
+  try {
+    if (limit === null || response.body === null) {
+      return new Uint8Array(await response.arrayBuffer());
+    }
+    const reader = response.body.getReader();
+    /** @type {Uint8Array[]} */
+    const chunks = [];
+    let length = 0;
+    while (length <= limit) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      length += value.length;
+    }
+    await reader.cancel();
+    return concat(...chunks).slice(0, limit + 1);
+  } catch (error) {
+    throw new Unreachable(`${baseUrl} broke off its answer: ${reasonOf(error)}`, { cause: error });
   }
 }
 

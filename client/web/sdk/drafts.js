@@ -6,6 +6,7 @@
  * @module
  */
 
+import { MAX_ATTACHMENTS, acceptedMediaType } from "./attachments.js";
 import { ProblemError } from "./errors.js";
 
 export const MAX_SUBJECT = 200;
@@ -33,6 +34,7 @@ const DRAFT_FIELDS = new Set([
   "ack_required",
   "refers_to",
   "client_time",
+  "attachments",
   "signature",
 ]);
 const SIGNATURE = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -51,6 +53,8 @@ const SIGNATURE = /^[A-Za-z0-9+/]+={0,2}$/;
  * @property {boolean} [ack_required] whether the other party must acknowledge or object
  * @property {string | null} [refers_to] an earlier notice of the channel that this one updates
  * @property {string | Date | null} [client_time] the client's clock; now, if absent
+ * @property {import("./attachments.js").Attachment[]} [attachments] files uploaded first
+ *   (`uploadAttachment`), as the upload listed them; at most 10
  * @property {string | null} [signature] the operator's signature, if it signs
  */
 
@@ -193,6 +197,10 @@ export function buildDraft(draft) {
   // A claim kept beside the server's time, never in its place (as client/drafts.py sends it).
   out.client_time = wireTime(draft.client_time ?? new Date());
   if (out.client_time === undefined) found.add("client_time", "must be an RFC 3339 time with a zone");
+  // Only when there are some: a notice without files is sent, and signed, as before them.
+  if (draft.attachments != null && !(Array.isArray(draft.attachments) && !draft.attachments.length)) {
+    out.attachments = attachmentList(found, draft.attachments);
+  }
   if (draft.signature != null) {
     if (typeof draft.signature !== "string" || !SIGNATURE.test(draft.signature)) {
       found.add("signature", "must be base64");
@@ -251,6 +259,42 @@ function boundingBox(found, box) {
     found.add("bbox", "bbox latitudes must be within -90 and 90, south first");
   }
   return [west, south, east, north];
+}
+
+/**
+ * A notice's list of files, each checked as `Attachment` in client/protocol/schemas.py
+ * checks it.
+ * @param {Findings} found
+ * @param {unknown} files
+ * @returns {unknown} a copy of the listings, to send
+ */
+function attachmentList(found, files) {
+  if (!Array.isArray(files)) {
+    found.add("attachments", "must be a list of files");
+    return files;
+  }
+  if (files.length > MAX_ATTACHMENTS) {
+    found.add("attachments", `at most ${MAX_ATTACHMENTS} files`);
+  }
+  return files.map((file, index) => {
+    const where = `attachments.${index}`;
+    if (typeof file !== "object" || file === null) {
+      found.add(where, "must be a file's listing, as the upload answered it");
+      return file;
+    }
+    const { sha256, size, media_type, name, ...extra } = file;
+    for (const key of Object.keys(extra)) found.add(`${where}.${key}`, "extra fields are not permitted");
+    if (typeof sha256 !== "string" || !/^[0-9a-f]{64}$/.test(sha256)) {
+      found.add(`${where}.sha256`, "must be 64 lower-case hex digits");
+    }
+    if (!Number.isInteger(size) || size < 1) found.add(`${where}.size`, "must be a whole number of bytes, at least 1");
+    if (typeof media_type !== "string" || !acceptedMediaType(media_type)) {
+      found.add(`${where}.media_type`, "must be a type a notice may carry");
+    }
+    checkText(found, `${where}.name`, name, { min: 1, max: 255, line: true });
+    if (typeof name === "string" && /[/\\]/.test(name)) found.add(`${where}.name`, "no / or \\");
+    return { sha256, size, media_type, name };
+  });
 }
 
 /**

@@ -4,6 +4,7 @@
  *     HotlineError            the root: catch it to catch them all
  *     ├── ProblemError        the server refused a request (.status, .code, .detail, .problem)
  *     ├── Unreachable         the server could not be reached over HTTP
+ *     ├── AttachmentMismatch  a downloaded file is not the one the notice lists (.sha256, .found)
  *     ├── ConnectionClosed    the server closed the live socket for good (.code, .reason)
  *     ├── ProofError          a Merkle proof does not hold, or claims the impossible
  *     ├── NoteError           a signed note is malformed or not validly signed
@@ -69,6 +70,24 @@ export class ProblemError extends HotlineError {
 
 /** The server did not answer over HTTP: refused, timed out, or the network failed. */
 export class Unreachable extends HotlineError {}
+
+/**
+ * A downloaded file's bytes are not those its notice lists: another SHA-256, or another size.
+ * The bytes are never handed over.
+ */
+export class AttachmentMismatch extends HotlineError {
+  /**
+   * @param {string} message
+   * @param {{sha256: string, found: string, size: number}} info the hash asked for (the
+   *   listed one), the hash of the bytes received, and how many there were
+   */
+  constructor(message, { sha256, found, size }) {
+    super(message);
+    this.sha256 = sha256;
+    this.found = found;
+    this.size = size;
+  }
+}
 
 /** The server closed the live socket for a reason that reconnecting would not fix. */
 export class ConnectionClosed extends HotlineError {

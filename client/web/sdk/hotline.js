@@ -17,6 +17,14 @@
  * @module
  */
 
+export {
+  MAX_ATTACHMENTS,
+  MEDIA_TYPES,
+  acceptedMediaType,
+  checkAttachment,
+  mediaTypeOf,
+  sha256Hex,
+} from "./attachments.js";
 export { ChannelAuditor, PrefixRoots, appendAll, firstDifference } from "./audit.js";
 export { Backoff, sleep } from "./backoff.js";
 export {
@@ -53,6 +61,7 @@ export {
   wireTime,
 } from "./drafts.js";
 export {
+  AttachmentMismatch,
   CheckpointError,
   ConnectionClosed,
   HotlineError,

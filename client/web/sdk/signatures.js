@@ -5,8 +5,8 @@
  * An operator signs, for a notice it sends or a decision it gives, the canonical JSON
  * (RFC 8785, `canonical.js`) of the channel, the event's type, its party and operator, and
  * the fields of the event's `data` that the type signs. A field added to the protocol later
- * (a notice's `bbox`) is signed only when present, so that every signature made before it
- * existed still verifies.
+ * (a notice's `bbox`, its `attachments`) is signed only when present, not `null` and not an
+ * empty list, so that every signature made before it existed still verifies.
  *
  * This module makes the bytes; it holds no key. A page that signs brings its own key, and
  * an auditor checks a signature against the bytes of the event as the log serves it.
@@ -37,12 +37,13 @@ export const SIGNED_FIELDS = Object.freeze({
 });
 
 /**
- * By event type, the fields signed only when the event's `data` has them (and they are not
- * `null`): added to the protocol later, so that the signatures made before them still verify.
+ * By event type, the fields signed only when the event's `data` has them (and they are
+ * neither `null` nor an empty list): added to the protocol later, so that the signatures
+ * made before them still verify.
  * @type {Readonly<Record<string, readonly string[]>>}
  */
 export const OPTIONAL_SIGNED_FIELDS = Object.freeze({
-  "notice.sent": Object.freeze(["bbox"]),
+  "notice.sent": Object.freeze(["bbox", "attachments"]),
 });
 
 /** What a notice draft is sent with when it does not say (`NoticeDraft`'s defaults). */
@@ -75,7 +76,8 @@ export function signedContent({ channel, type, party, operator, data }) {
   const content = {};
   for (const name of names) content[name] = Object.hasOwn(data, name) ? data[name] : null;
   for (const name of OPTIONAL_SIGNED_FIELDS[type] ?? []) {
-    if (Object.hasOwn(data, name) && data[name] != null) content[name] = data[name];
+    const value = Object.hasOwn(data, name) ? data[name] : null;
+    if (value != null && !(Array.isArray(value) && value.length === 0)) content[name] = value;
   }
   return canonicalJson({ channel, type, party, operator, ...content });
 }
