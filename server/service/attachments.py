@@ -32,14 +32,6 @@ __all__ = ["Download", "Uploaded", "check_listed", "download", "upload"]
 
 log = logging.getLogger(__name__)
 
-_EXTENSIONS = {
-    "application/pdf": ".pdf",
-    "image/png": ".png",
-    "image/jpeg": ".jpg",
-    "application/geo+json": ".geojson",
-    "text/plain": ".txt",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class Uploaded:
@@ -116,6 +108,7 @@ async def upload(
                 sha256=sha256,
                 size=check.size,
                 media_type=check.media_type,
+                name=name,
                 uploaded_by=actor.operator,
                 uploaded_at=db.clock.now(),
             )
@@ -184,8 +177,7 @@ async def download(
             own = (await uploads.of_party(channel_id, actor.party, [sha256])).get(sha256)
             if own is None:
                 raise NotFound(f"no attachment {sha256} in channel {channel_id}")
-            name = sha256 + _EXTENSIONS[own.media_type]
-            found = Attachment(sha256, own.size, own.media_type, name)
+            found = Attachment(sha256, own.size, own.media_type, own.name)
     try:
         content = await blobs.read(sha256)
     except Corrupt as error:

@@ -148,6 +148,8 @@ class Stored:
     sha256: str
     size: int
     media_type: str
+    name: str
+    """The name it was uploaded under (a notice listing it may name it otherwise)."""
     uploaded_by: str
     uploaded_at: datetime
 
@@ -162,7 +164,8 @@ class Uploads:
         """Record an upload, unless this party uploaded the file to the channel already.
 
         Returns:
-            Whether it is new (``False``: the row was there, and is left as it was).
+            Whether it is new (``False``: the row was there, and is left as it was, with
+            the name it was first uploaded under).
         """
         values = {
             "channel_id": upload.channel,
@@ -170,6 +173,7 @@ class Uploads:
             "party": upload.party,
             "size": upload.size,
             "media_type": upload.media_type,
+            "name": upload.name,
             "uploaded_by": upload.uploaded_by,
             "uploaded_at": upload.uploaded_at,
         }
@@ -226,6 +230,7 @@ def _stored(row: AttachmentRow) -> Stored:
         sha256=row.sha256,
         size=row.size,
         media_type=row.media_type,
+        name=row.name,
         uploaded_by=row.uploaded_by,
         uploaded_at=row.uploaded_at,
     )
