@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
 import socket
 import sys
 import threading
@@ -267,6 +268,26 @@ async def test_a_call_is_signed_so_that_the_receiver_example_verifies_it(line: L
         "timestamp": event.model_dump(mode="json")["at"],
         "data": event.model_dump(mode="json"),
     }
+
+
+async def test_no_secret_reaches_the_logs(line: Line, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    created = await line.subscribe(NOWHERE)
+    rotated = await webhooks.rotate(
+        line.db, line.box, WANDA, demo.CHANNEL, created.id, overlap=timedelta(hours=1)
+    )
+    with running([rotated.secret], fail_first=1) as (_, url):
+        await line.retarget(created.id, url)
+        await line.notice()
+        [delivery] = await line.deliveries(created.id)
+        sender = line.sender()
+        assert not (await sender.send(delivery)).ok
+        assert (await sender.send(delivery)).ok
+        await sender.aclose()
+
+    logged = "\n".join(f"{r.getMessage()} {vars(r)}" for r in caplog.records)
+    for secret in (created.secret, rotated.secret):
+        assert secret.removeprefix("whsec_") not in logged
 
 
 async def test_during_a_rotation_the_old_and_the_new_secret_both_verify(line: Line) -> None:

@@ -27,7 +27,7 @@ from tests.integration.conftest import Api
 
 CHANNEL = f"/api/v1/channels/{demo.CHANNEL}"
 WEBHOOKS = f"{CHANNEL}/webhooks"
-RECEIVER = "http://127.0.0.1:9/hotline"  # never called here: nothing is sent in these tests
+RECEIVER = "http://127.0.0.1:9/hotline"  # the discard port: the app's worker calls it in vain
 
 
 @pytest.fixture
@@ -275,7 +275,8 @@ async def test_each_event_owes_the_subscription_a_delivery_in_its_log(api: Api) 
     assert {d["target"] for d in items} == {created["id"]}
     assert {d["kind"] for d in items} == {"webhook"}
     assert {d["event_type"] for d in items} == {"notice.sent"}
-    assert all(d["status"] == "waiting" and d["attempts"] == [] for d in items)
+    # The app's delivery worker may have tried them already (nothing listens there).
+    assert {d["status"] for d in items} <= {"waiting", "failed"}
     party = (await api.get("wanda", f"{CHANNEL}/deliveries", params={"kind": "webhook"})).json()
     assert [d["id"] for d in party["items"]] == [d["id"] for d in items]
     mail = (await api.get("wanda", f"{CHANNEL}/deliveries", params={"kind": "mail"})).json()
