@@ -445,6 +445,7 @@ def status(
         f"operator  {markup(me.operator.name)} ({markup(me.operator.id)}), {me.role.value} "
         f"for {markup(me.party.name)} ({markup(me.party.id)})"
     )
+    out.print(f"e-mail    {markup(me.email or 'none: the server mails you nothing')}")
     for c in channels:
         others = ", ".join(f"{p.name} ({p.id})" for p in c.parties if p.id != me.party.id)
         out.print(f"channel   {markup(c.id)}  with {markup(others)}  head {c.head}")
@@ -566,8 +567,10 @@ def register(app: typer.Typer) -> None:
         attachments_cli,
         checks_cli,
         keys_cli,
+        mail_cli,
         policy_cli,
         verify_cli,
+        webhooks_cli,
     )
 
     verify_cli.register(app)
@@ -575,3 +578,5 @@ def register(app: typer.Typer) -> None:
     keys_cli.register(app)
     policy_cli.register(app)
     checks_cli.register(app)
+    webhooks_cli.register(app)
+    mail_cli.register(app)

@@ -151,6 +151,13 @@ def _policy_withdrawn(data: Mapping[str, Any]) -> str:
     return f"proposal {data.get('proposal')}  withdrawn"
 
 
+def _webhook_disabled(data: Mapping[str, Any]) -> str:
+    return (
+        f"webhook {data.get('webhook')}  of {data.get('party')} disabled after "
+        f"{data.get('failures')} failed calls in a row: {data.get('reason')}"
+    )
+
+
 _DESCRIBE: dict[EventType | str, Callable[[Mapping[str, Any]], str]] = {
     EventType.NOTICE_REMINDED: _reminded,
     EventType.NOTICE_ESCALATED: _escalated,
@@ -162,4 +169,5 @@ _DESCRIBE: dict[EventType | str, Callable[[Mapping[str, Any]], str]] = {
     EventType.CHANNEL_POLICY_PROPOSED: _policy_proposed,
     EventType.CHANNEL_POLICY_CHANGED: _policy_changed,
     EventType.CHANNEL_POLICY_WITHDRAWN: _policy_withdrawn,
+    EventType.WEBHOOK_DISABLED: _webhook_disabled,
 }

@@ -7,6 +7,11 @@ and what it leaves out stays as in force::
 
     {"checks": {"every_seconds": 3600, "answer_within_seconds": 300},
      "chase": {"urgent": {"reminders": 2}}}
+
+A flag says the one switch without a file: ``--mail-when-offline`` (or
+``--no-mail-when-offline``) proposes the policy in force with notices mailed (or not) to
+the receiving party's operators when none of them has seen one a while after it was sent;
+given with a file, the flag wins.
 """
 
 from __future__ import annotations
@@ -117,10 +122,13 @@ def _rules(policy: PolicyOut) -> list[str]:
         (f"{on_duty}; any other: its admins" if len(policy.escalate_to) < 2 else on_duty)
         if on_duty
         else "each party's admins",
+        "a notice the receiving party has not seen is mailed to its operators"
+        if policy.mail_when_offline
+        else "no",
     ]
 
 
-_RULE_NAMES = ("signatures", "checks", "escalate to")
+_RULE_NAMES = ("signatures", "checks", "escalate to", "mail unseen")
 
 
 def _changed(now: list[str], before: list[str] | None, *, pairs: bool = False) -> list[Any]:
@@ -158,8 +166,11 @@ def _show_proposal(proposal: Proposal, in_force: PolicyOut, *, verb: str) -> Non
 # -- the proposal's file --------------------------------------------------------------------
 
 
-_WHOLE = frozenset(PolicyOut.model_fields)
-"""Members only a whole policy has all of: such a file is the policy, not changes to one."""
+_WHOLE = frozenset(PolicyOut.model_fields) - {"mail_when_offline"}
+"""Members only a whole policy has all of: such a file is the policy, not changes to one.
+
+Not ``mail_when_offline``: a policy printed before mail existed is whole without it (and
+a file without it keeps the switch as in force)."""
 
 _REPLACED = frozenset({"escalate_to"})
 """Objects a file gives whole: a party left out of ``escalate_to`` escalates to its admins."""
@@ -170,10 +181,12 @@ def merged(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any
 
     A whole policy (one with every part: ``policy show --json`` prints one) replaces
     ``base``, and so does an ``escalate_to`` object, so that what a file leaves out of
-    either is gone rather than kept from the policy in force.
+    either is gone rather than kept from the policy in force. Only a switch newer than
+    the file (``mail_when_offline``) is kept from ``base`` when the file does not say it.
     """
     if changes.keys() >= _WHOLE:
-        return dict(changes)
+        newer = {key: value for key, value in base.items() if key not in _WHOLE}
+        return {**newer, **changes}
     return _laid_over(base, changes)
 
 
@@ -229,15 +242,25 @@ def show(
 
 def propose(
     file: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--file",
             "-f",
             help="JSON: the policy, or only what changes in it; - reads standard input.",
             dir_okay=False,
             allow_dash=True,
+            show_default=False,
         ),
-    ],
+    ] = None,
+    mail_when_offline: Annotated[
+        bool | None,
+        typer.Option(
+            "--mail-when-offline/--no-mail-when-offline",
+            help="Mail a notice to the receiving party's operators when none of them has "
+            "seen it a while after it was sent (or stop doing so).",
+            show_default=False,
+        ),
+    ] = None,
     lapses_in: Annotated[
         str,
         typer.Option(help="How long the other party has to accept: 1m to 30d, such as 7d."),
@@ -253,13 +276,21 @@ def propose(
     channel: ChannelOpt = None,
 ) -> None:
     """Propose a policy (admins): in force once an admin of the other party accepts it."""
+    if file is None and mail_when_offline is None:
+        raise typer.BadParameter(
+            "say what to propose: a policy file, or --mail-when-offline / --no-mail-when-offline",
+            param_hint="--file",
+        )
     try:
         lapse = parse_span(lapses_in)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--lapses-in") from None
 
     async def work(client: HotlineClient, target: _Target) -> tuple[PolicyOut, Proposal]:
-        changes = _read_policy_file(file)  # here, so that a bad file is reported like a refusal
+        # Read here, so that a bad file is reported like a refusal.
+        changes = {} if file is None else _read_policy_file(file)
+        if mail_when_offline is not None:
+            changes = {**changes, "mail_when_offline": mail_when_offline}
         chosen = await _channel(client, target)
         in_force = (await client.policy(chosen)).in_force
         policy = merged(in_force.model_dump(mode="json"), changes)

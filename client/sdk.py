@@ -44,6 +44,7 @@ from client.live import (
     default_connect,
     ws_url,
 )
+from client.mail import MailCalls
 from client.policy import PolicyCalls
 from client.protocol.log import CompactRange, event_hash
 from client.protocol.note import Signer
@@ -66,6 +67,7 @@ from client.protocol.schemas import (
     NoticePage,
 )
 from client.protocol.vocabulary import Decision, Priority, Status
+from client.webhooks import WebhookCalls
 
 __all__ = ["HotlineClient"]
 
@@ -77,13 +79,15 @@ _PROBLEM_LIMIT = 1 << 20
 _channel_list: TypeAdapter[list[Channel]] = TypeAdapter(list[Channel])
 
 
-class HotlineClient(PolicyCalls, CheckCalls, AttachmentCalls):
+class HotlineClient(PolicyCalls, CheckCalls, AttachmentCalls, WebhookCalls, MailCalls):
     """An operator's connection to a Hotline server.
 
     Besides the calls defined here, it has those of the channel's policy
     (:class:`~client.policy.PolicyCalls`), of its checks, availability and conflicts
-    (:class:`~client.checks.CheckCalls`), and of notices' files
-    (:class:`~client.attachments.AttachmentCalls`).
+    (:class:`~client.checks.CheckCalls`), of notices' files
+    (:class:`~client.attachments.AttachmentCalls`), of webhooks and the delivery log
+    (:class:`~client.webhooks.WebhookCalls`) and of operators' e-mail
+    (:class:`~client.mail.MailCalls`).
 
     Args:
         base_url: the server, such as ``https://hotline.example.org``.

@@ -102,13 +102,16 @@ def _status(delivery: Delivery) -> str:
 def _last(delivery: Delivery) -> str:
     """What happened last, or what happens next (markup)."""
     if delivery.status == "waiting":
-        return f"next try {format_time(delivery.next_attempt_at)}"
+        after = f"; last: {markup(delivery.last_error)}" if delivery.last_error else ""
+        return f"next try {format_time(delivery.next_attempt_at)}{after}"
+    if delivery.status != "delivered" and delivery.last_error:  # why it was given up, skipped
+        return markup(delivery.last_error)
     if delivery.attempts:
         last = delivery.attempts[-1]
-        said = str(last.status_code) if last.status_code is not None else ""
+        # The error names the status already ("HTTP 503"); a success has only its status.
+        said = last.error or ("" if last.status_code is None else str(last.status_code))
         took = format_span(last.duration_ms / 1000)
-        words = " ".join(part for part in (said, last.error or "") if part)
-        return markup(f"{words} ({took})" if words else f"took {took}")
+        return markup(f"{said} ({took})" if said else f"took {took}")
     return markup(delivery.last_error or "")
 
 
@@ -120,7 +123,9 @@ def _json(value: object) -> None:
 
 
 def add(
-    url_: Annotated[str, typer.Argument(metavar="URL", help="Where to post the events.")],
+    endpoint: Annotated[
+        str, typer.Argument(help="The receiver's URL, where the server posts the events.")
+    ],
     types: Annotated[
         list[str] | None,
         typer.Option(
@@ -139,7 +144,7 @@ def add(
     """Subscribe a URL to the channel's events (admins); prints its secret, once."""
 
     async def work(client: HotlineClient, target: _Target) -> WebhookCreated:
-        return await client.add_webhook(await _channel(client, target), url_, types=types or ())
+        return await client.add_webhook(await _channel(client, target), endpoint, types=types or ())
 
     made = _run(url, token, profile, channel, work)
     if as_json:

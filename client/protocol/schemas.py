@@ -454,6 +454,12 @@ class PolicyOut(BaseModel):
     checks: CheckSchedule | None = Field(
         None, description="Liveness checks; `null`: the channel schedules none."
     )
+    mail_when_offline: bool = Field(
+        False,
+        description="Whether a notice nobody of the receiving party has seen a while after "
+        "it was sent (not received, none of its operators connected) is mailed to that "
+        "party's operators. A policy written before mail existed has `false`.",
+    )
 
 
 class SecondsByPriority(BaseModel):
@@ -578,6 +584,11 @@ class PolicyIn(BaseModel):
     )
     checks: CheckScheduleIn | None = Field(
         None, description="Liveness checks to schedule; `null` or left out: none."
+    )
+    mail_when_offline: bool = Field(
+        False,
+        description="Mail a notice to the receiving party's operators when none of them has "
+        "seen it a while after it was sent (the server's `HOTLINE_MAIL_OFFLINE_AFTER_SECONDS`).",
     )
 
 

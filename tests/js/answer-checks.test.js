@@ -324,5 +324,5 @@ test("the SDK knows every event type of the protocol, the clock's and the policy
   ]) {
     assert.ok(EVENT_TYPES.includes(type), type);
   }
-  assert.equal(new Set(EVENT_TYPES).size, 17);
+  assert.equal(new Set(EVENT_TYPES).size, 18);
 });

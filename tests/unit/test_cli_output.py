@@ -290,6 +290,24 @@ def test_a_policy_is_a_row_per_priority_then_its_other_rules() -> None:
     assert "signatures   not required" in text
     assert "checks       none" in text
     assert "escalate to  roads: dev, erin; water: its admins" in text
+    assert "mail unseen  no" in text
+
+
+def test_a_policy_that_mails_unseen_notices_says_so_and_a_proposal_of_it_is_yellow() -> None:
+    before = PolicyOut.model_validate(
+        {
+            "ack_deadline_seconds": {"routine": 259200, "important": 86400, "urgent": 3600},
+            "min_advance_notice_seconds": {"routine": 172800, "important": 14400, "urgent": 0},
+        }
+    )
+    after = before.model_copy(update={"mail_when_offline": True})
+
+    *_, mail = policy_view(after, title="Proposed", before=before).renderables
+
+    assert mail == (
+        "mail unseen  [yellow]a notice the receiving party has not seen is mailed to its "
+        "operators[/]"
+    )
 
 
 def test_a_proposal_shows_what_it_changes_in_yellow() -> None:
@@ -303,12 +321,12 @@ def test_a_proposal_shows_what_it_changes_in_yellow() -> None:
         update={"checks": CheckSchedule(every_seconds=3600, answer_within_seconds=300)}
     )
 
-    table, signatures, checks, escalate_to = policy_view(
+    table, signatures, checks, escalate_to, mail = policy_view(
         after, title="Proposed", before=before
     ).renderables
 
     assert checks == "checks       [yellow]every 1 h, answered within 5 min[/]"
-    assert "[yellow]" not in f"{signatures}{escalate_to}"
+    assert "[yellow]" not in f"{signatures}{escalate_to}{mail}"
     assert isinstance(table, Table)
     assert "[yellow]" not in "".join(str(cell) for column in table.columns for cell in column.cells)
 
@@ -364,6 +382,27 @@ def test_a_whole_policy_in_a_file_replaces_the_policy_in_force() -> None:
     assert merged(in_force, whole) == whole
 
 
+def test_a_whole_policy_printed_before_mail_existed_keeps_the_mail_switch_in_force() -> None:
+    in_force = {
+        "ack_deadline_seconds": {"urgent": 3600},
+        "min_advance_notice_seconds": {"urgent": 0},
+        "chase": {"urgent": {"reminders": 4}},
+        "escalate_to": {},
+        "require_signatures": False,
+        "checks": None,
+        "mail_when_offline": True,
+    }
+    older = {key: value for key, value in in_force.items() if key != "mail_when_offline"}
+    older["chase"] = {}
+
+    assert merged(in_force, older) == {**older, "mail_when_offline": True}
+    assert merged(in_force, {**older, "mail_when_offline": False})["mail_when_offline"] is False
+    assert merged(in_force, {"mail_when_offline": False}) == {
+        **in_force,
+        "mail_when_offline": False,
+    }
+
+
 @pytest.mark.parametrize(
     ("escalate_to", "shown"),
     [
@@ -383,7 +422,7 @@ def test_whom_escalations_go_to_is_said_for_every_party(
         }
     )
 
-    *_, line = policy_view(policy, title="Policy").renderables
+    *_, line, _mail = policy_view(policy, title="Policy").renderables
 
     assert line == f"escalate to  {shown}"
 

@@ -23,12 +23,16 @@ import client.event_lines
 import client.keyfile
 import client.keys_cli
 import client.live
+import client.mail
+import client.mail_cli
 import client.policy
 import client.policy_cli
 import client.resume
 import client.sdk
 import client.spans
 import client.terminal
+import client.webhooks
+import client.webhooks_cli
 
 MODULES = [
     client,
@@ -52,6 +56,10 @@ MODULES = [
     client.resume,
     client.sdk,
     client.terminal,
+    client.webhooks,
+    client.webhooks_cli,
+    client.mail,
+    client.mail_cli,
 ]
 
 

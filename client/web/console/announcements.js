@@ -61,8 +61,8 @@ export function announcement(entry, book, channel, party) {
 }
 
 /**
- * The sentence for an event of the clock or the policy that is about no single notice;
- * `undefined` for the other events.
+ * The sentence for an event of the clock, the policy or the server that is about no single
+ * notice; `undefined` for the other events.
  * @param {import("./notices.js").LogEntry} entry
  * @param {import("./notices.js").NoticeBook} book
  * @param {import("./context.js").Channel} channel
@@ -94,6 +94,13 @@ function clockOrPolicy(entry, book, channel, party) {
       return `The proposed policy was accepted by ${proposer}: it is in force now.`;
     case "channel.policy_withdrawn":
       return `${proposer} withdrew its policy proposal.`;
+    case "webhook.disabled":
+      // The other party's subscriptions are its own business; its log line still shows it.
+      return data.party === party
+        ? `${asked}'s webhook ${String(data.webhook).slice(0, 8)} was DISABLED by the server ` +
+            `after ${data.failures} failed ${data.failures === 1 ? "try" : "tries"}; ` +
+            "an admin can enable it again."
+        : null;
     default:
       return undefined;
   }

@@ -188,6 +188,13 @@ export class NoticeBook {
     }
     if (event.type.startsWith("check.")) return this.checks.apply(event) ? [] : "unknown";
     if (event.type.startsWith("channel.policy_")) return this.policy.apply(event) ? [] : "unknown";
+    if (event.type === "webhook.disabled") {
+      // A party's subscription stopped by the server: no notice changes; the log line says it.
+      text(data, "webhook");
+      text(data, "party");
+      integer(data, "failures");
+      return [];
+    }
     const handlers = {
       "notice.received": received,
       "notice.acknowledged": decided,

@@ -2,7 +2,9 @@
  * The channel's policy: the one in force (deadlines, reminders and escalation by priority,
  * liveness checks), the proposal waiting for the other party with what it would change, and
  * the history of proposals. An admin may accept the other party's proposal, or withdraw its
- * own party's.
+ * own party's, and may propose the one switch the console offers: whether a notice nobody of
+ * the receiving party has seen is mailed to its operators (`mail_when_offline`); the rest
+ * of a policy is proposed with `hotline policy propose`.
  *
  * What is shown is what the log says (`policy.js`); the buttons call the server, and the
  * view changes when the event comes back in the verified log.
@@ -35,6 +37,7 @@ export class PolicyView {
     this.problem = h("div", { id: "policy-problem", class: "problem", role: "alert" });
     this.history = h("div", { id: "policy-history" });
     this.actionsKey = "";
+    this.mail = new MailSwitch(context);
     replace(
       root,
       h("h2", { id: "policy-title", tabindex: -1 }, "Channel policy"),
@@ -49,6 +52,7 @@ export class PolicyView {
       this.pending,
       this.actions,
       this.problem,
+      this.mail.element,
       h("h3", {}, "Proposals in the log"),
       this.history,
     );
@@ -97,6 +101,7 @@ export class PolicyView {
         : h("p", {}, "No proposal is waiting."),
     );
     this.#renderActions(pending);
+    this.mail.render(policy);
     replace(
       this.history,
       book.policy.proposals.size
@@ -193,6 +198,98 @@ export class PolicyView {
 }
 
 /**
+ * An admin's form to propose the policy in force with mail for unseen notices switched on
+ * or off. The box starts as the policy in force says, and is set again only when that
+ * changes, not while the admin is choosing; the proposal shows up, like any other, when its
+ * event arrives in the verified log.
+ */
+class MailSwitch {
+  /** @param {import("./context.js").Context} context */
+  constructor(context) {
+    this.context = context;
+    this.box = h("input", {
+      id: "policy-mail",
+      name: "mail_when_offline",
+      type: "checkbox",
+      "aria-describedby": "policy-mail-hint",
+    });
+    this.submit = h("button", { type: "submit", id: "policy-propose" }, "Propose");
+    this.status = h("p", { id: "policy-propose-status", class: "problem", role: "alert" });
+    this.form = h(
+      "form",
+      { id: "policy-mail-form", novalidate: true, "aria-labelledby": "policy-mail-title" },
+      h(
+        "div",
+        { class: "field check" },
+        this.box,
+        h(
+          "label",
+          { for: "policy-mail" },
+          "Mail a notice to the receiving party's operators when none of them has seen it",
+        ),
+      ),
+      h(
+        "p",
+        { id: "policy-mail-hint", class: "hint" },
+        "Sent a while after the notice (the server says how long) to each of the party's " +
+          "operators with an e-mail address, if it was not received and none of them is " +
+          "connected. Like any change, it is in force once the other party's admin accepts " +
+          "it; it replaces a proposal still waiting.",
+      ),
+      h("div", { class: "actions" }, this.submit),
+      this.status,
+    );
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      void this.#propose();
+    });
+    /** The form, for admins; empty for anybody else. */
+    this.element = h("div", { id: "policy-mail-switch" });
+    if (context.me.role === "admin") {
+      replace(this.element, h("h3", { id: "policy-mail-title" }, "Propose a change"), this.form);
+    }
+    /** @type {boolean | null} the value in force when the box was last set */
+    this.shown = null;
+    this.busy = false;
+  }
+
+  /** @param {Policy} policy the policy in force */
+  render(policy) {
+    const inForce = Boolean(policy.mail_when_offline);
+    if (inForce !== this.shown) {
+      this.shown = inForce;
+      this.box.checked = inForce;
+    }
+    this.submit.disabled = this.busy || this.context.stopped();
+  }
+
+  async #propose() {
+    const { client, channel } = this.context;
+    if (this.busy || this.context.stopped()) return;
+    const policy = policyInForce(this.context);
+    const wanted = this.box.checked;
+    if (wanted === Boolean(policy.mail_when_offline)) {
+      replace(this.status, "Nothing to propose: the policy in force says so already.");
+      return;
+    }
+    this.busy = true;
+    this.submit.disabled = true;
+    replace(this.submit, "Proposing…");
+    replace(this.status);
+    try {
+      await client.proposePolicy(channel.id, { ...policy, mail_when_offline: wanted });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      replace(this.status, `Proposing failed: ${message}`);
+    } finally {
+      this.busy = false;
+      this.submit.disabled = this.context.stopped();
+      replace(this.submit, "Propose");
+    }
+  }
+}
+
+/**
  * A policy in words: a table by priority, then what holds for the whole channel.
  * @param {Policy} policy
  * @param {import("./context.js").Channel} channel
@@ -272,6 +369,15 @@ export function describePolicy(policy, channel, id) {
       ),
       h("dt", {}, "Signatures"),
       h("dd", {}, policy.require_signatures ? "required on notices and decisions" : "optional"),
+      h("dt", {}, "Mail when unseen"),
+      h(
+        "dd",
+        { id: `${id}-mail` },
+        policy.mail_when_offline
+          ? "yes: a notice the receiving party has not seen a while after it was sent is " +
+              "mailed to its operators"
+          : "no",
+      ),
     ),
   );
 }
@@ -323,6 +429,8 @@ function changes(before, after, channel) {
     before.require_signatures ? "required" : "optional",
     after.require_signatures ? "required" : "optional",
   );
+  const mail = (/** @type {Policy} */ p) => (p.mail_when_offline ? "yes" : "no");
+  differ("mail when unseen", mail(before), mail(after));
   return lines.length
     ? h("ul", { id: "policy-changes" }, lines.map((line) => h("li", {}, line)))
     : h("p", { id: "policy-changes" }, "Nothing: it is the policy in force.");

@@ -39,7 +39,7 @@ const RETRY_STATUSES = new Set([502, 503, 504]);
  * @typedef {import("./messages.js").HotlineEvent} HotlineEvent
  * @typedef {import("./live.js").SubscribeOptions} SubscribeOptions
  * @typedef {{id: string, name: string}} NamedRef
- * @typedef {{operator: NamedRef, role: string, party: NamedRef}} Me
+ * @typedef {{operator: NamedRef, role: string, party: NamedRef, email?: string | null}} Me
  * @typedef {{id: string, parties: NamedRef[], policy: Record<string, any>, head: number}} Channel
  * @typedef {{events: HotlineEvent[], head: number}} EventPage
  * @typedef {Record<string, any> & {id: string, channel: string, status: string, seq: number}} Notice
@@ -68,6 +68,8 @@ const RETRY_STATUSES = new Set([502, 503, 504]);
  *   escalate to; a party not named escalates to its admins
  * @property {{every_seconds: number, answer_within_seconds: number} | null} [checks]
  *   liveness checks, or `null` for none
+ * @property {boolean} [mail_when_offline] whether a notice the receiving party has not seen
+ *   a while after it was sent is mailed to its operators (`false` when left out)
  */
 
 /**
@@ -103,6 +105,18 @@ const RETRY_STATUSES = new Set([502, 503, 504]);
  * @typedef {Record<string, any> & {id: string, notices: [string, string], area: string,
  *   overlap: {starts_at: string, ends_at: string}, detected_seq: number,
  *   resolved_seq: number | null}} Conflict
+ */
+
+/**
+ * A party's webhook subscription on a channel (`WebhookOut`); never its secret.
+ * @typedef {Record<string, any> & {id: string, url: string, types: string[],
+ *   enabled: boolean, created_at: string}} Webhook
+ * @typedef {Webhook & {secret: string}} NewWebhook a subscription as made: its secret,
+ *   `whsec_…`, shown this once
+ * @typedef {Record<string, any> & {secret: string}} RotatedSecret the new secret, shown
+ *   this once
+ * @typedef {{operator: string, email: string | null}} OperatorEmail where an operator's
+ *   mail goes; `null`: nowhere
  */
 
 /**
@@ -503,6 +517,169 @@ export class HotlineClient {
     return bytes;
   }
 
+  // -- webhooks and e-mail ------------------------------------------------------------------
+
+  /**
+   * The webhook subscriptions of the operator's party on `channel` (admins only), without
+   * their secrets: the server shows a secret once, when it is made.
+   * @param {string} channel
+   * @returns {Promise<Webhook[]>}
+   * @throws {ProblemError} 403: not an admin
+   */
+  async webhooks(channel) {
+    return this._request("GET", webhooksPath(channel), { retry: true });
+  }
+
+  /**
+   * One webhook subscription of the operator's party (admins only).
+   * @param {string} channel
+   * @param {string} webhook its id
+   * @returns {Promise<Webhook>}
+   * @throws {ProblemError} 403: not an admin; 404: no such subscription of this party
+   */
+  async webhook(channel, webhook) {
+    return this._request("GET", webhooksPath(channel, webhook), { retry: true });
+  }
+
+  /**
+   * Subscribe a URL to the channel's events (admins only): each event of the given types
+   * (all when none are given) is posted to it, signed as Standard Webhooks specifies. The
+   * answer carries the signing secret, and no later answer does: keep it now. Not tried
+   * again by itself: a lost answer may have made a subscription (list them to see).
+   * @param {string} channel
+   * @param {{url: string, types?: string[]}} subscription `url`: http or https, a public
+   *   address unless the server allows others; `types`: such as `["notice.sent"]`
+   * @returns {Promise<NewWebhook>} the subscription and its `secret` (`whsec_…`)
+   * @throws {ProblemError} 403: not an admin; 422 `webhook-address-refused`: the URL is
+   *   not one the server may call (a private address, a user name in it, not http)
+   */
+  async createWebhook(channel, { url, types = [] }) {
+    return this._request("POST", webhooksPath(channel), { json: { url, types } });
+  }
+
+  /**
+   * Change a subscription (admins only): its URL, its types, or whether it is called.
+   * Enabling one the server disabled after failures starts its count of failures afresh.
+   * Tried again after a network failure: the same change twice is the same change.
+   * @param {string} channel
+   * @param {string} webhook its id
+   * @param {{url?: string, types?: string[], enabled?: boolean}} changes only what changes
+   * @returns {Promise<Webhook>}
+   * @throws {ProblemError} 403; 404; 422 `webhook-address-refused`
+   */
+  async updateWebhook(channel, webhook, changes) {
+    /** @type {Record<string, unknown>} */
+    const json = {};
+    for (const key of /** @type {const} */ (["url", "types", "enabled"])) {
+      if (changes[key] !== undefined) json[key] = changes[key];
+    }
+    return this._request("PATCH", webhooksPath(channel, webhook), { json, retry: true });
+  }
+
+  /**
+   * Give a subscription a new signing secret (admins only). For `overlapSeconds` (a day by
+   * default) calls carry a signature with the old secret too, so the receiver can switch
+   * when it likes. The new secret is in this answer only: keep it now. Not tried again by
+   * itself: a second rotation would retire the secret this one made.
+   * @param {string} channel
+   * @param {string} webhook its id
+   * @param {{overlapSeconds?: number}} [options]
+   * @returns {Promise<RotatedSecret>}
+   * @throws {ProblemError} 403; 404; 422: the overlap is out of bounds
+   */
+  async rotateWebhookSecret(channel, webhook, { overlapSeconds = 86_400 } = {}) {
+    if (!(Number.isInteger(overlapSeconds) && overlapSeconds >= 0)) {
+      throw new TypeError("overlapSeconds is a whole number of seconds, 0 or more");
+    }
+    return this._request("POST", `${webhooksPath(channel, webhook)}/rotate`, {
+      json: { overlap_seconds: overlapSeconds },
+    });
+  }
+
+  /**
+   * Remove a subscription (admins only): the server calls it no more. Not tried again by
+   * itself: a second removal is refused with 404.
+   * @param {string} channel
+   * @param {string} webhook its id
+   * @returns {Promise<void>}
+   * @throws {ProblemError} 403; 404: no such subscription (or removed already)
+   */
+  async deleteWebhook(channel, webhook) {
+    const response = await this._exchange("DELETE", webhooksPath(channel, webhook));
+    await response.body?.cancel();
+  }
+
+  /**
+   * The calls made, or to be made, to one subscription, newest first, each with its
+   * attempts (admins only).
+   * @param {string} channel
+   * @param {string} webhook its id
+   * @param {{limit?: number, before?: string}} [options] `limit`: at most this many;
+   *   `before`: the page after the one that named it, as the page says
+   * @returns {Promise<any>}
+   * @throws {ProblemError} 403; 404
+   */
+  async webhookDeliveries(channel, webhook, { limit, before } = {}) {
+    return this._request("GET", `${webhooksPath(channel, webhook)}/deliveries`, {
+      params: { limit, before },
+      retry: true,
+    });
+  }
+
+  /**
+   * The deliveries of the operator's party on `channel`, newest first: its webhook calls,
+   * or its operators' mail with `kind: "mail"` (admins only).
+   * @param {string} channel
+   * @param {{kind?: "webhook" | "mail", limit?: number, before?: string}} [options]
+   * @returns {Promise<any>}
+   * @throws {ProblemError} 403
+   */
+  async deliveries(channel, { kind, limit, before } = {}) {
+    return this._request("GET", `${channelPath(channel)}/deliveries`, {
+      params: { kind, limit, before },
+      retry: true,
+    });
+  }
+
+  /**
+   * Where the signed-in operator's mail goes from now on: escalations and missed checks
+   * sent to it, and notices its party has not seen when the policy asks for that.
+   * @param {string} address such as `ana.lopez@water.example`
+   * @returns {Promise<OperatorEmail>}
+   * @throws {ProblemError} 422: not an e-mail address (the address in force stays)
+   */
+  async setEmail(address) {
+    return this.setOperatorEmail((await this.me()).operator.id, address);
+  }
+
+  /**
+   * Forget the signed-in operator's address: no mail goes to it until one is set again.
+   * @returns {Promise<void>}
+   */
+  async clearEmail() {
+    await this.setOperatorEmail((await this.me()).operator.id, null);
+  }
+
+  /**
+   * Set, or with `null` clear, an operator's e-mail address: one's own, or as an admin
+   * that of an operator of one's party. Tried again after a network failure: setting
+   * the same address twice is setting it once.
+   * @param {string} operator the operator's id
+   * @param {string | null} address
+   * @returns {Promise<OperatorEmail>}
+   * @throws {ProblemError} 403: another operator's, and not an admin; 404: no such
+   *   operator of this party; 422: not an e-mail address
+   */
+  async setOperatorEmail(operator, address) {
+    const path = `/operators/${encodeURIComponent(operator)}/email`;
+    if (address === null) {
+      const response = await this._exchange("DELETE", path, { retry: true });
+      await response.body?.cancel();
+      return { operator, email: null };
+    }
+    return this._request("PUT", path, { json: { email: address }, retry: true });
+  }
+
   // -- the verifiable log ------------------------------------------------------------------
 
   /**
@@ -676,6 +853,15 @@ function channelPath(channel) {
 function noticePath(channel, id, action) {
   const path = `${channelPath(channel)}/notices/${noticeId(id)}`;
   return action === undefined ? path : `${path}/${action}`;
+}
+
+/**
+ * @param {string} channel
+ * @param {string} [webhook] a subscription's id, for its own path
+ */
+function webhooksPath(channel, webhook) {
+  const path = `${channelPath(channel)}/webhooks`;
+  return webhook === undefined ? path : `${path}/${uuid(webhook, "a webhook id")}`;
 }
 
 /**

@@ -56,6 +56,7 @@ export const EVENT_TYPES = Object.freeze([
   "channel.policy_proposed",
   "channel.policy_changed",
   "channel.policy_withdrawn",
+  "webhook.disabled",
 ]);
 
 const ROLES = new Set(["operator", "observer", "admin"]);
