@@ -22,7 +22,7 @@ from server.domain.attachments import (
     is_sha256,
     media_type_of,
 )
-from server.domain.errors import Forbidden, NotFound, UnknownAttachment
+from server.domain.errors import Forbidden, NotFound, TypeMismatch, UnknownAttachment
 from server.domain.model import Actor
 from server.store.attachments import Blobs, Corrupt, Stored, Uploads
 from server.store.db import Database
@@ -91,7 +91,9 @@ async def upload(
         Invalid: a bad name, or an empty file.
         UnsupportedType: a media type a notice cannot carry.
         TooLarge: more than ``limit`` bytes.
-        TypeMismatch: the bytes are not of the declared type.
+        TypeMismatch: the bytes are not of the declared type, or the party uploaded them
+            to the channel before as another type (text that is GeoJSON too, say): an
+            upload never changes, and notices may list it already.
     """
     await _channel_of_party(db, actor, channel_id)
     if actor.role is Role.OBSERVER:
@@ -101,7 +103,8 @@ async def upload(
     sha256 = await blobs.store(chunks, check)
     attachment = Attachment(sha256, check.size, check.media_type, name)
     async with db.session() as session:
-        created = await Uploads(session).add(
+        uploads = Uploads(session)
+        created = await uploads.add(
             Stored(
                 channel=channel_id,
                 party=actor.party,
@@ -113,6 +116,13 @@ async def upload(
                 uploaded_at=db.clock.now(),
             )
         )
+        if not created:
+            before = (await uploads.of_party(channel_id, actor.party, [sha256]))[sha256]
+            if before.media_type != check.media_type:
+                raise TypeMismatch(
+                    f"{actor.party} uploaded this file to {channel_id} as {before.media_type} "
+                    f"before: list it as that, it cannot be {check.media_type} too"
+                )
         await session.commit()
     return Uploaded(attachment, created)
 

@@ -139,6 +139,16 @@ async def test_uploading_the_same_bytes_again_answers_200_and_stores_one_copy(
     assert await rows(db) == 1
 
 
+async def test_the_same_bytes_cannot_be_uploaded_again_as_another_type(line: Line) -> None:
+    await uploaded(line, content=GEOJSON, media_type="text/plain", name="closure.txt")
+
+    again = await upload(line, "ana", content=GEOJSON, media_type="application/geo+json")
+
+    assert again.status_code == 422, again.text
+    assert again.json()["code"] == "attachment-type-mismatch"
+    assert "as text/plain before" in again.json()["detail"]
+
+
 async def test_a_content_type_with_a_utf_8_charset_is_the_bare_media_type(line: Line) -> None:
     listed = await uploaded(line, content=TEXT, media_type="Text/Plain; charset=UTF-8")
 
