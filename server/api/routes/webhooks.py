@@ -32,19 +32,13 @@ Before = Annotated[
 
 
 async def _secrets(request: Request) -> SecretBox:
-    box: SecretBox | None = getattr(request.app.state, "secrets", None)
-    if box is None:  # an app that did not load the key at start-up: load it once, now
-        settings: Settings = request.app.state.settings
-        box = request.app.state.secrets = SecretBox.load_or_create(settings.secrets_key_file)
+    box: SecretBox = request.app.state.secrets  # loaded by create_app, from its key file
     return box
 
 
 async def _guard(request: Request) -> Guard:
-    guard: Guard | None = getattr(request.app.state, "webhook_guard", None)
-    if guard is None:
-        settings: Settings = request.app.state.settings
-        guard = request.app.state.webhook_guard = Guard.from_settings(settings)
-    return guard
+    settings: Settings = request.app.state.settings
+    return Guard.from_settings(settings)
 
 
 SecretsDep = Annotated[SecretBox, Depends(_secrets)]
