@@ -165,9 +165,9 @@ class Deliverer:
     async def _claim(self) -> list[outbox.Claimed]:
         now = self.db.clock.now()
         until = now + timedelta(seconds=self.settings.delivery_lease_seconds)
-        async with self.db.session() as session:
+        async with self.db.engine.begin() as connection:
             return await outbox.claim(
-                session, now=now, until=until, limit=self.batch, kinds=self.senders.keys()
+                connection, now=now, until=until, limit=self.batch, kinds=self.senders.keys()
             )
 
     async def _send_and_record(self, claimed: Sequence[outbox.Claimed]) -> list[outbox.Outcome]:
@@ -182,8 +182,8 @@ class Deliverer:
 
         try:
             outcomes = await asyncio.gather(*(bounded(row) for row in claimed))
-            async with self.db.session() as session:
-                await outbox.record(session, outcomes, now=self.db.clock.now())
+            async with self.db.engine.begin() as connection:
+                await outbox.record(connection, outcomes, now=self.db.clock.now())
         except asyncio.CancelledError:
             await self._release(claimed)
             raise
@@ -255,8 +255,8 @@ class Deliverer:
     async def _release(self, claimed: Sequence[outbox.Claimed]) -> None:
         """Stopped mid-send: give the leases back rather than make the rows wait them out."""
         try:
-            async with asyncio.timeout(2.0), self.db.session() as session:
-                await outbox.release(session, claimed)
+            async with asyncio.timeout(2.0), self.db.engine.begin() as connection:
+                await outbox.release(connection, claimed)
         except Exception:  # the leases run out by themselves
             log.warning("could not give back the leases of deliveries being sent")
 
@@ -279,8 +279,8 @@ class Deliverer:
         """How long to wait before the next pass: until a row is free to claim, at most
         ``delivery_check_seconds``. Updates the ``deliveries_waiting`` gauge on the way."""
         every = self.settings.delivery_check_seconds
-        async with self.db.session() as session:
-            count, free_at = await outbox.waiting(session, kinds=self.senders.keys())
+        async with self.db.engine.connect() as connection:
+            count, free_at = await outbox.waiting(connection, kinds=self.senders.keys())
         if self.metrics is not None:
             self.metrics.deliveries_waiting.set(count)
         if free_at is None:
@@ -301,15 +301,21 @@ class Deliverer:
         """Send due deliveries as they come, until stopped or cancelled (the server's lifespan)."""
         self._stopping = False
         bell = self._bell = asyncio.Event()
+        every = self.settings.delivery_check_seconds
+        clock = asyncio.get_running_loop().time
+        counted = float("-inf")
         try:
             while not self._stopping:
                 bell.clear()  # a ring from here on means: look again when done
                 try:
                     await self.deliver_due()
+                    if bell.is_set() and clock() < counted + every:
+                        continue  # more was committed meanwhile: no need to ask when
                     wait = await self.seconds_to_next()
+                    counted = clock()
                 except Exception:  # the database's trouble: try again at the next look
                     log.exception("the delivery worker's pass failed; it will try again")
-                    wait = self.settings.delivery_check_seconds
+                    wait = every
                 try:
                     async with asyncio.timeout(wait):
                         await bell.wait()

@@ -2,8 +2,9 @@
 
 The outbox (``deliveries``) is written by the single writer, in the transaction of the
 event that causes each row (``server/store/ledger.py``). The delivery worker
-(``server/service/deliveries.py``) empties it through the three functions here, each in a
-short transaction of its own on an ordinary session, never the writer's:
+(``server/service/deliveries.py``) empties it through the functions here, each in a
+short transaction of its own on a connection of the engine's pool, never the writer's
+(SQLAlchemy Core, each statement built once: no ORM objects to keep in step):
 
 - :func:`claim` takes up to ``limit`` rows that are waiting, due, and not held by anyone,
   and holds them for a while (a **lease**, ``leased_until``), in one statement::
@@ -39,14 +40,27 @@ short transaction of its own on an ordinary session, never the writer's:
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import bindparam, case, func, insert, or_, select, type_coerce, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    bindparam,
+    case,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from server.store.models import DeliveryAttemptRow, DeliveryRow, UTCDateTime
 
@@ -56,6 +70,9 @@ Status = Literal["waiting", "delivered", "failed", "skipped"]
 """Where a delivery stands. Only ``waiting`` is ever claimed."""
 
 _D = DeliveryRow.__table__.c
+_WAITING = _D.status == literal_column("'waiting'")
+"""Written out, not a parameter: so that PostgreSQL's generic plans (prepared statements)
+use the partial index ``ix_deliveries_waiting``, whose condition this is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,60 +106,73 @@ class Outcome:
     """When ``waiting``: the next try's time."""
 
 
+def _kinds_in(kinds: Collection[str]) -> ColumnElement[bool]:
+    # Our own names (``webhook``, ``mail``), written out: a statement per set of kinds,
+    # compiled once, rather than a list parameter expanded at every execution.
+    if not all(kind.isidentifier() for kind in kinds):
+        raise ValueError(f"not a delivery kind: {sorted(kinds)}")
+    return _D.kind.in_([literal_column(f"'{kind}'") for kind in sorted(kinds)])
+
+
+@functools.cache
+def _claim(kinds: frozenset[str]) -> ReturningUpdate[Any]:
+    now = bindparam("now", type_=UTCDateTime())
+    due = (
+        select(_D.id)
+        .where(
+            _WAITING,
+            _D.next_attempt_at <= now,
+            or_(_D.leased_until.is_(None), _D.leased_until <= now),
+            _kinds_in(kinds),
+        )
+        .order_by(_D.next_attempt_at)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True)  # left out on SQLite, which has no row locks
+    )
+    return (
+        update(DeliveryRow)
+        .where(_D.id.in_(due.scalar_subquery()))
+        .values(leased_until=bindparam("until", type_=UTCDateTime()), attempts=_D.attempts + 1)
+        .returning(_D.id, _D.kind, _D.channel_id, _D.seq, _D.event_type, _D.target, _D.attempts)
+    )
+
+
 async def claim(
-    session: AsyncSession,
+    connection: AsyncConnection,
     *,
     now: datetime,
     until: datetime,
     limit: int,
     kinds: Collection[str],
 ) -> list[Claimed]:
-    """Lease up to ``limit`` due deliveries of ``kinds`` until ``until``, and commit.
+    """Lease up to ``limit`` due deliveries of ``kinds`` until ``until``.
 
     Args:
-        session: a session with no transaction open; the claim commits it.
+        connection: in a transaction of its own, committed by the caller at once: the
+            claim holds nothing until then.
         now: the time: rows due at or before it, and leases over by it, are taken.
         until: when the lease ends.
         limit: the most rows to take.
         kinds: only rows of these kinds (those this process can send).
 
     Returns:
-        The rows claimed, earliest due first (as far as ``RETURNING`` keeps the order: the
-        caller does not rely on it).
+        The rows claimed, by channel and sequence number.
     """
     if not kinds or limit < 1:
         return []
-    due = (
-        select(_D.id)
-        .where(
-            _D.status == "waiting",
-            _D.next_attempt_at <= now,
-            or_(_D.leased_until.is_(None), _D.leased_until <= now),
-            _D.kind.in_(sorted(kinds)),
-        )
-        .order_by(_D.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)  # left out on SQLite, which has no row locks
-    )
-    stmt = (
-        update(DeliveryRow)
-        .where(_D.id.in_(due.scalar_subquery()))
-        .values(leased_until=until, attempts=_D.attempts + 1)
-        .returning(_D.id, _D.kind, _D.channel_id, _D.seq, _D.event_type, _D.target, _D.attempts)
-    )
-    connection = await session.connection()  # Core: no ORM objects to keep in step
-    rows = (await connection.execute(stmt)).all()
-    await session.commit()
+    values = {"now": now, "until": until, "limit": limit}
+    rows = (await connection.execute(_claim(frozenset(kinds)), values)).all()
     claimed = [Claimed(*row) for row in rows]
     return sorted(claimed, key=lambda c: (c.channel, c.seq, str(c.id)))
 
 
+_INSERT_ATTEMPTS = insert(DeliveryAttemptRow)
 _RECORD = (
     update(DeliveryRow)
     .where(
         _D.id == bindparam("b_id"),
         _D.attempts == bindparam("b_attempt"),
-        _D.status == "waiting",
+        _WAITING,
     )
     .values(
         status=bindparam("b_status"),
@@ -153,20 +183,27 @@ _RECORD = (
         leased_until=None,
     )
 )
+_RELEASE = (
+    update(DeliveryRow)
+    .where(_D.id == bindparam("b_id"), _D.attempts == bindparam("b_attempt"), _WAITING)
+    .values(leased_until=None)
+)
 
 
-async def record(session: AsyncSession, outcomes: Sequence[Outcome], *, now: datetime) -> None:
-    """Write the tries of a claimed batch and the state each leaves its delivery in; commit.
+async def record(
+    connection: AsyncConnection, outcomes: Sequence[Outcome], *, now: datetime
+) -> None:
+    """Write the tries of a claimed batch and the state each leaves its delivery in.
 
     Args:
-        session: a session with no transaction open; the record commits it.
+        connection: in the transaction that records the batch, committed by the caller.
         outcomes: one per claimed delivery that was tried.
         now: when the batch finished: ``finished_at`` of those no longer waiting.
     """
     if not outcomes:
         return
-    await session.execute(
-        insert(DeliveryAttemptRow),
+    await connection.execute(
+        _INSERT_ATTEMPTS,
         [
             {
                 "delivery_id": o.id,
@@ -179,7 +216,6 @@ async def record(session: AsyncSession, outcomes: Sequence[Outcome], *, now: dat
             for o in outcomes
         ],
     )
-    connection = await session.connection()
     await connection.execute(
         _RECORD,
         [
@@ -194,32 +230,32 @@ async def record(session: AsyncSession, outcomes: Sequence[Outcome], *, now: dat
             for o in outcomes
         ],
     )
-    await session.commit()
 
 
-async def release(session: AsyncSession, claimed: Sequence[Claimed]) -> None:
-    """Give back leases held but not recorded (the worker is stopping mid-send); commit.
+async def release(connection: AsyncConnection, claimed: Sequence[Claimed]) -> None:
+    """Give back leases held but not recorded (the worker is stopping mid-send).
 
     Whatever was sent meanwhile may be sent again, by whoever claims the row next, under
     the same id: a receiver drops the repeat. The try stays counted.
     """
-    if not claimed:
-        return
-    connection = await session.connection()
-    await connection.execute(
-        update(DeliveryRow)
-        .where(
-            _D.id == bindparam("b_id"),
-            _D.attempts == bindparam("b_attempt"),
-            _D.status == "waiting",
-        )
-        .values(leased_until=None),
-        [{"b_id": c.id, "b_attempt": c.attempt} for c in claimed],
+    if claimed:
+        rows = [{"b_id": c.id, "b_attempt": c.attempt} for c in claimed]
+        await connection.execute(_RELEASE, rows)
+
+
+@functools.cache
+def _waiting(kinds: frozenset[str]) -> Select[int, datetime]:
+    free_at = case(
+        (_D.leased_until > _D.next_attempt_at, _D.leased_until), else_=_D.next_attempt_at
     )
-    await session.commit()
+    mine = case((_kinds_in(kinds), free_at), else_=None)
+    # type_coerce: read MIN(CASE …) as the columns are read (SQLite hands back text).
+    return select(func.count(), type_coerce(func.min(mine), UTCDateTime())).where(_WAITING)
 
 
-async def waiting(session: AsyncSession, *, kinds: Collection[str]) -> tuple[int, datetime | None]:
+async def waiting(
+    connection: AsyncConnection, *, kinds: Collection[str]
+) -> tuple[int, datetime | None]:
     """How many deliveries are waiting (of any kind), and when one of ``kinds`` is next free.
 
     A waiting row is free to claim once it is due and its lease, if any, is over: the later
@@ -228,13 +264,5 @@ async def waiting(session: AsyncSession, *, kinds: Collection[str]) -> tuple[int
     Returns:
         The count, and that time (``None``: nothing of ``kinds`` waits).
     """
-    free_at = case(
-        (_D.leased_until > _D.next_attempt_at, _D.leased_until), else_=_D.next_attempt_at
-    )
-    mine = case((_D.kind.in_(sorted(kinds)), free_at), else_=None)
-    # type_coerce: read MIN(CASE …) as the columns are read (SQLite hands back text).
-    stmt = select(func.count(), type_coerce(func.min(mine), UTCDateTime())).where(
-        _D.status == "waiting"
-    )
-    count, free = (await session.execute(stmt)).one()
+    count, free = (await connection.execute(_waiting(frozenset(kinds)))).one()
     return int(count), free

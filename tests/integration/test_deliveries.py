@@ -173,7 +173,8 @@ async def test_each_event_is_written_to_the_outbox_for_each_subscription_that_wa
         (received_seq, "notice.received", OTHER_HOOK),
     ]
     for r in found:
-        assert r.id == delivery_id(demo.CHANNEL, r.seq, DeliveryKind.WEBHOOK, r.target)
+        at = r.created_at  # the event's time: the batch stamps both
+        assert r.id == delivery_id(demo.CHANNEL, r.seq, DeliveryKind.WEBHOOK, r.target, at=at)
         assert (r.kind, r.status, r.attempts, r.leased_until) == ("webhook", "waiting", 0, None)
         assert r.next_attempt_at == r.created_at == START, "due at once, stamped by the batch"
 
@@ -404,9 +405,9 @@ async def test_a_leased_delivery_is_left_alone_until_the_lease_is_over(
     await subscribe(line.db, (HOOK, "roads", []))
     await send(line)
     # A process claims the delivery, and dies before it records anything.
-    async with line.db.session() as session:
+    async with line.db.engine.begin() as connection:
         [held] = await outbox.claim(
-            session, now=START, until=START + LEASE, limit=10, kinds={"webhook"}
+            connection, now=START, until=START + LEASE, limit=10, kinds={"webhook"}
         )
     receiver = Receiver()
     deliverer = worker(line, settings, webhook=receiver)
@@ -429,9 +430,9 @@ async def test_a_record_from_a_lease_that_ran_out_changes_nothing_but_keeps_the_
 ) -> None:
     await subscribe(line.db, (HOOK, "roads", []))
     await send(line)
-    async with line.db.session() as session:
+    async with line.db.engine.begin() as connection:
         [slow] = await outbox.claim(
-            session, now=START, until=START + LEASE, limit=10, kinds={"webhook"}
+            connection, now=START, until=START + LEASE, limit=10, kinds={"webhook"}
         )
     line.clock.set(START + LEASE)
     await worker(line, settings, webhook=Receiver()).deliver_due()  # another process
@@ -447,8 +448,8 @@ async def test_a_record_from_a_lease_that_ran_out_changes_nothing_but_keeps_the_
         status="waiting",
         next_attempt_at=START + CAP,
     )
-    async with line.db.session() as session:
-        await outbox.record(session, [late], now=START + LEASE)
+    async with line.db.engine.begin() as connection:
+        await outbox.record(connection, [late], now=START + LEASE)
 
     r = await row(line.db, slow.id)
     assert (r.status, r.attempts, r.last_error) == ("delivered", 2, None)

@@ -141,20 +141,22 @@ def test_a_deliverys_id_is_the_same_every_time_it_is_worked_out() -> None:
     later = deliveries([SENT], channel=CHANNEL, webhooks=[ALL], mail=None, now=NOW + timedelta(1))
 
     assert [d.id for d in first] == [d.id for d in later]
-    assert first[0].id == delivery_id(CHANNEL.id, 1, DeliveryKind.WEBHOOK, "hook-all")
+    assert first[0].id == delivery_id(CHANNEL.id, 1, DeliveryKind.WEBHOOK, "hook-all", at=NOW)
     assert first[0].id.version == 5
 
 
-def test_ids_differ_by_channel_event_kind_and_target() -> None:
+def test_ids_differ_by_channel_event_its_time_kind_and_target() -> None:
+    later = NOW + timedelta(milliseconds=1)  # the same number in a database started afresh
     ids = {
-        delivery_id("water-roads", 1, DeliveryKind.WEBHOOK, "a"),
-        delivery_id("water-parks", 1, DeliveryKind.WEBHOOK, "a"),
-        delivery_id("water-roads", 2, DeliveryKind.WEBHOOK, "a"),
-        delivery_id("water-roads", 1, DeliveryKind.MAIL, "a"),
-        delivery_id("water-roads", 1, DeliveryKind.WEBHOOK, "b"),
+        delivery_id("water-roads", 1, DeliveryKind.WEBHOOK, "a", at=NOW),
+        delivery_id("water-parks", 1, DeliveryKind.WEBHOOK, "a", at=NOW),
+        delivery_id("water-roads", 2, DeliveryKind.WEBHOOK, "a", at=NOW),
+        delivery_id("water-roads", 1, DeliveryKind.WEBHOOK, "a", at=later),
+        delivery_id("water-roads", 1, DeliveryKind.MAIL, "a", at=NOW),
+        delivery_id("water-roads", 1, DeliveryKind.WEBHOOK, "b", at=NOW),
     }
 
-    assert len(ids) == 5
+    assert len(ids) == 6
     assert all(isinstance(i, uuid.UUID) for i in ids)
 
 
