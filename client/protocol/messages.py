@@ -364,8 +364,21 @@ _EVENT_EXAMPLES: list[Any] = [
         _ANA,
         {"proposal": "5f3e2d1c-0b9a-4877-a665-544332211000"},
     ),
+    _event(
+        24,
+        "webhook.disabled",
+        "2026-11-30T03:14:07.118Z",
+        None,
+        {
+            "webhook": "6c1f0d3e-2b7a-4f49-9a51-0f3e8d2c7b14",
+            "party": "water",
+            "failures": 10,
+            "reason": "10 failed calls in a row; the last: HTTP 503",
+        },
+    ),
 ]
-"""Events of the clock, of conflicting plans and of the policy, as the socket pushes them."""
+"""Events of the clock, of conflicting plans, of the policy and of the outbox, as the socket
+pushes them."""
 
 
 class EventMessage(BaseModel):

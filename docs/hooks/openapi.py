@@ -36,10 +36,13 @@ _document: dict[str, Any] = {}
 
 def on_pre_build(config: MkDocsConfig) -> None:
     """Build the OpenAPI document, check it, and save it beside the page."""
-    # A throwaway signing key: building the docs must not leave a secret behind.
+    # Throwaway keys: building the docs must not leave a secret behind.
     with tempfile.TemporaryDirectory() as scratch:
         settings = Settings(
-            database_url="sqlite:///:memory:", log_key_file=Path(scratch, "log.key")
+            database_url="sqlite:///:memory:",
+            log_key_file=Path(scratch, "log.key"),
+            secrets_key_file=Path(scratch, "secrets.key"),
+            attachments_dir=Path(scratch, "attachments"),
         )
         document = create_app(settings).openapi()
     holes = list(_holes(document))
