@@ -127,7 +127,7 @@ def check_folder(folder: Path, files: Iterable[Listed], *, all_kept: bool) -> Fi
         report.listed += 1
         path = folder / sha256
         if not path.is_file():
-            message = f"{listed}: not in {folder}"
+            message = f"{listed}: missing from {folder}"
             (report.failures if all_kept else report.missing).append(message)
             continue
         found, size = _hash_file(path)

@@ -95,6 +95,8 @@ def _verdict(report: Report) -> None:
         out.print(f"[red]FAILED[/red]      {markup(failure)}")
     if report.ok:
         out.print("[green]VERIFIED[/green]    every event is in the signed log, in order")
+        if files is not None and files.checked:
+            out.print("            every file kept is the one the log lists")
         return
     raise typer.Exit(1)
 

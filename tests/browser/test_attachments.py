@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from playwright.sync_api import Download, Route
+from playwright.sync_api import Download, FilePayload, Route
 
 from tests.browser.console import Browser, Console, expect
+from tests.browser.test_accessibility import serious
 from tests.e2e.conftest import Demo
 
 PLAN = b"Mill Lane works: one lane closed, with traffic lights, 7 to 11 December.\n"
@@ -23,22 +24,23 @@ MAP = b'{"type": "Point", "coordinates": [-1.2588, 51.7526]}'
 SUBJECT = "Mill Lane: the traffic plan"
 
 
-def send_with_files(water: Console) -> None:
+def send_with_files(water: Console, *, check_accessibility: bool = False) -> None:
     """Ana attaches a plan and a map on compose, sees them listed, and sends."""
     water.view("New notice")
     form = water.page.locator("#compose-form")
     form.get_by_label("Subject", exact=True).fill(SUBJECT)
     files = form.get_by_label("Files (optional)")
-    files.set_input_files(
-        [
-            {"name": "mill-lane-plan.txt", "mimeType": "text/plain", "buffer": PLAN},
-            {"name": "works-area.geojson", "mimeType": "", "buffer": MAP},
-        ]
-    )
+    picked: list[FilePayload] = [
+        {"name": "mill-lane-plan.txt", "mimeType": "text/plain", "buffer": PLAN},
+        {"name": "works-area.geojson", "mimeType": "", "buffer": MAP},  # told by its name
+    ]
+    files.set_input_files(picked)
     chosen = form.locator("#compose-file-list > li")
     expect(chosen).to_have_count(2)
     expect(chosen.nth(0)).to_contain_text(f"mill-lane-plan.txt · text/plain · {len(PLAN)} bytes")
     expect(chosen.nth(1)).to_contain_text("works-area.geojson · application/geo+json")
+    if check_accessibility:
+        assert serious(water.page) == []
     form.get_by_role("button", name="Send notice").click()
     expect(water.page.locator("#notice-title")).to_have_text(SUBJECT)
 
@@ -48,12 +50,12 @@ def files_of(console: Console) -> list[str]:
 
 
 def test_a_file_attached_on_compose_is_downloaded_checked_by_the_other_party(
-    browser: Browser, demo: Demo, tmp_path: Path
+    browser: Browser, demo: Demo, tmp_path: Path, screenshots: Path | None
 ) -> None:
     water = Console.sign_in(browser.new_context(), demo, "ana")
     roads = Console.sign_in(browser.new_context(accept_downloads=True), demo, "carla")
 
-    send_with_files(water)
+    send_with_files(water, check_accessibility=True)
     expect(water.page.locator("#notice-files > li")).to_have_count(2)
     roads.open_notice(SUBJECT)
     assert files_of(roads) == ["mill-lane-plan.txt", "works-area.geojson"]
@@ -70,6 +72,9 @@ def test_a_file_attached_on_compose_is_downloaded_checked_by_the_other_party(
     expect(plan.locator(".download-status")).to_have_text(
         "✓ saved: its SHA-256 is the one the notice lists"
     )
+    assert serious(roads.page) == []
+    roads.page.set_viewport_size({"width": 1200, "height": 900})
+    roads.screenshot(screenshots, "attachments")
     roads.view("Log")
     expect(roads.page.locator("#log-list .event[data-type='notice.sent']")).to_contain_text(
         "with 2 files: mill-lane-plan.txt, works-area.geojson"

@@ -181,12 +181,13 @@ def test_an_export_keeps_the_files_and_verify_flags_one_altered_since(
     assert verified.returncode == 0, verified.stdout
     assert "files       2 of 2 listed checked against their SHA-256" in verified.stdout
     assert "VERIFIED" in verified.stdout
+    assert "every file kept is the one the log lists" in verified.stdout
     assert altered.returncode == 1
     assert f"FAILED      mill-lane-plan.pdf ({plan.sha256})" in altered.stdout
     assert "is not the one the log lists" in altered.stdout
     assert missing.returncode == 1
     assert f"works-area.geojson ({geo.sha256})" in missing.stdout
-    assert "not in" in missing.stdout
+    assert "missing from" in missing.stdout
 
 
 def test_an_export_of_a_file_altered_on_the_server_is_written_without_it_and_fails(
