@@ -1,10 +1,13 @@
 // A notice's files in the browser SDK: the media types, the check of a download against its
 // listing (crypto.subtle), the upload and download requests against a fake fetch, a draft's
-// list of files, and what the console's book and log lines make of a notice that lists some.
+// list of files, and what the console's book and log lines make of a notice that lists some;
+// then the round trip against a real server, and a file altered where the server keeps it.
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { test } from "node:test";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
 
 import { NoticeBook } from "../../client/web/console/notices.js";
 import { files } from "../../client/web/console/describe.js";
@@ -20,6 +23,7 @@ import {
   signedContent,
   utf8,
 } from "../../client/web/sdk/hotline.js";
+import { startSite } from "./support/server.js";
 
 const CHANNEL = "water-roads";
 const API = `https://hotline.example/api/v1/channels/${CHANNEL}`;
@@ -267,4 +271,57 @@ test("a log line names a notice's files, and sizes read as people read them", ()
   assert.equal(byteSize(812), "812 bytes");
   assert.equal(byteSize(14_541), "14.2 KiB");
   assert.equal(byteSize(3 * 1024 * 1024), "3.0 MiB");
+});
+
+const { site, skip } = await startSite();
+
+describe("files against a real server", { skip }, () => {
+  after(() => site?.close());
+  /** @param {string} operator */
+  const as = (operator) => {
+    const demo = /** @type {any} */ (site).demo;
+    return new HotlineClient({ baseUrl: demo.url, token: demo.tokens[operator] });
+  };
+  const channel = () => /** @type {any} */ (site).demo.channel;
+
+  test("a file uploaded and listed is downloaded by the other party, checked", async () => {
+    const ana = as("ana");
+    const carla = as("carla");
+
+    const listing = await ana.uploadAttachment(channel(), new File([PLAN], "mill-lane.txt"));
+    const again = await ana.uploadAttachment(channel(), PLAN, { name: "mill-lane.txt" });
+    const sent = await ana.send(channel(), { subject: "Mill Lane: the plan", attachments: [listing] });
+    const seen = await carla.notice(channel(), sent.id);
+    const bytes = await carla.downloadAttachment(channel(), seen.attachments[0]);
+
+    assert.deepEqual(listing, LISTING);
+    assert.deepEqual(again, LISTING);
+    assert.deepEqual(seen.history[0].data.attachments, [LISTING]);
+    assert.deepEqual(bytes, PLAN);
+  });
+
+  test("a file that is not what its type says is refused on upload", async () => {
+    await assert.rejects(as("ana").uploadAttachment(channel(), PLAN, { name: "plan.pdf" }), {
+      code: "attachment-type-mismatch",
+    });
+  });
+
+  test("a file altered where the server keeps it is refused, never handed over", async () => {
+    const ana = as("ana");
+    const map = utf8('{"type": "Point", "coordinates": [-1.2588, 51.7526]}');
+    const listing = await ana.uploadAttachment(channel(), map, { name: "map.geojson" });
+    await ana.send(channel(), { subject: "Mill Lane: the map", attachments: [listing] });
+    const stored = join(
+      /** @type {any} */ (site).directory,
+      "hotline-attachments",
+      listing.sha256.slice(0, 2),
+      listing.sha256,
+    );
+    await writeFile(stored, utf8('{"type": "Point", "coordinates": [0, 0]}'));
+
+    await assert.rejects(as("carla").downloadAttachment(channel(), listing), {
+      code: "attachment-corrupt",
+      status: 500,
+    });
+  });
 });
