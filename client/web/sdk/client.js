@@ -108,15 +108,46 @@ const RETRY_STATUSES = new Set([502, 503, 504]);
  */
 
 /**
- * A party's webhook subscription on a channel (`WebhookOut`); never its secret.
- * @typedef {Record<string, any> & {id: string, url: string, types: string[],
- *   enabled: boolean, created_at: string}} Webhook
+ * A party's webhook subscription on a channel (`Webhook`); never its secret.
+ * @typedef {object} Webhook
+ * @property {string} id
+ * @property {string} channel
+ * @property {string} party the party it belongs to
+ * @property {string} url where each event is posted
+ * @property {string[]} types the event types sent; empty: all
+ * @property {boolean} enabled whether it is called
+ * @property {number} failures failed calls in a row
+ * @property {string | null} disabled_reason why it is not called, if it is not
+ * @property {string | null} previous_secret_until after a rotation, until when the old
+ *   secret signs too
+ * @property {string} created_at
+ * @property {string} created_by the admin who made it
  * @typedef {Webhook & {secret: string}} NewWebhook a subscription as made: its secret,
  *   `whsec_…`, shown this once
- * @typedef {Record<string, any> & {secret: string}} RotatedSecret the new secret, shown
- *   this once
+ * @typedef {{secret: string, previous_secret_until: string | null}} RotatedSecret the new
+ *   secret, shown this once, and until when the old one signs too (`null`: it stopped)
  * @typedef {{operator: string, email: string | null}} OperatorEmail where an operator's
  *   mail goes; `null`: nowhere
+ */
+
+/**
+ * Something an event sent out of band: a webhook call or a mail, with every try.
+ * @typedef {object} Delivery
+ * @property {string} id stable: every try's `webhook-id`, or the mail's `Message-ID`
+ * @property {"webhook" | "mail"} kind
+ * @property {string} channel
+ * @property {number} seq the event that caused it
+ * @property {string} event_type
+ * @property {string} target a webhook's id; for mail `operator:<id>` or `party:<id>`
+ * @property {"waiting" | "delivered" | "failed" | "skipped"} status
+ * @property {string} next_attempt_at
+ * @property {string} created_at
+ * @property {string | null} finished_at
+ * @property {string | null} last_error
+ * @property {Array<{at: string, ok: boolean, status_code: number | null, error: string | null,
+ *   duration_ms: number}>} attempts oldest first
+ * @typedef {{items: Delivery[], next_before: string | null}} DeliveryPage newest event
+ *   first; `next_before` is the `before` of the next page (`null`: the last)
  */
 
 /**
@@ -614,9 +645,9 @@ export class HotlineClient {
    * attempts (admins only).
    * @param {string} channel
    * @param {string} webhook its id
-   * @param {{limit?: number, before?: string}} [options] `limit`: at most this many;
-   *   `before`: the page after the one that named it, as the page says
-   * @returns {Promise<any>}
+   * @param {{limit?: number, before?: string}} [options] `limit`: at most this many (50
+   *   unless said, 200 at most); `before`: the `next_before` of the page before
+   * @returns {Promise<DeliveryPage>}
    * @throws {ProblemError} 403; 404
    */
   async webhookDeliveries(channel, webhook, { limit, before } = {}) {
@@ -630,8 +661,9 @@ export class HotlineClient {
    * The deliveries of the operator's party on `channel`, newest first: its webhook calls,
    * or its operators' mail with `kind: "mail"` (admins only).
    * @param {string} channel
-   * @param {{kind?: "webhook" | "mail", limit?: number, before?: string}} [options]
-   * @returns {Promise<any>}
+   * @param {{kind?: "webhook" | "mail", limit?: number, before?: string}} [options] as for
+   *   `webhookDeliveries`; `kind`: only calls, or only mail
+   * @returns {Promise<DeliveryPage>}
    * @throws {ProblemError} 403
    */
   async deliveries(channel, { kind, limit, before } = {}) {
