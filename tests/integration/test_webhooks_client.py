@@ -87,6 +87,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         database_url=database_url,
         log_key_file=tmp_path / "log.key",
         secrets_key_file=tmp_path / "secrets.key",
+        attachments_dir=tmp_path / "attachments",
         webhook_allow_networks=[ip_network("127.0.0.0/8")],
     )
 
