@@ -10,11 +10,10 @@ the channel's list of subscriptions is rewritten under its lock, and the channel
 gets ``webhook.disabled``, appended through the single writer like any event, with
 ``actor: null``: the server decided, nobody said it.
 
-Those are two transactions, the row's and then the writer's: the log cannot be written
-from outside the writer. The row goes first, so the event is never logged for a
-subscription still called; a server stopped between the two leaves the subscription
-disabled without the event (its row still says why). Only the caller whose ``UPDATE``
-disabled the row logs the event, so two workers failing at once log it once.
+All of that is one command of the single writer, one transaction: the event cannot be
+logged without the subscription being disabled, nor the other way round, whenever the
+server stops. The writer reads the channel's enabled subscriptions under the channel's
+lock, so two workers failing at once disable it, and log it, once.
 """
 
 from __future__ import annotations
@@ -26,11 +25,10 @@ from dataclasses import dataclass
 from functools import partial
 
 from client.protocol import schemas
-from client.protocol.times import to_millisecond
 from server.domain.events import WebhookDisabled
 from server.store.db import Database
 from server.store.ledger import Batch
-from server.store.reach import Reach, refresh_channel_webhooks
+from server.store.reach import Reach
 from server.store.writer import Publisher
 
 __all__ = [
@@ -100,54 +98,53 @@ async def disable(
 ) -> bool:
     """Disable an enabled subscription and log ``webhook.disabled`` on its channel.
 
+    One command of the writer does both, in one transaction: the row disabled, the
+    deliveries waiting for it given up, the channel's list of subscriptions without it,
+    and the event. A server stopped at any moment leaves all of it or none.
+
     Returns:
         Whether this call disabled it (``False``: it was disabled already, or is gone).
     """
     async with db.session() as session:
-        reach = Reach(session)
-        found = await reach.webhook(webhook_id)
-        if found is None:
-            return False
-        await reach.lock_channel(found.channel, party=None)
-        failures = await reach.disable(webhook_id, reason=reason)
-        if failures is None:
-            return False  # somebody else disabled it, and says so
-        now = to_millisecond(db.clock.now())
-        await reach.fail_waiting(str(webhook_id), error=SUBSCRIPTION_DISABLED, now=now)
-        await refresh_channel_webhooks(session, found.channel)
-        await session.commit()
+        found = await Reach(session).webhook(webhook_id)
+    if found is None or not found.enabled:
+        return False
+    outcome = await disable_webhook(
+        db,
+        channel_id=found.channel,
+        webhook_id=webhook_id,
+        party=found.party,
+        failures=found.failures,
+        reason=reason,
+        publisher=publisher,
+    )
+    if not outcome.events:
+        return False  # somebody else disabled it, and says so
     log.warning(
         "webhook disabled",
         extra={
             "webhook": str(webhook_id),
             "channel": found.channel,
             "party": found.party,
-            "failures": failures,
+            "failures": found.failures,
             "reason": reason,
         },
-    )
-    await disable_webhook(
-        db,
-        channel_id=found.channel,
-        webhook_id=webhook_id,
-        party=found.party,
-        failures=failures,
-        reason=reason,
-        publisher=publisher,
     )
     return True
 
 
 @dataclass(frozen=True, slots=True)
 class DisabledOutcome:
-    """The ``webhook.disabled`` event appended, once committed."""
+    """The ``webhook.disabled`` event appended, once committed (none: it was disabled)."""
 
     events: list[schemas.Event]
-    root: bytes
+    root: bytes | None = None
 
     @property
     def roots(self) -> Mapping[str, bytes]:
         """The channel's root after the event."""
+        if not self.events or self.root is None:
+            return {}
         return {self.events[0].channel: self.root}
 
 
@@ -161,7 +158,8 @@ async def disable_webhook(
     reason: str,
     publisher: Publisher | None = None,
 ) -> DisabledOutcome:
-    """Log ``webhook.disabled`` on a channel, through the writer: committed, then published.
+    """Disable a subscription and log ``webhook.disabled``, through the writer: committed,
+    then published. Nothing happens if it is not enabled any more.
 
     Args:
         db: the database.
@@ -193,6 +191,11 @@ def _disabled_in(
     reason: str,
 ) -> DisabledOutcome:
     channel = batch.channel(channel_id, party=None)
+    # Read under the channel's lock, where every change to subscriptions takes turns.
+    if not batch.disable_webhook(
+        channel.id, str(webhook_id), reason=reason, error=SUBSCRIPTION_DISABLED
+    ):
+        return DisabledOutcome(events=[])
     event = WebhookDisabled(
         webhook_id=webhook_id, at=batch.now, subscriber=party, failures=failures, reason=reason
     )

@@ -92,6 +92,8 @@ class Batch:
         self._nodes: list[dict[str, object]] = []
         self._moved: set[str] = set()
         self._deliveries: list[dict[str, Any]] = []
+        self._disabled: list[dict[str, Any]] = []
+        self._retargeted: set[str] = set()
 
     @property
     def deliveries(self) -> int:
@@ -270,6 +272,31 @@ class Batch:
         known.channel = channel
         self._settled.add(channel.id)
 
+    def webhooks(self, channel_id: str) -> tuple[WebhookTarget, ...]:
+        """A locked channel's enabled webhook subscriptions, as this batch has left them."""
+        return self._locked[channel_id].webhooks
+
+    def disable_webhook(self, channel_id: str, webhook_id: str, *, reason: str, error: str) -> bool:
+        """Disable an enabled subscription of a locked channel, in this batch's transaction.
+
+        From the next event on (this batch's included) nothing more is sent to it; its row
+        says why, the deliveries still waiting for it are given up with ``error``, and the
+        channel's list of subscriptions loses it, all committed with whatever event the
+        command appends to say so.
+
+        Returns:
+            Whether it was enabled (``False``: disabled already, or gone; nothing changes).
+        """
+        known = self._locked[channel_id]
+        kept = tuple(w for w in known.webhooks if w.id != webhook_id)
+        if len(kept) == len(known.webhooks):
+            return False
+        known.webhooks = kept
+        known.webhooks_text = _webhooks_text(kept)
+        self._retargeted.add(channel_id)
+        self._disabled.append({"webhook": uuid.UUID(webhook_id), "reason": reason, "error": error})
+        return True
+
     def key_in_force(self, channel_id: str, operator: str) -> schemas.Event | None:
         """The operator's last ``operator.key_registered`` event on a locked channel, if any.
 
@@ -357,6 +384,20 @@ class Batch:
             await link.run_many(statements.insert_nodes, self._nodes)
         if self._deliveries:  # the outbox: in the events' own transaction
             await link.run_many(statements.insert_deliveries, self._deliveries)
+        if self._disabled:  # after the inserts: what this batch owed them is given up too
+            rows = [{"webhook": d["webhook"], "reason": d["reason"]} for d in self._disabled]
+            await link.run_many(statements.disable_webhooks, rows)
+            given_up = [
+                {"target": str(d["webhook"]), "error": d["error"], "now": self.now, "lease": None}
+                for d in self._disabled
+            ]
+            await link.run_many(statements.give_up_deliveries, given_up)
+        if self._retargeted:
+            rows = [
+                {"channel": c, "webhooks": self._locked[c].webhooks_text}
+                for c in sorted(self._retargeted)
+            ]
+            await link.run_many(statements.set_webhooks, rows)
         new = [s for i, s in self._written.items() if i in self._new]
         changed = [s for i, s in self._written.items() if i not in self._new]
         if new:
@@ -393,6 +434,12 @@ def _webhooks(stored: str) -> tuple[WebhookTarget, ...]:
         WebhookTarget(id=str(w["id"]), party=str(w["party"]), types=tuple(w.get("types") or ()))
         for w in json.loads(stored or "[]")
     )
+
+
+def _webhooks_text(targets: Sequence[WebhookTarget]) -> str:
+    """``channels.webhooks`` for these subscriptions (as ``server/store/reach.py`` writes it)."""
+    listed = [{"id": w.id, "party": w.party, "types": list(w.types)} for w in targets]
+    return json.dumps(sorted(listed, key=lambda w: w["id"]), separators=(",", ":"), sort_keys=True)
 
 
 def _wire(channel_id: str, seq: int, event: LogEvent, data: str) -> schemas.Event:

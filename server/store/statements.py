@@ -13,7 +13,14 @@ from sqlalchemy.engine import Dialect
 
 from client.protocol.vocabulary import EventType
 from server.store.clockwork import ClockStatements
-from server.store.models import ChannelRow, DeliveryRow, EventRow, LogNodeRow, NoticeRow
+from server.store.models import (
+    ChannelRow,
+    DeliveryRow,
+    EventRow,
+    LogNodeRow,
+    NoticeRow,
+    WebhookRow,
+)
 from server.store.plans import PlanStatements
 from server.store.prepared import Prepared
 
@@ -128,6 +135,29 @@ class Statements:
             dialect,
         )
         self.insert_deliveries = Prepared(insert(DeliveryRow), dialect, keys=_DELIVERY_COLUMNS)
+        self.set_webhooks = Prepared(
+            update(ChannelRow)
+            .where(ChannelRow.id == bindparam("channel"))
+            .values(webhooks=bindparam("webhooks")),
+            dialect,
+        )
+        self.disable_webhooks = Prepared(
+            update(WebhookRow)
+            .where(WebhookRow.id == bindparam("webhook"), WebhookRow.enabled.is_(True))
+            .values(enabled=False, disabled_reason=bindparam("reason")),
+            dialect,
+        )
+        self.give_up_deliveries = Prepared(
+            update(DeliveryRow)
+            .where(DeliveryRow.target == bindparam("target"), DeliveryRow.status == "waiting")
+            .values(
+                status="failed",
+                last_error=bindparam("error"),
+                finished_at=bindparam("now"),
+                leased_until=bindparam("lease"),
+            ),
+            dialect,
+        )
         self.clock = ClockStatements(dialect)
         self.plans = PlanStatements(dialect)
 
