@@ -80,6 +80,14 @@ class Metrics:
             "last counted them.",
             registry=self.registry,
         )
+        for kind in ("webhook", "mail"):  # every series from the start, at zero
+            for counter in (
+                self.deliveries_sent,
+                self.deliveries_failed,
+                self.deliveries_retried,
+                self.deliveries_skipped,
+            ):
+                counter.labels(kind=kind)
         self.attachment_bytes = Counter(
             "hotline_attachment_bytes",
             "Bytes of attachments uploaded.",
