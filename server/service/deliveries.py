@@ -298,8 +298,10 @@ class Deliverer:
         self.ring()
 
     async def run(self) -> None:
-        """Send due deliveries as they come, until stopped or cancelled (the server's lifespan)."""
-        self._stopping = False
+        """Send due deliveries as they come, until stopped or cancelled (the server's lifespan).
+
+        Returns at once if :meth:`stop` came first (a server stopped as it started).
+        """
         bell = self._bell = asyncio.Event()
         every = self.settings.delivery_check_seconds
         clock = asyncio.get_running_loop().time

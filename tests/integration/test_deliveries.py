@@ -530,3 +530,13 @@ async def test_the_apps_worker_sends_at_once_when_a_delivery_is_committed(
     assert [d.id for d in receiver.got] == [r.id]
     assert (r.status, r.attempts) == ("delivered", 1)
     assert count(app.state.metrics.deliveries_sent, kind="webhook") == 1
+
+
+async def test_a_worker_stopped_before_it_ran_returns_at_once(
+    line: Line, settings: Settings
+) -> None:
+    deliverer = worker(line, settings, webhook=Receiver())
+    deliverer.stop()  # a server stopped as it started
+
+    async with asyncio.timeout(WAIT):
+        await deliverer.run()
