@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["ANY_ORIGIN", "Settings"]
@@ -129,7 +129,7 @@ class Settings(BaseSettings):
         "webhook calls due (it is woken at once for what this process commits).",
     )
     delivery_attempts: int = Field(
-        8, ge=1, description="Tries of one delivery before it is given up as failed."
+        8, ge=1, le=100, description="Tries of one delivery before it is given up as failed."
     )
     delivery_backoff_seconds: float = Field(
         2.0,
@@ -166,7 +166,10 @@ class Settings(BaseSettings):
         "(a `webhook.disabled` event says so in the channel's log).",
     )
     max_attachment_bytes: int = Field(
-        10 * 1024 * 1024, ge=1, description="The largest file a notice may carry."
+        10 * 1024 * 1024,
+        ge=1,
+        le=100 * 1024 * 1024,
+        description="The largest file a notice may carry.",
     )
     attachments_dir: Path = Field(
         Path("hotline-attachments"),
@@ -187,6 +190,17 @@ class Settings(BaseSettings):
         if value.lstrip().startswith("["):
             return json.loads(value)
         return [ip_network(part.strip()) for part in value.split(",") if part.strip()]
+
+    @model_validator(mode="after")
+    def _no_password_in_clear(self) -> Settings:
+        # A login without STARTTLS sends the password in clear: only to this very machine.
+        clear = self.smtp_host and self.smtp_username and not self.smtp_starttls
+        if clear and not _is_loopback(self.smtp_host or ""):
+            raise ValueError(
+                "HOTLINE_SMTP_STARTTLS=false would send the SMTP password in clear to "
+                f"{self.smtp_host}: keep STARTTLS on, or log in only to this machine"
+            )
+        return self
 
     def base_url(self) -> str:
         """Where people reach the server: ``public_url``, or ``http://<host>:<port>``."""
@@ -218,3 +232,12 @@ class Settings(BaseSettings):
                     "and no trailing slash (https://app.example.org), or * for any"
                 )
         return checked
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -182,11 +182,10 @@ def retry_delay(attempt: int, *, base: timedelta, cap: timedelta, rng: random.Ra
     """
     if attempt < 1:
         raise ValueError("attempts are counted from 1")
-    # Capped before the power grows past what a timedelta holds (about 2 ** 46 seconds):
-    # by 40 doublings any sensible base has long reached any sensible cap.
-    doublings = attempt - 1
-    ceiling = cap if doublings >= 40 else min(cap, base * (2**doublings))
-    return ceiling * rng.random()
+    # In float seconds, the exponent bounded: base * 2 ** n as a timedelta overflows long
+    # before any cap is reached by a large base (an hour, 36 doublings).
+    ceiling = min(cap.total_seconds(), base.total_seconds() * 2.0 ** min(attempt - 1, 64))
+    return timedelta(seconds=ceiling * rng.random())
 
 
 def give_up(attempt: int, *, attempts: int) -> bool:

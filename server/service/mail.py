@@ -195,11 +195,15 @@ class MailSender:
                 error=_short(f"every recipient refused: {exc.recipients[0].message}"),
                 permanent=all(500 <= code < 600 for code in codes),
             )
-        except (
-            aiosmtplib.SMTPSenderRefused,
-            aiosmtplib.SMTPRecipientRefused,
-            aiosmtplib.SMTPDataError,
-        ) as exc:
+        except aiosmtplib.SMTPSenderRefused as exc:
+            # MAIL FROM refused (a login required, a From the relay will not relay for): our
+            # settings, not the message, which an admin can put right. Tried again.
+            return Sent(
+                ok=False,
+                status_code=exc.code,
+                error=_short(f"sender refused: {exc.code} {exc.message}"),
+            )
+        except (aiosmtplib.SMTPRecipientRefused, aiosmtplib.SMTPDataError) as exc:
             # The server refused the message itself: a 5xx says it always will.
             return Sent(
                 ok=False,

@@ -90,7 +90,9 @@ class Blobs:
                     check.feed(chunk)
                     digest.update(chunk)
                     file.write(chunk)  # into the page cache: microseconds, so not in a thread
-                check.finish()
+                # GeoJSON is parsed whole here (up to the upload limit): in a thread, so that a
+                # large file does not hold up the writer and every socket meanwhile.
+                await asyncio.to_thread(check.finish)
                 file.flush()
                 await asyncio.to_thread(os.fsync, file.fileno())
             sha256 = digest.hexdigest()

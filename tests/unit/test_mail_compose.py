@@ -11,7 +11,7 @@ import email
 import email.policy
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 
@@ -117,9 +117,15 @@ def test_the_link_opens_the_notice_in_the_console_and_carries_no_token() -> None
 
 
 def test_the_message_id_is_the_delivery_id_so_every_try_sends_the_same_message() -> None:
-    first = delivery_id("water-roads", 7, DeliveryKind.MAIL, "operator:raj")
-    again = delivery_id("water-roads", 7, DeliveryKind.MAIL, "operator:raj")
-    other = delivery_id("water-roads", 7, DeliveryKind.MAIL, "operator:dev")
+    at = datetime(2026, 12, 3, 9, 0, 0, 412000, tzinfo=UTC)
+    first = delivery_id("water-roads", 7, DeliveryKind.MAIL, "operator:raj", at=at)
+    again = delivery_id("water-roads", 7, DeliveryKind.MAIL, "operator:raj", at=at)
+    other = delivery_id("water-roads", 7, DeliveryKind.MAIL, "operator:dev", at=at)
+    # The event of the same number in a database started afresh is another event.
+    afresh = delivery_id(
+        "water-roads", 7, DeliveryKind.MAIL, "operator:raj", at=at + timedelta(minutes=5)
+    )
+    assert message_id(afresh, BASE) != message_id(first, BASE)
     assert message_id(first, BASE) == message_id(again, BASE) == f"<{first}@hotline.example.org>"
     assert message_id(other, BASE) != message_id(first, BASE)
     assert message_id(first, "http://127.0.0.1:8000") == f"<{first}@127.0.0.1>"
