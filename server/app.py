@@ -127,7 +127,7 @@ def create_app(
     secrets = SecretBox.load_or_create(settings.secrets_key_file)
     webhook_sender, senders = _senders(settings, database, fanout, secrets)
     deliverer = Deliverer(database, senders, settings=settings, metrics=meters, rng=rng)
-    database.writer.doorbell = deliverer.ring  # what this process commits goes out at once
+    database.writer.courier = deliverer  # what this process commits goes out at once
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

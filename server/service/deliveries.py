@@ -36,16 +36,19 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Protocol
+from functools import partial
+from typing import Any, Protocol
 
+from client.protocol import schemas
 from client.protocol.times import to_millisecond
 from server.config import Settings
 from server.domain.outbox import give_up, retry_delay
 from server.metrics import Metrics
 from server.store import outbox
 from server.store.db import Database
+from server.store.ledger import Batch, HandOff
 
 __all__ = ["MIN_WAIT", "Deliverer", "Outgoing", "Sender", "Sent"]
 
@@ -137,11 +140,36 @@ class Deliverer:
         self.concurrency = concurrency
         self._bell: asyncio.Event | None = None
         self._stopping = False
+        self._handed: list[tuple[outbox.Claimed, float]] = []
+        self._look = True
+
+    # -- straight from the writer --------------------------------------------------------
+
+    @property
+    def handoff(self) -> HandOff | None:
+        """What the writer leases to this worker as it writes it: the deliveries due at
+        once of the kinds it sends, while it runs (``None`` when it does not)."""
+        if self._bell is None or self._stopping:
+            return None
+        lease = timedelta(seconds=self.settings.delivery_lease_seconds)
+        return HandOff(kinds=frozenset(self.senders), lease=lease)
+
+    def take(self, claimed: Sequence[outbox.Claimed]) -> None:
+        """Deliveries just committed, leased to this worker in their own transaction: sent
+        without a claim (the writer calls this right after the commit)."""
+        # Each must be sent before its lease is nearly over, counted from now (the lease
+        # began when the batch was written, a moment ago).
+        deadline = asyncio.get_running_loop().time() + 0.9 * self.settings.delivery_lease_seconds
+        self._handed.extend((row, deadline) for row in claimed)
+        if self._bell is not None:
+            self._bell.set()
 
     # -- the doorbell ---------------------------------------------------------------------
 
     def ring(self) -> None:
-        """Look now: something was committed to send (the writer calls this after a commit)."""
+        """Look in the outbox now: something was committed to send that this worker was not
+        handed (due later, or of a kind another process sends)."""
+        self._look = True
         if self._bell is not None:
             self._bell.set()
 
@@ -170,10 +198,14 @@ class Deliverer:
                 connection, now=now, until=until, limit=self.batch, kinds=self.senders.keys()
             )
 
-    async def _send_and_record(self, claimed: Sequence[outbox.Claimed]) -> list[outbox.Outcome]:
+    async def _send_and_record(
+        self, claimed: Sequence[outbox.Claimed], deadline: float | None = None
+    ) -> list[outbox.Outcome]:
         # Every send must end before the lease does, or another process could take the
         # row while it is still being sent here; a tenth of the lease is left to record.
-        deadline = asyncio.get_running_loop().time() + 0.9 * self.settings.delivery_lease_seconds
+        if deadline is None:
+            lease = self.settings.delivery_lease_seconds
+            deadline = asyncio.get_running_loop().time() + 0.9 * lease
         limit = asyncio.Semaphore(self.concurrency)
 
         async def bounded(row: outbox.Claimed) -> outbox.Outcome:
@@ -182,8 +214,16 @@ class Deliverer:
 
         try:
             outcomes = await asyncio.gather(*(bounded(row) for row in claimed))
-            async with self.db.engine.begin() as connection:
-                await outbox.record(connection, outcomes, now=self.db.clock.now())
+            # Through the single writer: the record rides in its next group commit, with
+            # whatever commands are waiting, rather than in a transaction (and, on SQLite,
+            # a fight for the write lock) of its own.
+            now = to_millisecond(self.db.clock.now())
+            record = partial(
+                _record_in,
+                tries=outbox.attempt_rows(outcomes),
+                states=outbox.state_rows(outcomes, now=now),
+            )
+            await self.db.writer.run(record, channel_id=None)
         except asyncio.CancelledError:
             await self._release(claimed)
             raise
@@ -300,28 +340,70 @@ class Deliverer:
     async def run(self) -> None:
         """Send due deliveries as they come, until stopped or cancelled (the server's lifespan).
 
+        What this process commits is handed over at once (:meth:`take`) and sent without a
+        claim. The outbox itself is looked at when rung, when the next row it knows of falls
+        due, and at least every ``delivery_check_seconds`` (a read; a claim only when
+        something is free to take).
+
         Returns at once if :meth:`stop` came first (a server stopped as it started).
         """
         bell = self._bell = asyncio.Event()
         every = self.settings.delivery_check_seconds
         clock = asyncio.get_running_loop().time
-        counted = float("-inf")
+        look_at = clock()
         try:
             while not self._stopping:
-                bell.clear()  # a ring from here on means: look again when done
+                bell.clear()  # a ring or a hand-over from here on: round again when done
                 try:
-                    await self.deliver_due()
-                    if bell.is_set() and clock() < counted + every:
-                        continue  # more was committed meanwhile: no need to ask when
-                    wait = await self.seconds_to_next()
-                    counted = clock()
+                    if self._handed:
+                        look_at = min(look_at, await self._send_handed())
+                    if self._look or clock() >= look_at:
+                        self._look = False
+                        wait = await self.seconds_to_next()
+                        if wait <= MIN_WAIT:  # something is free to claim now
+                            await self.deliver_due()
+                            wait = await self.seconds_to_next()
+                        look_at = clock() + wait
                 except Exception:  # the database's trouble: try again at the next look
                     log.exception("the delivery worker's pass failed; it will try again")
-                    wait = every
+                    look_at = clock() + every
+                if self._handed or self._look:
+                    continue
                 try:
-                    async with asyncio.timeout(wait):
+                    async with asyncio.timeout(max(0.0, look_at - clock())):
                         await bell.wait()
                 except TimeoutError:
                     pass
         finally:
             self._bell = None
+            if self._handed:  # handed over as the server stopped: give the leases back
+                handed, self._handed = self._handed, []
+                await self._release([row for row, _ in handed])
+
+    async def _send_handed(self) -> float:
+        """Send what the writer handed over; when (on the loop's clock) to look again for
+        the retries of those that failed."""
+        handed, self._handed = self._handed, []
+        deadline = min(until for _, until in handed)
+        outcomes = await self._send_and_record([row for row, _ in handed], deadline)
+        clock = asyncio.get_running_loop().time
+        retries = [o.next_attempt_at for o in outcomes if o.next_attempt_at is not None]
+        if not retries:
+            return float("inf")
+        seconds = (min(retries) - self.db.clock.now()).total_seconds()
+        return clock() + max(seconds, MIN_WAIT)
+
+
+@dataclass(frozen=True, slots=True)
+class _Recorded:
+    """What recording tries leaves in the log: nothing (the ``Written`` of the writer)."""
+
+    events: list[schemas.Event] = field(default_factory=list)
+    roots: Mapping[str, bytes] = field(default_factory=dict)
+
+
+def _record_in(
+    batch: Batch, *, tries: Sequence[dict[str, Any]], states: Sequence[dict[str, Any]]
+) -> _Recorded:
+    batch.record_tries(tries, states)
+    return _Recorded()

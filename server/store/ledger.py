@@ -31,7 +31,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -49,6 +50,7 @@ from server.domain.outbox import MailSwitch, WebhookTarget, deliveries
 from server.store.clockwork import NOTICE_KINDS, Claim, Clockwork
 from server.store.links import Link
 from server.store.memory import ChannelMemory, Memory, StoredNotice
+from server.store.outbox import Claimed
 from server.store.plans import Plans
 from server.store.repository import (
     channel_of_row,
@@ -61,7 +63,7 @@ from server.store.repository import (
 from server.store.statements import Statements
 from server.store.tree import edge_query, grow, node_rows
 
-__all__ = ["Batch", "Memory", "Statements", "StoredNotice"]
+__all__ = ["Batch", "HandOff", "Memory", "Statements", "StoredNotice"]
 
 
 class Batch:
@@ -71,12 +73,22 @@ class Batch:
     """
 
     def __init__(
-        self, memory: Memory, statements: Statements, *, mail: MailSwitch | None = None
+        self,
+        memory: Memory,
+        statements: Statements,
+        *,
+        mail: MailSwitch | None = None,
+        handoff: HandOff | None = None,
     ) -> None:
         self.memory = memory
         self.statements = statements
         self.mail = mail
         """Whether this server mails (``server/domain/outbox.py``); ``None``: it does not."""
+        self.handoff = handoff
+        """Which deliveries this process's worker takes straight from the batch, if any."""
+        self.handed: list[Claimed] = []
+        """The deliveries written already leased to this process's worker: once committed,
+        the writer hands them over in memory, and no claim need look for them."""
         self.now = datetime.min.replace(tzinfo=UTC)
         """The time every command of the batch reads: the clock, once the channels are locked."""
         self.clockwork = Clockwork(statements.clock)
@@ -93,6 +105,8 @@ class Batch:
         self._moved: set[str] = set()
         self._deliveries: list[dict[str, Any]] = []
         self._disabled: list[dict[str, Any]] = []
+        self._tries: list[dict[str, Any]] = []
+        self._recorded: list[dict[str, Any]] = []
         self._retargeted: set[str] = set()
 
     @property
@@ -109,6 +123,7 @@ class Batch:
         *,
         clock: Clock,
         mail: MailSwitch | None = None,
+        handoff: HandOff | None = None,
         channel_ids: Collection[str],
         notice_ids: Collection[uuid.UUID],
         keys: Collection[tuple[str, str]],
@@ -125,6 +140,7 @@ class Batch:
             statements: the writer's statements, compiled for this database.
             clock: read once the channels are locked: the batch's :attr:`now`.
             mail: whether this server mails, and how (``None``: it does not).
+            handoff: which deliveries go straight to this process's worker (``None``: none).
             channel_ids: every channel the batch's commands address.
             notice_ids: every notice they name.
             keys: ``(channel, operator)`` of every operator whose key in force they need.
@@ -134,7 +150,7 @@ class Batch:
             areas: ``(channel, area key)`` of every area whose active plans they compare.
             conflicts_of: the notices whose open conflicts they may resolve.
         """
-        batch = cls(memory, statements, mail=mail)
+        batch = cls(memory, statements, mail=mail, handoff=handoff)
         claimed = await batch.clockwork.claim(link, claims)
         await batch._lock(link, {*channel_ids, *(c.due.channel for c in claimed)})
         batch.now = to_millisecond(clock.now())  # under the locks: times rise with seqs
@@ -297,6 +313,15 @@ class Batch:
         self._disabled.append({"webhook": uuid.UUID(webhook_id), "reason": reason, "error": error})
         return True
 
+    def record_tries(
+        self, tries: Sequence[dict[str, Any]], outcomes: Sequence[dict[str, Any]]
+    ) -> None:
+        """Record the delivery worker's tries (``delivery_attempts`` rows) and what each
+        leaves its delivery in (``server/store/outbox.py`` says which row keys), riding in
+        this batch's commit with whatever else it holds."""
+        self._tries.extend(tries)
+        self._recorded.extend(outcomes)
+
     def key_in_force(self, channel_id: str, operator: str) -> schemas.Event | None:
         """The operator's last ``operator.key_registered`` event on a locked channel, if any.
 
@@ -346,8 +371,8 @@ class Batch:
         outgoing = deliveries(
             appended, channel=known.channel, webhooks=known.webhooks, mail=self.mail, now=self.now
         )
-        self._deliveries.extend(
-            {
+        for d in outgoing:
+            row = {
                 "id": d.id,
                 "kind": d.kind.value,
                 "channel_id": d.channel,
@@ -357,10 +382,19 @@ class Batch:
                 "status": "waiting",
                 "attempts": 0,
                 "next_attempt_at": d.due_at,
+                "leased_until": None,
                 "created_at": self.now,
             }
-            for d in outgoing
-        )
+            handoff = self.handoff
+            if handoff is not None and d.kind.value in handoff.kinds and d.due_at <= self.now:
+                # Claimed as it is written: try 1, leased to this process's worker, which
+                # gets it in memory after the commit. If this process dies first, the lease
+                # runs out and any worker claims it from the table.
+                row.update(attempts=1, leased_until=self.now + handoff.lease)
+                self.handed.append(
+                    Claimed(d.id, d.kind.value, d.channel, d.seq, d.event_type, d.target, 1)
+                )
+            self._deliveries.append(row)
         leaves = [event_hash(e.model_dump(mode="json")) for e in appended]
         self._nodes.extend(node_rows(channel_id, grow(known.edge, leaves)))
         known.head += len(events)
@@ -384,6 +418,10 @@ class Batch:
             await link.run_many(statements.insert_nodes, self._nodes)
         if self._deliveries:  # the outbox: in the events' own transaction
             await link.run_many(statements.insert_deliveries, self._deliveries)
+        if self._tries:
+            await link.run_many(statements.insert_attempts, self._tries)
+        if self._recorded:
+            await link.run_many(statements.record_deliveries, self._recorded)
         if self._disabled:  # after the inserts: what this batch owed them is given up too
             rows = [{"webhook": d["webhook"], "reason": d["reason"]} for d in self._disabled]
             await link.run_many(statements.disable_webhooks, rows)
@@ -434,6 +472,16 @@ def _webhooks(stored: str) -> tuple[WebhookTarget, ...]:
         WebhookTarget(id=str(w["id"]), party=str(w["party"]), types=tuple(w.get("types") or ()))
         for w in json.loads(stored or "[]")
     )
+
+
+@dataclass(frozen=True, slots=True)
+class HandOff:
+    """Deliveries a batch leases, as it writes them, to this process's delivery worker."""
+
+    kinds: frozenset[str]
+    """The kinds this process sends (a process without SMTP leaves mail to others)."""
+    lease: timedelta
+    """How long the worker holds one before any other may claim it."""
 
 
 def _webhooks_text(targets: Sequence[WebhookTarget]) -> str:

@@ -64,7 +64,17 @@ from sqlalchemy.sql.dml import ReturningUpdate
 
 from server.store.models import DeliveryAttemptRow, DeliveryRow, UTCDateTime
 
-__all__ = ["Claimed", "Outcome", "Status", "claim", "record", "release", "waiting"]
+__all__ = [
+    "Claimed",
+    "Outcome",
+    "Status",
+    "attempt_rows",
+    "claim",
+    "record",
+    "release",
+    "state_rows",
+    "waiting",
+]
 
 Status = Literal["waiting", "delivered", "failed", "skipped"]
 """Where a delivery stands. Only ``waiting`` is ever claimed."""
@@ -180,7 +190,7 @@ _RECORD = (
         next_attempt_at=func.coalesce(bindparam("b_next", type_=UTCDateTime()), _D.next_attempt_at),
         finished_at=bindparam("b_finished", type_=UTCDateTime()),
         last_error=bindparam("b_error"),
-        leased_until=None,
+        leased_until=bindparam("b_lease", type_=UTCDateTime()),
     )
 )
 _RELEASE = (
@@ -202,34 +212,40 @@ async def record(
     """
     if not outcomes:
         return
-    await connection.execute(
-        _INSERT_ATTEMPTS,
-        [
-            {
-                "delivery_id": o.id,
-                "at": o.at,
-                "ok": o.ok,
-                "status_code": o.status_code,
-                "error": o.error,
-                "duration_ms": o.duration_ms,
-            }
-            for o in outcomes
-        ],
-    )
-    await connection.execute(
-        _RECORD,
-        [
-            {
-                "b_id": o.id,
-                "b_attempt": o.attempt,
-                "b_status": o.status,
-                "b_next": o.next_attempt_at if o.status == "waiting" else None,
-                "b_finished": None if o.status == "waiting" else now,
-                "b_error": None if o.status == "delivered" else o.error,
-            }
-            for o in outcomes
-        ],
-    )
+    await connection.execute(_INSERT_ATTEMPTS, attempt_rows(outcomes))
+    await connection.execute(_RECORD, state_rows(outcomes, now=now))
+
+
+def attempt_rows(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
+    """The ``delivery_attempts`` rows of these tries."""
+    return [
+        {
+            "delivery_id": o.id,
+            "at": o.at,
+            "ok": o.ok,
+            "status_code": o.status_code,
+            "error": o.error,
+            "duration_ms": o.duration_ms,
+        }
+        for o in outcomes
+    ]
+
+
+def state_rows(outcomes: Sequence[Outcome], *, now: datetime) -> list[dict[str, Any]]:
+    """The parameters that record what each try leaves its delivery in, the lease cleared
+    (for :func:`record`, and for the writer's own statement, ``Statements.record_deliveries``)."""
+    return [
+        {
+            "b_id": o.id,
+            "b_attempt": o.attempt,
+            "b_status": o.status,
+            "b_next": o.next_attempt_at if o.status == "waiting" else None,
+            "b_finished": None if o.status == "waiting" else now,
+            "b_error": None if o.status == "delivered" else o.error,
+            "b_lease": None,
+        }
+        for o in outcomes
+    ]
 
 
 async def release(connection: AsyncConnection, claimed: Sequence[Claimed]) -> None:

@@ -8,17 +8,19 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import Select, bindparam, insert, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.engine import Dialect
 
 from client.protocol.vocabulary import EventType
 from server.store.clockwork import ClockStatements
 from server.store.models import (
     ChannelRow,
+    DeliveryAttemptRow,
     DeliveryRow,
     EventRow,
     LogNodeRow,
     NoticeRow,
+    UTCDateTime,
     WebhookRow,
 )
 from server.store.plans import PlanStatements
@@ -80,6 +82,7 @@ _EVENT_COLUMNS = (
     "data",
 )
 _NODE_COLUMNS = ("channel_id", "level", "idx", "hash")
+_ATTEMPT_COLUMNS = ("delivery_id", "at", "ok", "status_code", "error", "duration_ms")
 _DELIVERY_COLUMNS = (
     "id",
     "kind",
@@ -90,6 +93,7 @@ _DELIVERY_COLUMNS = (
     "status",
     "attempts",
     "next_attempt_at",
+    "leased_until",
     "created_at",
 )
 _NOTICE_FIELDS = tuple(
@@ -135,6 +139,26 @@ class Statements:
             dialect,
         )
         self.insert_deliveries = Prepared(insert(DeliveryRow), dialect, keys=_DELIVERY_COLUMNS)
+        self.insert_attempts = Prepared(insert(DeliveryAttemptRow), dialect, keys=_ATTEMPT_COLUMNS)
+        self.record_deliveries = Prepared(
+            update(DeliveryRow)
+            .where(
+                DeliveryRow.id == bindparam("b_id"),
+                # Only while the claim that tried it holds (server/store/outbox.py).
+                DeliveryRow.attempts == bindparam("b_attempt"),
+                DeliveryRow.status == "waiting",
+            )
+            .values(
+                status=bindparam("b_status"),
+                next_attempt_at=func.coalesce(
+                    bindparam("b_next", type_=UTCDateTime()), DeliveryRow.next_attempt_at
+                ),
+                finished_at=bindparam("b_finished", type_=UTCDateTime()),
+                last_error=bindparam("b_error"),
+                leased_until=bindparam("b_lease", type_=UTCDateTime()),
+            ),
+            dialect,
+        )
         self.set_webhooks = Prepared(
             update(ChannelRow)
             .where(ChannelRow.id == bindparam("channel"))

@@ -37,10 +37,11 @@ from server.clock import Clock, SystemClock
 from server.domain.errors import Refusal
 from server.domain.outbox import MailSwitch
 from server.store.clockwork import Claim
-from server.store.ledger import Batch, Memory, Statements
+from server.store.ledger import Batch, HandOff, Memory, Statements
 from server.store.links import link_for
+from server.store.outbox import Claimed
 
-__all__ = ["Needs", "Publisher", "Writer", "Written"]
+__all__ = ["Courier", "Needs", "Publisher", "Writer", "Written"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,23 @@ class Written(Protocol):
     @property
     def roots(self) -> Mapping[str, bytes]:
         """Per channel it appended to, the root of the tree after its last event there."""
+        ...
+
+
+class Courier(Protocol):
+    """This process's delivery worker, as the writer sees it (``server/service/deliveries.py``)."""
+
+    @property
+    def handoff(self) -> HandOff | None:
+        """Which deliveries it takes straight from a batch, leased as they are written."""
+        ...
+
+    def take(self, claimed: Sequence[Claimed]) -> None:
+        """Committed deliveries leased to it: send them (called right after the commit)."""
+        ...
+
+    def ring(self) -> None:
+        """Committed deliveries it was not handed: look in the outbox."""
         ...
 
 
@@ -131,8 +149,9 @@ class Writer:
         """Where a batch reads the time (the database's clock)."""
         self.mail: MailSwitch | None = None
         """Whether this server mails (set by ``create_app`` when SMTP is configured)."""
-        self.doorbell: Callable[[], None] | None = None
-        """Rung after a commit that wrote deliveries to the outbox: the delivery worker."""
+        self.courier: Courier | None = None
+        """This process's delivery worker, told after each commit that wrote deliveries:
+        it is handed those it takes straight from the batch, and rung for the others."""
         self.memory = Memory()
         """What the writer remembers between batches (for tests and the curious: read only)."""
         self.link = link_for(url, pragmas=pragmas)
@@ -264,8 +283,12 @@ class Writer:
             return
         # Committed: only now may what the batch read and wrote be remembered.
         ledger.remember()
-        if ledger.deliveries and self.doorbell is not None:
-            self.doorbell()  # something to send: now, not at the worker's next look
+        courier = self.courier
+        if courier is not None and ledger.deliveries:
+            if ledger.handed:
+                courier.take(ledger.handed)  # leased to it in the batch: no claim needed
+            if ledger.deliveries > len(ledger.handed):
+                courier.ring()  # others (due later, or of a kind sent elsewhere): a look
 
     async def _attempt(self, batch: list[_Work[Any]]) -> Batch:
         link = self.link
@@ -277,6 +300,7 @@ class Writer:
                 self._statements,
                 clock=self.clock,
                 mail=self.mail,
+                handoff=None if self.courier is None else self.courier.handoff,
                 channel_ids={item.channel_id for item in batch if item.channel_id is not None},
                 notice_ids=[i for item in batch for i in item.notice_ids],
                 keys={key for item in batch for key in item.keys},
