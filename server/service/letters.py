@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from client.protocol import schemas
 from client.protocol.times import parse_time
@@ -54,16 +54,20 @@ class Letter:
     """The notice's own text, if the mail carries it."""
 
 
-def notice_link(base_url: str, notice_id: uuid.UUID | str | None = None) -> str:
-    """The web console's page of a notice, or its inbox when there is no notice.
+def notice_link(
+    base_url: str, notice_id: uuid.UUID | str | None = None, *, channel: str | None = None
+) -> str:
+    """The web console's page of a notice on its channel, or the channel's inbox.
 
-    The console names its views in the address's fragment (``#notice/<id>``, see
+    The console opens the channel named in the query (``?channel=``) once its reader has
+    signed in, and names its views in the address's fragment (``#notice/<id>``, see
     ``client/web/console/router.js``); the fragment never reaches a server. There is no
     token in it: the reader signs in to the console as usual.
     """
+    page = f"{base_url}/" if channel is None else f"{base_url}/?channel={quote(channel, safe='')}"
     if notice_id is None:
-        return f"{base_url}/#inbox"
-    return f"{base_url}/#notice/{notice_id}"
+        return f"{page}#inbox"
+    return f"{page}#notice/{notice_id}"
 
 
 def _when(moment: datetime) -> str:
@@ -101,7 +105,7 @@ def escalation_letter(
             "past its deadline, and has been escalated to you."
         ),
         facts=tuple(_notice_facts(notice, names)),
-        link=notice_link(base_url, notice.id),
+        link=notice_link(base_url, notice.id, channel=event.channel),
         link_text="Open the notice in the Hotline console",
         footer=f"Hotline sent this for channel {event.channel}, which escalates to you.",
         body=notice.content.body,
@@ -123,7 +127,7 @@ def missed_check_letter(event: schemas.Event, *, names: dict[str, str], base_url
             "is watching it."
         ),
         facts=tuple(facts),
-        link=notice_link(base_url),
+        link=notice_link(base_url, channel=event.channel),
         link_text="Open the Hotline console",
         footer=f"Hotline sent this for channel {event.channel}, which escalates to you.",
     )
@@ -141,7 +145,7 @@ def unseen_notice_letter(
             "yet: none of you was connected to Hotline."
         ),
         facts=tuple(_notice_facts(notice, names)),
-        link=notice_link(base_url, notice.id),
+        link=notice_link(base_url, notice.id, channel=event.channel),
         link_text="Open the notice in the Hotline console",
         footer=(
             f"Hotline sent this for channel {event.channel}, whose policy mails notices "

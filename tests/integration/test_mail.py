@@ -134,8 +134,8 @@ async def test_an_escalation_is_mailed_to_the_operator_it_went_to(
     assert message["Subject"] == "[water-roads] Escalated: Water main renewal, Mill Lane"
     assert message["Message-ID"] == f"<{delivery.id}@hotline.example.org>"
     notice = escalated.data["notice"]
-    assert f"{BASE}/#notice/{notice}" in mail.text()
-    assert f'href="{BASE}/#notice/{notice}"' in mail.html()
+    assert f"{BASE}/?channel={CHANNEL}#notice/{notice}" in mail.text()
+    assert f'href="{BASE}/?channel={CHANNEL}#notice/{notice}"' in mail.html()
 
 
 async def test_an_operator_without_an_address_is_skipped_and_nothing_is_sent(

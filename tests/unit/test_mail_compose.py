@@ -105,7 +105,7 @@ def test_every_text_from_a_notice_is_escaped_in_the_html_and_left_as_it_is_in_th
 
 
 def test_the_link_opens_the_notice_in_the_console_and_carries_no_token() -> None:
-    link = f"{BASE}/#notice/{NOTICE_ID}"
+    link = f"{BASE}/?channel=water-roads#notice/{NOTICE_ID}"
     message = mail(escalation_letter(sent(), escalated(), names=NAMES, base_url=BASE))
     text, html = parts(message)
     assert link in text
@@ -114,6 +114,7 @@ def test_the_link_opens_the_notice_in_the_console_and_carries_no_token() -> None
     assert "token" not in whole
     assert "hl_" not in whole
     assert notice_link(BASE) == f"{BASE}/#inbox"
+    assert notice_link(BASE, channel="a b/c") == f"{BASE}/?channel=a%20b%2Fc#inbox"
 
 
 def test_the_message_id_is_the_delivery_id_so_every_try_sends_the_same_message() -> None:
@@ -165,7 +166,7 @@ def test_a_missed_check_mail_names_the_party_that_did_not_answer() -> None:
     text, html = parts(message)
     assert "Nobody of City Roads Department answered" in text
     assert "Sat 21 Nov 2026, 10:30 UTC" in text
-    assert f"{BASE}/#inbox" in html
+    assert f"{BASE}/?channel=water-roads#inbox" in html
 
 
 def test_non_ascii_text_arrives_intact() -> None:

@@ -153,8 +153,13 @@ class ConsoleApp {
     this.page.nav.hidden = false;
     this.sections.signin.hidden = true;
     this.ticker = setInterval(() => this.scheduleRender(), TICK_MS);
+    // A link from a mail names its channel (`?channel=`); else the one this tab had open.
+    const linked = new URLSearchParams(location.search).get("channel");
     const remembered = session.storedChannel(sessionStorage);
-    const first = channels.find((c) => c.id === remembered) ?? channels[0];
+    const first =
+      channels.find((c) => c.id === linked) ??
+      channels.find((c) => c.id === remembered) ??
+      channels[0];
     if (!first) {
       replace(this.page.problems, h("p", {}, `${me.party.name} is a party to no channel yet.`));
       return;
