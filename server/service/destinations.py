@@ -3,12 +3,21 @@
 Resolving is the one part of the guard that waits for the network, so it is here and not
 in the domain. ``getaddrinfo`` runs in the event loop's thread pool (``loop.getaddrinfo``),
 under a time limit: a name server that does not answer holds up one call, not the server.
+
+A host written as an address is not resolved at all: it is its own answer. The sender
+remembers a name's answer for a few seconds (:class:`RecentAnswers`), since a busy
+channel calls the same receiver many times a second and each trip to the thread pool
+costs more CPU than the call's own HTTP. What is remembered is only what the name
+resolved to: every address is still checked at every call, and the call still connects
+to an address it checked.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import ip_address
@@ -23,7 +32,7 @@ from server.domain.address_guard import (
     parse_url,
 )
 
-__all__ = ["Checked", "Guard", "Resolver", "Unresolved", "resolve"]
+__all__ = ["Checked", "Guard", "RecentAnswers", "Resolver", "Unresolved", "resolve"]
 
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 """Finds the addresses of a host (a test passes one of its own)."""
@@ -39,6 +48,56 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
     found = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
     # sockaddr[0] is the address as text; an IPv6 one may carry a zone ("fe80::1%eth0").
     return [ip_address(str(sockaddr[0]).partition("%")[0]) for *_, sockaddr in found]
+
+
+class RecentAnswers:
+    """A resolver that remembers each answer of another for a few seconds.
+
+    Only answers are remembered, not failures: a name that did not resolve is asked again
+    at the next call. At most ``size`` names are kept, the least recently asked for
+    forgotten first.
+
+    Args:
+        resolver: the resolver asked when a name's answer is not remembered (any more).
+        seconds: how long an answer is remembered.
+        size: how many names' answers are kept.
+        clock: seconds from a fixed point (a test's clock).
+    """
+
+    def __init__(
+        self,
+        resolver: Resolver,
+        *,
+        seconds: float = 5.0,
+        size: int = 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.resolver = resolver
+        self.seconds = seconds
+        self.size = size
+        self.clock = clock
+        self._answers: OrderedDict[tuple[str, int], tuple[float, tuple[IPAddress, ...]]] = (
+            OrderedDict()
+        )
+
+    async def __call__(self, host: str, port: int) -> list[IPAddress]:
+        """The addresses of ``host``, as the resolver gave them at most ``seconds`` ago.
+
+        Raises:
+            OSError: it does not resolve (whatever the resolver raises).
+        """
+        key = (host, port)
+        now = self.clock()
+        found = self._answers.get(key)
+        if found is not None and now < found[0]:
+            self._answers.move_to_end(key)
+            return list(found[1])
+        addresses = await self.resolver(host, port)
+        self._answers[key] = (now + self.seconds, tuple(addresses))
+        self._answers.move_to_end(key)
+        if len(self._answers) > self.size:
+            self._answers.popitem(last=False)
+        return addresses
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +140,16 @@ class Guard:
         return Checked(destination, check_addresses(destination, addresses, allow=self.allow))
 
     async def addresses(self, destination: Destination) -> list[IPAddress]:
-        """Resolve a destination's host, not yet checked.
+        """Resolve a destination's host, not yet checked; an address is its own answer.
 
         Raises:
             Unresolved: it does not resolve, or not in time.
         """
         host = destination.host
+        try:
+            return [ip_address(host)]
+        except ValueError:
+            pass  # a name
         try:
             async with asyncio.timeout(self.timeout):
                 return await self.resolver(host, destination.port)

@@ -22,6 +22,15 @@ For each delivery the worker hands over (``server/service/deliveries.py``), the 
 Plain-HTTP connections are kept open between calls (each is to an address, and carries
 its own ``Host``). TLS connections are not: a connection made for one name must not
 carry a request for another name that happens to share its address.
+
+A call is cheap in the server's CPU, since every event of a busy channel may make one:
+the subscription and the event are read in one query on a connection of the pool, with
+no session and no ORM objects (``server/store/reach.py``); a host given as an address is
+not resolved, and a name's addresses are remembered for a few seconds (each still checked
+at every call, ``server/service/destinations.py``); the request goes straight to httpx's
+transport (the layer below ``AsyncClient``, whose cookies, authentication and redirect
+machinery a webhook has no use for); a success leaves the subscription's row alone
+unless it had failures to forget.
 """
 
 from __future__ import annotations
@@ -40,7 +49,7 @@ from server.domain.address_guard import WebhookAddressRefused
 from server.domain.webhooks import SigningSecrets, WebhookCall, body, outcome_of, signed_headers
 from server.secrets import SecretBox, SecretsError
 from server.service.deliveries import Outgoing, Sent
-from server.service.destinations import Checked, Guard, Unresolved
+from server.service.destinations import Checked, Guard, RecentAnswers, Unresolved, resolve
 from server.service.webhook_events import (
     SUBSCRIPTION_DISABLED,
     SUBSCRIPTION_REMOVED,
@@ -48,8 +57,7 @@ from server.service.webhook_events import (
     record_success,
 )
 from server.store.db import Database
-from server.store.reach import Reach, StoredWebhook
-from server.store.repository import Repository
+from server.store.reach import StoredWebhook, webhook_call
 from server.store.writer import Publisher
 
 __all__ = ["USER_AGENT", "WebhookSender"]
@@ -85,29 +93,23 @@ class WebhookSender:
         self.db = db
         self.secrets = secrets
         self.publisher = publisher
-        self.guard = guard or Guard.from_settings(settings)
+        self.guard = guard or Guard.from_settings(settings, resolver=RecentAnswers(resolve))
         self.timeout = settings.webhook_timeout_seconds
         self.max_response_bytes = settings.webhook_max_response_bytes
         self.disable_after = settings.webhook_disable_after
-        self._plain = self._client(transport, keep_alive=True)
-        self._tls = self._client(transport, keep_alive=False)
-
-    def _client(
-        self, transport: httpx.AsyncBaseTransport | None, *, keep_alive: bool
-    ) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            transport=transport,
-            timeout=httpx.Timeout(self.timeout),
-            follow_redirects=False,
-            trust_env=False,  # a proxy from the environment would connect by name
-            headers={"user-agent": USER_AGENT},
-            limits=httpx.Limits() if keep_alive else httpx.Limits(max_keepalive_connections=0),
+        # Each stage of a call (connect, send, each read) under the whole call's limit too.
+        self._timeouts = httpx.Timeout(self.timeout).as_dict()
+        # httpx's transports: no proxy, and no CA bundle named by the environment.
+        self._plain = transport or httpx.AsyncHTTPTransport(trust_env=False)
+        self._tls = transport or httpx.AsyncHTTPTransport(
+            trust_env=False, limits=httpx.Limits(max_keepalive_connections=0)
         )
 
     async def aclose(self) -> None:
         """Close the connections kept open."""
         await self._plain.aclose()
-        await self._tls.aclose()
+        if self._tls is not self._plain:
+            await self._tls.aclose()
 
     async def send(self, delivery: Outgoing) -> Sent:
         """Make one call for ``delivery`` and say how it went; never raises for the call.
@@ -153,13 +155,8 @@ class WebhookSender:
     async def _load(
         self, webhook_id: uuid.UUID, channel: str, seq: int
     ) -> tuple[StoredWebhook | None, schemas.Event | None]:
-        async with self.db.session() as session:
-            webhook = await Reach(session).webhook(webhook_id)
-            if webhook is None or not webhook.enabled:
-                return webhook, None
-            found = await Repository(session).log(channel, after=seq - 1, limit=1)
-        event = found[0] if found and found[0].seq == seq else None
-        return webhook, event
+        async with self.db.engine.connect() as connection:
+            return await webhook_call(connection, webhook_id, channel=channel, seq=seq)
 
     def _secrets(self, webhook: StoredWebhook) -> SigningSecrets:
         bound_to = str(webhook.id)
@@ -203,15 +200,15 @@ class WebhookSender:
     ) -> tuple[int | None, WebhookCall]:
         destination = checked.destination
         https = destination.scheme == "https"
-        client = self._tls if https else self._plain
-        extensions: dict[str, str] = {}
+        transport = self._tls if https else self._plain
+        extensions: dict[str, object] = {"timeout": self._timeouts}
         if https and not destination.host_is_address:
             extensions["sni_hostname"] = destination.host
-        headers = {**headers, "host": destination.host_header}
+        headers = {"host": destination.host_header, "user-agent": USER_AGENT, **headers}
         content = payload.encode("utf-8")
         error = "no address to connect to"
         for address in checked.addresses:  # the next address only if this one refuses
-            request = client.build_request(
+            request = httpx.Request(
                 "POST",
                 destination.url_at(address),
                 content=content,
@@ -219,7 +216,8 @@ class WebhookSender:
                 extensions=extensions,
             )
             try:
-                response = await client.send(request, stream=True)
+                # The transport sends the one request it is given: it follows no redirect.
+                response = await transport.handle_async_request(request)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 error = f"cannot connect to {address}: {_reason(exc)}"
                 continue

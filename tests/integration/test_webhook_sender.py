@@ -513,7 +513,8 @@ async def test_a_name_that_does_not_resolve_at_call_time_is_tried_again(line: Li
     async def unresolvable(host: str, port: int) -> list[IPAddress]:
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
-    created = await line.subscribe(NOWHERE)
+    resolving = Guard(allow=LOOPBACK, resolver=resolver_of(["127.0.0.1"]))
+    created = await line.subscribe("http://hooks.test:9/", resolving)
     await line.notice()
     [delivery] = await line.deliveries(created.id)
     sender = line.sender(Guard(allow=LOOPBACK, resolver=unresolvable))
@@ -523,7 +524,7 @@ async def test_a_name_that_does_not_resolve_at_call_time_is_tried_again(line: Li
 
     assert sent.ok is False
     assert sent.permanent is False
-    assert sent.error == "127.0.0.1 does not resolve: Name or service not known"
+    assert sent.error == "hooks.test does not resolve: Name or service not known"
 
 
 async def test_a_removed_subscription_is_not_called(line: Line) -> None:

@@ -1,18 +1,22 @@
-"""The address guard: which webhook URLs and which addresses the server will call."""
+"""The address guard: which webhook URLs and which addresses the server will call, and how
+the server resolves their hosts (an address is its own answer; a name's is remembered briefly)."""
 
 from __future__ import annotations
 
+import socket
 from ipaddress import ip_address, ip_network
 
 import pytest
 
 from server.domain.address_guard import (
     MAX_URL,
+    IPAddress,
     WebhookAddressRefused,
     check_addresses,
     parse_url,
     refusal,
 )
+from server.service.destinations import Guard, RecentAnswers, Unresolved
 
 LOOPBACK = (ip_network("127.0.0.0/8"), ip_network("::1/128"))
 
@@ -154,3 +158,103 @@ def test_an_ipv6_host_and_an_international_name_are_written_as_sent() -> None:
     assert parse_url("http://[2606:4700::1111]/").host_is_address
     assert parse_url("https://bücher.example/").host == "xn--bcher-kva.example"
     assert not parse_url("https://bücher.example/").host_is_address
+
+
+# -- the guard as the server applies it: resolving, and remembering answers ----------------
+
+
+class Resolver:
+    """A resolver of the test's: the answers it gives, in turn, and the names asked."""
+
+    def __init__(self, *answers: list[str]) -> None:
+        self.answers = list(answers)
+        self.asked: list[tuple[str, int]] = []
+
+    async def __call__(self, host: str, port: int) -> list[IPAddress]:
+        self.asked.append((host, port))
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if not answer:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [ip_address(a) for a in answer]
+
+
+class Clock:
+    """Seconds that move only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_host_written_as_an_address_is_not_resolved() -> None:
+    resolver = Resolver(["10.0.0.1"])
+    guard = Guard(allow=LOOPBACK, resolver=resolver)
+
+    checked = await guard.check("http://127.0.0.1:8080/in")
+    checked_v6 = await guard.check("http://[::1]/in")
+
+    assert checked.addresses == (ip_address("127.0.0.1"),)
+    assert checked_v6.addresses == (ip_address("::1"),)
+    assert resolver.asked == []
+
+
+async def test_a_host_written_as_a_private_address_is_still_refused() -> None:
+    guard = Guard(resolver=Resolver(["8.8.8.8"]))
+
+    with pytest.raises(WebhookAddressRefused, match=r"^10\.0\.0\.7 is a private address"):
+        await guard.check("http://10.0.0.7/in")
+
+
+async def test_a_name_s_answer_is_remembered_for_a_few_seconds_then_asked_again() -> None:
+    resolver = Resolver(["8.8.8.8"], ["8.8.4.4"])
+    clock = Clock()
+    guard = Guard(resolver=RecentAnswers(resolver, seconds=5.0, clock=clock))
+
+    first = await guard.check("https://hooks.example/in")
+    clock.now += 4.9
+    again = await guard.check("https://hooks.example/other")
+    clock.now += 0.2
+    later = await guard.check("https://hooks.example/in")
+
+    assert first.addresses == again.addresses == (ip_address("8.8.8.8"),)
+    assert later.addresses == (ip_address("8.8.4.4"),)
+    assert resolver.asked == [("hooks.example", 443), ("hooks.example", 443)]
+
+
+async def test_a_remembered_answer_is_checked_again_at_every_call() -> None:
+    remembered = RecentAnswers(Resolver(["127.0.0.1"]), clock=Clock())
+    allowing = Guard(allow=LOOPBACK, resolver=remembered)
+    refusing = Guard(allow=(), resolver=remembered)
+
+    await allowing.check("http://hooks.test/in")
+
+    with pytest.raises(WebhookAddressRefused, match=r"hooks\.test resolves to 127\.0\.0\.1"):
+        await refusing.check("http://hooks.test/in")
+
+
+async def test_a_name_that_does_not_resolve_is_not_remembered_so() -> None:
+    resolver = Resolver([], ["8.8.8.8"])
+    guard = Guard(resolver=RecentAnswers(resolver, clock=Clock()))
+
+    with pytest.raises(Unresolved, match=r"hooks\.example does not resolve"):
+        await guard.check("http://hooks.example/in")
+    checked = await guard.check("http://hooks.example/in")
+
+    assert checked.addresses == (ip_address("8.8.8.8"),)
+
+
+async def test_only_so_many_names_are_remembered_the_least_recent_forgotten_first() -> None:
+    resolver = Resolver(["8.8.8.8"])
+    remembered = RecentAnswers(resolver, size=2, clock=Clock())
+
+    for host in ("a.example", "b.example", "a.example", "c.example", "a.example", "b.example"):
+        await remembered(host, 80)
+
+    assert [host for host, _ in resolver.asked] == [
+        "a.example",
+        "b.example",
+        "c.example",
+        "b.example",
+    ]
