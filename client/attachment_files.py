@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -32,7 +31,6 @@ __all__ = [
     "default_folder",
     "download_all",
     "listed_in",
-    "listed_in_export",
 ]
 
 _CHUNK = 1 << 20
@@ -87,15 +85,6 @@ def listed_in(events: Iterable[Mapping[str, Any]]) -> Iterator[Listed]:
             yield Listed(int(event["seq"]), str(notice), file)
 
 
-def listed_in_export(path: Path) -> list[Listed]:
-    """Every file an export's events list (the events are verified apart: ``verify.py``)."""
-    with path.open(encoding="utf-8") as lines:
-        lines.readline()  # the header
-        # Only the few lines that could list a file are parsed: an export may be large.
-        events = (json.loads(line) for line in lines if '"attachments"' in line)
-        return list(listed_in(events))
-
-
 def _unique(files: Iterable[Listed]) -> dict[str, Listed]:
     """The first listing of each hash (one file, however many notices list it)."""
     found: dict[str, Listed] = {}
@@ -119,7 +108,7 @@ def check_folder(folder: Path, files: Iterable[Listed], *, all_kept: bool) -> Fi
 
     Args:
         folder: the attachments folder of an export.
-        files: what the log lists (:func:`listed_in_export`).
+        files: what the log lists (:func:`listed_in`, of the events verified).
         all_kept: the export says it kept every file: then a missing one is a failure.
     """
     report = FileReport()

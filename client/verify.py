@@ -34,7 +34,7 @@ from client.attachment_files import (
     check_folder,
     default_folder,
     download_all,
-    listed_in_export,
+    listed_in,
 )
 from client.audit import ChannelAuditor, LogTampered, PrefixRoots, SplitView, first_difference
 from client.errors import HotlineError
@@ -44,6 +44,7 @@ from client.protocol.merkle import leaf_hash
 from client.protocol.note import NoteError, Verifier
 from client.protocol.signatures import SIGNED_FIELDS, check_signatures
 from client.protocol.times import format_time, utc_now
+from client.protocol.vocabulary import EventType
 from client.sdk import HotlineClient
 
 __all__ = ["EXPORT_FORMAT", "Report", "export_channel", "verify_export", "verify_online"]
@@ -322,6 +323,8 @@ class _Chunk:
     signed: list[dict[str, Any]]
     """Key registrations and signed events: all the signature check needs to see."""
     unsigned: int
+    attached: list[dict[str, Any]]
+    """The notices that list files: all the check of an attachments folder needs to see."""
 
 
 def _hash_lines(first_seq: int, lines: list[str], as_written: bool) -> _Chunk:
@@ -333,7 +336,7 @@ def _hash_lines(first_seq: int, lines: list[str], as_written: bool) -> _Chunk:
     match: never a false match, since a match means the line is the bytes the server
     committed. Otherwise each event is canonicalised first, as a client does online.
     """
-    chunk = _Chunk(b"", None, [], 0)
+    chunk = _Chunk(b"", None, [], 0, [])
     leaves = bytearray()
     for offset, line in enumerate(lines):
         event = json.loads(line)
@@ -349,6 +352,11 @@ def _hash_lines(first_seq: int, lines: list[str], as_written: bool) -> _Chunk:
             chunk.signed.append(event)
         elif kind in SIGNED_FIELDS:
             chunk.unsigned += 1
+        # Found in the parsed event, the one just hashed, never by matching text: a key
+        # spelt with escapes ("\u0061ttachments") is the same event, and its files are
+        # checked all the same.
+        if kind == EventType.NOTICE_SENT and isinstance(data, dict) and "attachments" in data:
+            chunk.attached.append(event)
     chunk.leaves = bytes(leaves)
     return chunk
 
@@ -377,6 +385,7 @@ class _Hashed:
     root: bytes
     signed: list[dict[str, Any]]
     unsigned: int
+    attached: list[dict[str, Any]]
 
 
 def _hash_export(
@@ -390,7 +399,7 @@ def _hash_export(
 ) -> _Hashed | None:
     """Hash the events of an export in worker processes; ``None`` if one is misnumbered."""
     tree = CompactRange()
-    hashed = _Hashed(b"", [], 0)
+    hashed = _Hashed(b"", [], 0, [])
     chunk_size = 20_000
     with (
         path.open(encoding="utf-8") as file,
@@ -407,6 +416,7 @@ def _hash_export(
                 tree.append(chunk.leaves[start : start + 32])
             hashed.signed.extend(chunk.signed)
             hashed.unsigned += chunk.unsigned
+            hashed.attached.extend(chunk.attached)
             report.events = tree.size
             if progress is not None:
                 progress(tree.size, size)
@@ -479,6 +489,8 @@ def verify_export(
     kept = header.get("attachments")
     folder = attachments or default_folder(path)
     if attachments is not None or isinstance(kept, str) or folder.is_dir():
-        report.files = check_folder(folder, listed_in_export(path), all_kept=isinstance(kept, str))
+        # The listings are those of the events just hashed, as parsed: the log proves them.
+        listed = listed_in(hashed.attached)
+        report.files = check_folder(folder, listed, all_kept=isinstance(kept, str))
         report.failures.extend(report.files.failures)
     return report

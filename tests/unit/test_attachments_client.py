@@ -6,7 +6,6 @@ files, the files written and checked beside an export, and the lines that show t
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from pathlib import Path
 from uuid import uuid4
@@ -15,7 +14,7 @@ import httpx
 import pytest
 
 from client import AttachmentMismatch, HotlineClient, Invalid, NotFound
-from client.attachment_files import Listed, check_folder, listed_in, listed_in_export
+from client.attachment_files import Listed, check_folder, listed_in
 from client.attachments import guess_media_type, safe_file_name
 from client.backoff import Backoff
 from client.drafts import build_draft
@@ -327,11 +326,3 @@ def test_a_file_missing_from_the_folder_is_said_and_fails_only_if_all_were_kept(
 
     assert (len(some.missing), some.failures) == (1, [])
     assert (kept.missing, len(kept.failures)) == ([], 1)
-
-
-def test_the_listings_of_an_export_are_read_from_its_lines(tmp_path: Path) -> None:
-    export = tmp_path / "log.jsonl"
-    lines = [{"hotline_export": 1}, sent_event(1, listing_json()), sent_event(2)]
-    export.write_text("".join(json.dumps(line) + "\n" for line in lines))
-
-    assert [listed.file for listed in listed_in_export(export)] == [LISTING]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -113,3 +114,31 @@ def test_an_export_short_of_its_checkpoint_says_so(tmp_path: Path) -> None:
     report = verify_export(path, log_key=VERIFIER, workers=1)
 
     assert report.failures == ["the export holds 49 events, the checkpoint 50"]
+
+
+def test_a_listing_spelt_with_escapes_is_still_checked_against_its_file(tmp_path: Path) -> None:
+    # JSON reads "\u0061ttachments" as "attachments": the event hashes as the one the log
+    # holds, so the log passes, and its file must be checked all the same.
+    plan = b"Mill Lane: one lane closed.\n"
+    listing = {
+        "sha256": hashlib.sha256(plan).hexdigest(),
+        "size": len(plan),
+        "media_type": "text/plain",
+        "name": "plan.txt",
+    }
+    log = events(3)
+    log[1] = {**log[1], "type": "notice.sent", "data": {"notice": "n", "attachments": [listing]}}
+    lines = canonical(log)
+    lines[1] = lines[1].replace('"attachments"', '"\\u0061ttachments"')
+    assert '"attachments"' not in lines[1]
+    path = tmp_path / "export.jsonl"
+    write_export(path, log, lines)
+    folder = tmp_path / "export.jsonl.attachments"
+    folder.mkdir()
+    (folder / listing["sha256"]).write_bytes(b"Mill Lane: open, no works.\n")
+
+    report = verify_export(path, log_key=VERIFIER, workers=1)
+
+    assert report.files is not None
+    assert report.files.listed == 1
+    assert any("not the one the log lists" in failure for failure in report.failures)
