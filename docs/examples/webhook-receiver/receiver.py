@@ -19,6 +19,9 @@ For every call it:
    is the same on every try;
 3. prints the event as one line of JSON on its standard output, and answers ``204``.
 
+A body over 1 MiB is refused with ``413`` before it is read, and a ``Content-Length``
+that is not a length (negative, not a number, or two different ones) with ``400``.
+
 Answer with a 2xx as soon as the call is safely taken: anything else (or no answer
 within Hotline's time limit) is a failure that Hotline tries again later, and too many
 failures in a row disable the subscription.
@@ -136,12 +139,40 @@ def make_server(address: tuple[str, int], receiver: Receiver) -> ThreadingHTTPSe
         server_version = "hotline-webhook-receiver/1"
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
+            length = self._length()
+            if length is None:
+                self._refuse(400, "Content-Length is not a length")
+                return
             if length > MAX_BODY:
-                self._reply(413, "too large")
+                self._refuse(413, "too large")
                 return
             headers = {name.lower(): value for name, value in self.headers.items()}
             status, text = receiver.handle(headers, self.rfile.read(length))
+            self._reply(status, text)
+
+        def _length(self) -> int | None:
+            """The body's length as the call states it: ``None`` if that is not a length.
+
+            Only plain digits are a length: ``int()`` would take ``-1``, and reading ``-1``
+            bytes reads until the caller hangs up, holding a thread as long as it likes. A
+            length too long to be allowed is returned as one more than allowed.
+            """
+            stated = {value.strip() for value in self.headers.get_all("content-length", [])}
+            if not stated:
+                return 0
+            if len(stated) > 1:
+                return None  # two different lengths: which body is this?
+            (value,) = stated
+            if not (value.isascii() and value.isdigit()):
+                return None
+            digits = value.lstrip("0") or "0"
+            if len(digits) > len(str(MAX_BODY)):
+                return MAX_BODY + 1  # not parsed: int() refuses thousands of digits
+            return int(digits)
+
+        def _refuse(self, status: int, text: str) -> None:
+            # The body is left unread, so nothing more on this connection is a call.
+            self.close_connection = True
             self._reply(status, text)
 
         def _reply(self, status: int, text: str) -> None:
