@@ -8,8 +8,9 @@ caught by every client and verifier that kept an earlier checkpoint (a split vie
 nobody who did not: docs/explanation/verifiable-log.md says so.
 
 The file holds one line, the signer key in the signed-note format
-(``PRIVATE+KEY+<name>+<key ID>+<base64>``); it is created with mode 0600 and refused if
-anyone but its owner can read it, as ssh refuses a private key.
+(``PRIVATE+KEY+<name>+<key ID>+<base64>``); it is created with mode 0600, whole, by
+whichever worker starts first (``server/keyfile.py``), and refused if anyone but its owner
+can read it, as ssh refuses a private key.
 
 Rotation (docs/how-to/rotate-the-log-key.md): ``hotline admin log-key rotate`` moves the
 current key to ``<file>.previous`` and writes a new one. While the previous file exists
@@ -19,13 +20,12 @@ open it; once clients have the new verifier key, delete the previous file.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from client.protocol.note import NoteError, Signer, generate_key
+from server.keyfile import make_key_file
 
 __all__ = ["KeyFileError", "LogKeys", "previous_path", "rotate"]
 
@@ -37,15 +37,6 @@ class KeyFileError(Exception):
 def previous_path(path: Path) -> Path:
     """Where the key that ``rotate`` replaced is kept."""
     return path.with_name(path.name + ".previous")
-
-
-def _write_new(path: Path, secret: str) -> None:
-    # O_EXCL: never overwrite a key; the mode is set as the file is born, never widened.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as file:
-        file.write(secret + "\n")
-        file.flush()
-        os.fsync(file.fileno())
 
 
 def _read(path: Path) -> Signer:
@@ -97,11 +88,9 @@ class LogKeys:
                 with another name than ``name``.
         """
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            # Workers starting at once each offer a key; one wins, and all read the winner's.
             secret, _ = generate_key(name)
-            # Two workers starting at once: one makes the key, the other reads it.
-            with contextlib.suppress(FileExistsError):
-                _write_new(path, secret)
+            make_key_file(path, secret)
         signer = _read(path)
         if signer.name != name:
             raise KeyFileError(
@@ -129,5 +118,6 @@ def rotate(path: Path, *, name: str) -> LogKeys:
     _read(path)  # refuse to keep a key file that is open to others
     path.rename(old)
     secret, _ = generate_key(name)
-    _write_new(path, secret)
+    # A server started between the rename and this made a new key already: it stands.
+    make_key_file(path, secret)
     return LogKeys(_read(path), _read(old))

@@ -4,8 +4,9 @@ A webhook's secret must be stored in a form the server can use again (it signs e
 call with it), unlike a bearer token, whose hash is enough. So it is encrypted, with
 AES-256-GCM, under a key that lives in a file beside the log key
 (``HOTLINE_SECRETS_KEY_FILE``), not in the database: a copy or a backup of the database
-alone reveals no secret. The key file is made on first start with mode 0600 and refused
-if anyone but its owner can read it, as ``server/keys.py`` does for the log key.
+alone reveals no secret. The key file is made on first start with mode 0600, whole, by
+whichever worker starts first (``server/keyfile.py``), and refused if anyone but its
+owner can read it, as ``server/keys.py`` does for the log key.
 
 Each sealed secret is bound to the row it belongs to: the webhook's id is GCM's
 *associated data*, so a sealed secret copied onto another subscription does not open.
@@ -19,13 +20,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import os
 import stat
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from server.keyfile import make_key_file
 
 __all__ = ["SCHEME", "SecretBox", "SecretsError"]
 
@@ -37,16 +39,6 @@ _NONCE_BYTES = 12
 
 class SecretsError(Exception):
     """The secrets key cannot be used, or a sealed secret does not open with it."""
-
-
-def _write_new(path: Path, key: bytes) -> None:
-    # O_EXCL: never overwrite a key (every sealed secret would be lost); the mode is set
-    # as the file is born, never widened.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as file:
-        file.write(base64.b64encode(key).decode("ascii") + "\n")
-        file.flush()
-        os.fsync(file.fileno())
 
 
 def _read(path: Path) -> bytes:
@@ -88,10 +80,9 @@ class SecretBox:
             SecretsError: the file is open to others or does not hold a key.
         """
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Two workers starting at once: one makes the key, the other reads it.
-            with contextlib.suppress(FileExistsError):
-                _write_new(path, AESGCM.generate_key(bit_length=256))
+            # Never overwritten (every sealed secret would be lost); workers starting at
+            # once each offer a key, one wins, and all read the winner's.
+            make_key_file(path, base64.b64encode(AESGCM.generate_key(bit_length=256)).decode())
         return cls(_read(path))
 
     def seal(self, secret: str, *, bound_to: str) -> str:
