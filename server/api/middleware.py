@@ -1,8 +1,14 @@
-"""ASGI middleware: a request id, an access log line, and a cap on body size.
+"""ASGI middleware: a request id, an access log line, a cap on body size, and no caching.
 
 The cap is ``max_body_bytes`` (JSON requests are small) but for the one route that takes
 a file, ``PUT /api/v1/channels/{channel}/attachments``, whose cap is
 ``max_attachment_bytes``.
+
+Every answer under ``/api/`` says ``Cache-Control: no-store`` unless its route said
+otherwise: an answer is for the token that asked (a channel's notices, a webhook's
+secret, a file), and a shared cache (a proxy, a CDN) must not keep it for the next
+asker, nor a browser on disk. The console's and the SDK's files, outside ``/api/``, keep
+their own ``no-cache`` (``server/api/web.py``).
 
 Written as plain ASGI (not Starlette's ``BaseHTTPMiddleware``) because it sits on every
 request's path and must not buffer bodies or add a task per request.
@@ -27,10 +33,12 @@ __all__ = ["RequestContext"]
 log = logging.getLogger("hotline.access")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _UPLOAD = re.compile(r"/api/v1/channels/[^/]+/attachments/?")
+_API = "/api/"
+_NO_STORE = (b"cache-control", b"no-store")
 
 
 class RequestContext:
-    """Tag each HTTP request with an id, log it once, and refuse oversized bodies (413).
+    """Tag each HTTP request with an id, log it once, refuse big bodies, keep API answers unstored.
 
     Args:
         app: the application.
@@ -59,10 +67,11 @@ class RequestContext:
         status = 500
         received = 0
         limit = self._limit(scope)
+        api = scope["path"].startswith(_API)
 
         declared = headers.get(b"content-length", b"0")
         if declared.isdigit() and int(declared) > limit:
-            await self._too_large(scope, receive, send, rid, limit)
+            await self._too_large(scope, receive, send, rid, limit, api=api)
             self._log(scope, 413, started)
             request_id.reset(token)
             return
@@ -82,7 +91,10 @@ class RequestContext:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+                sent = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+                if api and not any(name.lower() == _NO_STORE[0] for name, _ in sent):
+                    sent.append(_NO_STORE)  # a route that chose its own caching keeps it
+                message["headers"] = sent
             await send(message)
 
         try:
@@ -97,10 +109,14 @@ class RequestContext:
         return self.max_body_bytes
 
     @staticmethod
-    async def _too_large(scope: Scope, receive: Receive, send: Send, rid: str, limit: int) -> None:
+    async def _too_large(
+        scope: Scope, receive: Receive, send: Send, rid: str, limit: int, *, api: bool
+    ) -> None:
         detail = _too_large_detail(limit)
         response = problem(413, "content-too-large", detail, instance=scope["path"])
         response.headers["x-request-id"] = rid
+        if api:
+            response.headers["cache-control"] = "no-store"
         await response(scope, receive, send)
 
     @staticmethod

@@ -41,6 +41,15 @@ async def _guard(request: Request) -> Guard:
     return Guard.from_settings(settings)
 
 
+def _not_stored(response: Response) -> None:
+    """An answer that holds a secret says so to every cache on the way, whatever else does.
+
+    ``RequestContext`` says ``no-store`` on every ``/api/`` answer already; the two
+    answers that carry a secret do not leave it to a middleware someone may reorder.
+    """
+    response.headers["Cache-Control"] = "no-store"
+
+
 SecretsDep = Annotated[SecretBox, Depends(_secrets)]
 GuardDep = Annotated[Guard, Depends(_guard)]
 
@@ -58,6 +67,7 @@ async def subscribe(
     actor: CurrentOperator,
     channel_id: ChannelId,
     subscription: schemas.WebhookRequest,
+    response: Response,
 ) -> schemas.WebhookCreated:
     """Have the server `POST` the channel's events to `url`, signed by Standard Webhooks.
 
@@ -68,6 +78,7 @@ async def subscribe(
     log whose type is in `types` (all if empty) is then sent, in a call whose
     `webhook-id` is the same on every try (see docs/how-to/receive-webhooks.md).
     """
+    _not_stored(response)
     return await webhooks.subscribe(
         db, box, guard, actor, channel_id, url=subscription.url, types=subscription.types
     )
@@ -147,6 +158,7 @@ async def rotate_secret(
     channel_id: ChannelId,
     webhook_id: WebhookId,
     rotation: schemas.RotateRequest,
+    response: Response,
 ) -> schemas.RotatedSecret:
     """Give the subscription a new secret, shown this once.
 
@@ -154,6 +166,7 @@ async def rotate_secret(
     `webhook-signature`, one with each secret, so the receiver can move to the new one
     when it likes; `0` stops the old secret at once.
     """
+    _not_stored(response)
     overlap = timedelta(seconds=rotation.overlap_seconds)
     return await webhooks.rotate(db, box, actor, channel_id, webhook_id, overlap=overlap)
 
