@@ -54,6 +54,9 @@ __all__ = ["MIN_WAIT", "Deliverer", "Outgoing", "Sender", "Sent"]
 
 log = logging.getLogger(__name__)
 
+_SENDING = 0.9
+"""The part of a lease its sends may take; the rest is left to record them."""
+
 MIN_WAIT = 0.02
 """Seconds the worker waits at least between two passes, so that a row another process
 holds, due now, is not asked for again at once."""
@@ -140,7 +143,10 @@ class Deliverer:
         self.concurrency = concurrency
         self._bell: asyncio.Event | None = None
         self._stopping = False
-        self._handed: list[tuple[outbox.Claimed, float]] = []
+        self._slots = asyncio.Semaphore(concurrency)
+        """Sends in flight at most, whatever started them (hand-overs, claims)."""
+        self._handed: set[asyncio.Task[Any]] = set()
+        self._retry_at: float | None = None
         self._look = True
 
     # -- straight from the writer --------------------------------------------------------
@@ -156,13 +162,40 @@ class Deliverer:
 
     def take(self, claimed: Sequence[outbox.Claimed]) -> None:
         """Deliveries just committed, leased to this worker in their own transaction: sent
-        without a claim (the writer calls this right after the commit)."""
-        # Each must be sent before its lease is nearly over, counted from now (the lease
-        # began when the batch was written, a moment ago).
-        deadline = asyncio.get_running_loop().time() + 0.9 * self.settings.delivery_lease_seconds
-        self._handed.extend((row, deadline) for row in claimed)
-        if self._bell is not None:
-            self._bell.set()
+        without a claim (the writer calls this right after the commit).
+
+        Each hand-over is sent by a task of its own, beside the others and beside the
+        worker's claims, so that a slow receiver holds up nobody else's deliveries.
+        """
+        if self._bell is None or self._stopping:
+            # Committed as the worker stopped: give the leases back, untried, so that the
+            # rows need not wait them out.
+            releasing = asyncio.get_running_loop().create_task(self._release(claimed, tried=False))
+            self._handed.add(releasing)
+            releasing.add_done_callback(self._handed.discard)
+            return
+        lease = self.settings.delivery_lease_seconds
+        deadline = asyncio.get_running_loop().time() + _SENDING * lease  # the lease began now
+        for start in range(0, len(claimed), self.batch):
+            rows = claimed[start : start + self.batch]
+            task = asyncio.get_running_loop().create_task(self._send_and_record(rows, deadline))
+            self._handed.add(task)
+            task.add_done_callback(self._handed_done)
+
+    def _handed_done(self, task: asyncio.Task[list[outbox.Outcome]]) -> None:
+        self._handed.discard(task)
+        if task.cancelled():
+            return
+        if task.exception() is not None:  # the database's trouble: the leases run out
+            log.error("sending deliveries handed over failed", exc_info=task.exception())
+            return
+        retries = [o.next_attempt_at for o in task.result() if o.next_attempt_at is not None]
+        if retries:  # look in the outbox again when the first of them is due
+            seconds = (min(retries) - self.db.clock.now()).total_seconds()
+            at = asyncio.get_running_loop().time() + max(seconds, MIN_WAIT)
+            self._retry_at = at if self._retry_at is None else min(self._retry_at, at)
+            if self._bell is not None:
+                self._bell.set()
 
     # -- the doorbell ---------------------------------------------------------------------
 
@@ -183,37 +216,81 @@ class Deliverer:
         """
         tried: list[outbox.Outcome] = []
         while not self._stopping:
-            claimed = await self._claim()
+            claimed, deadline = await self._claim()
             if claimed:
-                tried.extend(await self._send_and_record(claimed))
+                tried.extend(await self._send_and_record(claimed, deadline))
             if len(claimed) < self.batch:
                 break
         return tried
 
-    async def _claim(self) -> list[outbox.Claimed]:
+    async def _claim(self) -> tuple[list[outbox.Claimed], float]:
+        """Claim a batch; with the loop-clock time by which its sends must be done."""
+        lease = self.settings.delivery_lease_seconds
         now = self.db.clock.now()
-        until = now + timedelta(seconds=self.settings.delivery_lease_seconds)
+        until = now + timedelta(seconds=lease)
+        kinds = self.senders.keys()
+        most = self.settings.delivery_attempts
         async with self.db.engine.begin() as connection:
-            return await outbox.claim(
-                connection, now=now, until=until, limit=self.batch, kinds=self.senders.keys()
+            await outbox.give_up_unreported(connection, now=now, most=most, kinds=kinds)
+            claimed = await outbox.claim(
+                connection, now=now, until=until, limit=self.batch, kinds=kinds, most=most
             )
+        # Counted from the lease's end, not from now: the claim may have waited for a lock.
+        left = (until - self.db.clock.now()).total_seconds() - (1 - _SENDING) * lease
+        return claimed, asyncio.get_running_loop().time() + left
 
     async def _send_and_record(
-        self, claimed: Sequence[outbox.Claimed], deadline: float | None = None
+        self, claimed: Sequence[outbox.Claimed], deadline: float
     ) -> list[outbox.Outcome]:
-        # Every send must end before the lease does, or another process could take the
-        # row while it is still being sent here; a tenth of the lease is left to record.
-        if deadline is None:
-            lease = self.settings.delivery_lease_seconds
-            deadline = asyncio.get_running_loop().time() + 0.9 * lease
-        limit = asyncio.Semaphore(self.concurrency)
+        """Send a batch under ``deadline`` (the loop's clock), and record every try.
 
-        async def bounded(row: outbox.Claimed) -> outbox.Outcome:
-            async with limit:
+        Each target's deliveries (one webhook, one mail recipient) are recorded as soon as
+        they are all tried, whatever the others' receivers are doing: one that is slow to
+        answer holds up only its own records.
+
+        Returns:
+            The tries, target by target.
+        """
+        by_target: dict[str, list[outbox.Claimed]] = {}
+        for row in claimed:
+            by_target.setdefault(row.target, []).append(row)
+        tried = await asyncio.gather(
+            *(self._send_and_record_one(rows, deadline) for rows in by_target.values())
+        )
+        return [outcome for outcomes in tried for outcome in outcomes]
+
+    async def _send_and_record_one(
+        self, claimed: Sequence[outbox.Claimed], deadline: float
+    ) -> list[outbox.Outcome]:
+        """Send one target's deliveries under ``deadline``, then record every try.
+
+        Every send must end before the lease does, or another process could take the row
+        while it is still being sent here (a tenth of the lease is left to record). A row
+        whose turn comes too late to begin a send within it is given back untried.
+        """
+        loop = asyncio.get_running_loop()
+        # A send needs its own time limit's worth of the lease, or half the lease at most.
+        needed = min(
+            self.settings.webhook_timeout_seconds, self.settings.delivery_lease_seconds / 2
+        )
+        late: list[outbox.Claimed] = []
+
+        async def bounded(row: outbox.Claimed) -> outbox.Outcome | None:
+            async with self._slots:
+                if loop.time() + needed > deadline:
+                    late.append(row)
+                    return None
                 return await self._try(row, deadline)
 
         try:
-            outcomes = await asyncio.gather(*(bounded(row) for row in claimed))
+            tried = await asyncio.gather(*(bounded(row) for row in claimed))
+            if late:
+                await self._release(late, tried=False)
+            pairs = [(row, o) for row, o in zip(claimed, tried, strict=True) if o is not None]
+            claimed = [row for row, _ in pairs]
+            outcomes = [o for _, o in pairs]
+            if not outcomes:
+                return []
             # Through the single writer: the record rides in its next group commit, with
             # whatever commands are waiting, rather than in a transaction (and, on SQLite,
             # a fight for the write lock) of its own.
@@ -292,11 +369,12 @@ class Deliverer:
                 ok=False, error=f"the {delivery.kind} sender failed: {type(error).__name__}"
             )
 
-    async def _release(self, claimed: Sequence[outbox.Claimed]) -> None:
-        """Stopped mid-send: give the leases back rather than make the rows wait them out."""
+    async def _release(self, claimed: Sequence[outbox.Claimed], *, tried: bool = True) -> None:
+        """Give the leases back rather than make the rows wait them out: stopped mid-send
+        (``tried``: the try stays counted), or never begun (uncounted)."""
         try:
             async with asyncio.timeout(2.0), self.db.engine.begin() as connection:
-                await outbox.release(connection, claimed)
+                await outbox.release(connection, claimed, tried=tried)
         except Exception:  # the leases run out by themselves
             log.warning("could not give back the leases of deliveries being sent")
 
@@ -345,7 +423,8 @@ class Deliverer:
         due, and at least every ``delivery_check_seconds`` (a read; a claim only when
         something is free to take).
 
-        Returns at once if :meth:`stop` came first (a server stopped as it started).
+        Returns at once if :meth:`stop` came first (a server stopped as it started); once
+        stopped, it lets the hand-overs being sent finish.
         """
         bell = self._bell = asyncio.Event()
         every = self.settings.delivery_check_seconds
@@ -354,9 +433,9 @@ class Deliverer:
         try:
             while not self._stopping:
                 bell.clear()  # a ring or a hand-over from here on: round again when done
+                if self._retry_at is not None:
+                    look_at, self._retry_at = min(look_at, self._retry_at), None
                 try:
-                    if self._handed:
-                        look_at = min(look_at, await self._send_handed())
                     if self._look or clock() >= look_at:
                         self._look = False
                         wait = await self.seconds_to_next()
@@ -367,7 +446,7 @@ class Deliverer:
                 except Exception:  # the database's trouble: try again at the next look
                     log.exception("the delivery worker's pass failed; it will try again")
                     look_at = clock() + every
-                if self._handed or self._look:
+                if self._look or self._retry_at is not None:
                     continue
                 try:
                     async with asyncio.timeout(max(0.0, look_at - clock())):
@@ -376,22 +455,8 @@ class Deliverer:
                     pass
         finally:
             self._bell = None
-            if self._handed:  # handed over as the server stopped: give the leases back
-                handed, self._handed = self._handed, []
-                await self._release([row for row, _ in handed])
-
-    async def _send_handed(self) -> float:
-        """Send what the writer handed over; when (on the loop's clock) to look again for
-        the retries of those that failed."""
-        handed, self._handed = self._handed, []
-        deadline = min(until for _, until in handed)
-        outcomes = await self._send_and_record([row for row, _ in handed], deadline)
-        clock = asyncio.get_running_loop().time
-        retries = [o.next_attempt_at for o in outcomes if o.next_attempt_at is not None]
-        if not retries:
-            return float("inf")
-        seconds = (min(retries) - self.db.clock.now()).total_seconds()
-        return clock() + max(seconds, MIN_WAIT)
+            if self._handed:  # cancelled: each gives its leases back (_send_and_record)
+                await asyncio.gather(*self._handed, return_exceptions=True)
 
 
 @dataclass(frozen=True, slots=True)

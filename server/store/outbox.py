@@ -70,6 +70,7 @@ __all__ = [
     "Status",
     "attempt_rows",
     "claim",
+    "give_up_unreported",
     "record",
     "release",
     "state_rows",
@@ -133,6 +134,7 @@ def _claim(kinds: frozenset[str]) -> ReturningUpdate[Any]:
             _WAITING,
             _D.next_attempt_at <= now,
             or_(_D.leased_until.is_(None), _D.leased_until <= now),
+            _D.attempts < bindparam("most"),
             _kinds_in(kinds),
         )
         .order_by(_D.next_attempt_at)
@@ -154,6 +156,7 @@ async def claim(
     until: datetime,
     limit: int,
     kinds: Collection[str],
+    most: int = 2**31 - 1,
 ) -> list[Claimed]:
     """Lease up to ``limit`` due deliveries of ``kinds`` until ``until``.
 
@@ -164,13 +167,14 @@ async def claim(
         until: when the lease ends.
         limit: the most rows to take.
         kinds: only rows of these kinds (those this process can send).
+        most: only rows tried fewer times than this (``delivery_attempts``).
 
     Returns:
         The rows claimed, by channel and sequence number.
     """
     if not kinds or limit < 1:
         return []
-    values = {"now": now, "until": until, "limit": limit}
+    values = {"now": now, "until": until, "limit": limit, "most": most}
     rows = (await connection.execute(_claim(frozenset(kinds)), values)).all()
     claimed = [Claimed(*row) for row in rows]
     return sorted(claimed, key=lambda c: (c.channel, c.seq, str(c.id)))
@@ -196,7 +200,7 @@ _RECORD = (
 _RELEASE = (
     update(DeliveryRow)
     .where(_D.id == bindparam("b_id"), _D.attempts == bindparam("b_attempt"), _WAITING)
-    .values(leased_until=None)
+    .values(leased_until=None, attempts=bindparam("b_counted"))
 )
 
 
@@ -248,15 +252,57 @@ def state_rows(outcomes: Sequence[Outcome], *, now: datetime) -> list[dict[str, 
     ]
 
 
-async def release(connection: AsyncConnection, claimed: Sequence[Claimed]) -> None:
-    """Give back leases held but not recorded (the worker is stopping mid-send).
+async def release(
+    connection: AsyncConnection, claimed: Sequence[Claimed], *, tried: bool = True
+) -> None:
+    """Give back leases held but not recorded.
 
-    Whatever was sent meanwhile may be sent again, by whoever claims the row next, under
-    the same id: a receiver drops the repeat. The try stays counted.
+    Args:
+        connection: in a transaction, committed by the caller.
+        claimed: the rows.
+        tried: whether a send may have begun (the worker stopping mid-send): the try stays
+            counted, and whatever was sent meanwhile may be sent again, by whoever claims
+            the row next, under the same id (a receiver drops the repeat). ``False``: none
+            was (too little of the lease was left to begin one), and the try is uncounted.
     """
     if claimed:
-        rows = [{"b_id": c.id, "b_attempt": c.attempt} for c in claimed]
+        rows = [
+            {"b_id": c.id, "b_attempt": c.attempt, "b_counted": c.attempt - (not tried)}
+            for c in claimed
+        ]
         await connection.execute(_RELEASE, rows)
+
+
+_EXHAUSTED = "no try was ever recorded: the sender never reported (did it stop the process?)"
+
+
+@functools.cache
+def _give_up_unreported(kinds: frozenset[str]) -> Any:
+    now = bindparam("now", type_=UTCDateTime())
+    return (
+        update(DeliveryRow)
+        .where(
+            _WAITING,
+            _D.attempts >= bindparam("most"),
+            _D.leased_until.is_not(None),
+            _D.leased_until <= now,
+            _kinds_in(kinds),
+        )
+        .values(status="failed", finished_at=now, leased_until=None, last_error=_EXHAUSTED)
+    )
+
+
+async def give_up_unreported(
+    connection: AsyncConnection, *, now: datetime, most: int, kinds: Collection[str]
+) -> int:
+    """Fail the deliveries whose every try was claimed and none reported back: each lease
+    ran out with nothing recorded (a send that stops its process, time after time), so
+    that they do not come back for ever. Returns how many."""
+    if not kinds:
+        return 0
+    values = {"now": now, "most": most}
+    result = await connection.execute(_give_up_unreported(frozenset(kinds)), values)
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 @functools.cache
