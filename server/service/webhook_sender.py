@@ -24,13 +24,14 @@ its own ``Host``). TLS connections are not: a connection made for one name must 
 carry a request for another name that happens to share its address.
 
 A call is cheap in the server's CPU, since every event of a busy channel may make one:
-the subscription and the event are read in one query on a connection of the pool, with
-no session and no ORM objects (``server/store/reach.py``); a host given as an address is
-not resolved, and a name's addresses are remembered for a few seconds (each still checked
-at every call, ``server/service/destinations.py``); the request goes straight to httpx's
-transport (the layer below ``AsyncClient``, whose cookies, authentication and redirect
-machinery a webhook has no use for); a success leaves the subscription's row alone
-unless it had failures to forget.
+the subscription and the event are read in one query, with no session and no ORM
+objects, on SQLite without leaving the event loop's thread
+(``server/store/webhook_calls.py``); a host given as an address is not resolved, and a
+name's addresses are remembered for a few seconds (each still checked at every call,
+``server/service/destinations.py``); the request goes straight to httpx's transport (the
+layer below ``AsyncClient``, whose cookies, authentication and redirect machinery a
+webhook has no use for); a success leaves the subscription's row alone unless it had
+failures to forget.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ from server.service.webhook_events import (
     record_success,
 )
 from server.store.db import Database
-from server.store.reach import StoredWebhook, webhook_call
+from server.store.reach import StoredWebhook
+from server.store.webhook_calls import WebhookCalls
 from server.store.writer import Publisher
 
 __all__ = ["USER_AGENT", "WebhookSender"]
@@ -97,6 +99,7 @@ class WebhookSender:
         self.timeout = settings.webhook_timeout_seconds
         self.max_response_bytes = settings.webhook_max_response_bytes
         self.disable_after = settings.webhook_disable_after
+        self._reads = WebhookCalls(db.engine)
         # Each stage of a call (connect, send, each read) under the whole call's limit too.
         self._timeouts = httpx.Timeout(self.timeout).as_dict()
         # httpx's transports: no proxy, and no CA bundle named by the environment.
@@ -107,6 +110,7 @@ class WebhookSender:
 
     async def aclose(self) -> None:
         """Close the connections kept open."""
+        await self._reads.close()
         await self._plain.aclose()
         if self._tls is not self._plain:
             await self._tls.aclose()
@@ -155,8 +159,7 @@ class WebhookSender:
     async def _load(
         self, webhook_id: uuid.UUID, channel: str, seq: int
     ) -> tuple[StoredWebhook | None, schemas.Event | None]:
-        async with self.db.engine.connect() as connection:
-            return await webhook_call(connection, webhook_id, channel=channel, seq=seq)
+        return await self._reads.read(webhook_id, channel=channel, seq=seq)
 
     def _secrets(self, webhook: StoredWebhook) -> SigningSecrets:
         bound_to = str(webhook.id)

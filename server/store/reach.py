@@ -26,19 +26,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from client.protocol import schemas
 from server.store.models import (
     ChannelRow,
     DeliveryAttemptRow,
     DeliveryRow,
-    EventRow,
     OperatorRow,
     WebhookRow,
 )
-from server.store.repository import wire_event
 
 __all__ = [
     "Reach",
@@ -47,7 +44,6 @@ __all__ = [
     "StoredWebhook",
     "refresh_channel_webhooks",
     "targets_json",
-    "webhook_call",
 ]
 
 _WEBHOOKS = WebhookRow.__table__
@@ -122,95 +118,6 @@ def _webhook(row: WebhookRow) -> StoredWebhook:
         created_at=row.created_at,
         created_by=row.created_by,
     )
-
-
-_EVENTS = EventRow.__table__
-# What a webhook call needs, in one statement built once: the subscription's row, and the
-# event by its channel and number beside it (none when the log holds no such event). The
-# columns of the two tables, not ORM objects: the rows are only read, and a session, its
-# identity map and its objects would cost more than the query.
-_CALL = (
-    select(
-        *_WEBHOOKS.c,
-        _EVENTS.c.channel_id.label("event_channel"),
-        _EVENTS.c.seq,
-        _EVENTS.c.type,
-        _EVENTS.c.at,
-        _EVENTS.c.actor_party,
-        _EVENTS.c.actor_operator,
-        _EVENTS.c.data,
-    )
-    .select_from(
-        _WEBHOOKS.outerjoin(
-            _EVENTS,
-            and_(_EVENTS.c.channel_id == bindparam("channel"), _EVENTS.c.seq == bindparam("seq")),
-        )
-    )
-    .where(_WEBHOOKS.c.id == bindparam("webhook"))
-)
-
-
-async def webhook_call(
-    connection: AsyncConnection, webhook_id: uuid.UUID, *, channel: str, seq: int
-) -> tuple[StoredWebhook | None, schemas.Event | None]:
-    """A subscription and the event a call to it carries, in one query.
-
-    Args:
-        connection: any connection; nothing is written.
-        webhook_id: the subscription.
-        channel: the event's channel.
-        seq: the event's number in it.
-
-    Returns:
-        The subscription (``None``: gone), and the event as the API serves it (``None``:
-        no such event, or no such subscription).
-    """
-    params = {"webhook": webhook_id, "channel": channel, "seq": seq}
-    row = (await connection.execute(_CALL, params)).first()
-    if row is None:
-        return None, None
-    webhook = StoredWebhook(
-        id=row.id,
-        channel=row.channel_id,
-        party=row.party,
-        url=row.url,
-        types=tuple(json.loads(row.types)),
-        secret=row.secret,
-        previous_secret=row.previous_secret,
-        previous_until=row.previous_until,
-        enabled=row.enabled,
-        failures=row.failures,
-        disabled_reason=row.disabled_reason,
-        created_at=row.created_at,
-        created_by=row.created_by,
-    )
-    if row.event_channel is None:
-        return webhook, None
-    event = wire_event(
-        _EventColumns(
-            channel_id=row.event_channel,
-            seq=row.seq,
-            type=row.type,
-            at=row.at,
-            actor_party=row.actor_party,
-            actor_operator=row.actor_operator,
-            data=row.data,
-        )
-    )
-    return webhook, event
-
-
-@dataclass(frozen=True, slots=True)
-class _EventColumns:
-    """An event's columns read beside another table's (``wire_event`` reads them by name)."""
-
-    channel_id: str
-    seq: int
-    type: str
-    at: datetime
-    actor_party: str | None
-    actor_operator: str | None
-    data: str
 
 
 def targets_json(rows: Sequence[tuple[uuid.UUID, str, Sequence[str]]]) -> str:
