@@ -87,6 +87,7 @@ def test_a_notice_is_sent_and_acknowledged_by_keyboard_alone(browser: Browser, d
         "compose-bbox",
         "compose-ack",
         "compose-refers",
+        "compose-files",
     ]
     page.keyboard.press("Enter")
     expect(page.locator("#notice-title")).to_have_text("Hydrant flushing, Elm Street")
