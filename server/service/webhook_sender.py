@@ -8,13 +8,13 @@ For each delivery the worker hands over (``server/service/deliveries.py``), the 
    force: the current one and, during a rotation's overlap, the previous one
    (``server/domain/webhooks.py``);
 3. resolves the URL's host and checks every address with the guard, then connects to an
-   address it checked, never to the name: for ``http`` the URL carries the address and
-   ``Host`` the name; for ``https`` TLS is also given the name (SNI) and checks the
-   certificate against it. A name that resolves elsewhere between the check and the
-   connection (DNS rebinding) reaches nothing new;
+   address it checked, never to the name: ``Host`` carries the name; for ``https`` TLS
+   is also given the name (SNI) and checks the certificate against it. A name that
+   resolves elsewhere between the check and the connection (DNS rebinding) reaches
+   nothing new;
 4. posts, without following redirects, under one time limit for the whole call, and
    reads at most ``HOTLINE_WEBHOOK_MAX_RESPONSE_BYTES`` of the answer (a receiver cannot
-   keep the worker reading for ever, nor fill its memory);
+   keep the worker reading for ever, nor fill its memory): ``server/service/webhook_http.py``;
 5. reports: a 2xx is delivered and resets the subscription's failures; anything else is
    a failure, counted (``server/service/webhook_events.py``), which disables the
    subscription when there are too many in a row or the receiver answered ``410 Gone``.
@@ -28,16 +28,17 @@ the subscription and the event are read in one query, with no session and no ORM
 objects, on SQLite without leaving the event loop's thread
 (``server/store/webhook_calls.py``); a host given as an address is not resolved, and a
 name's addresses are remembered for a few seconds (each still checked at every call,
-``server/service/destinations.py``); the request goes straight to httpx's transport (the
-layer below ``AsyncClient``, whose cookies, authentication and redirect machinery a
-webhook has no use for); a success leaves the subscription's row alone unless it had
-failures to forget.
+``server/service/destinations.py``); the request is written by h11 in one piece and its
+answer read by it, without httpx's layers above (``server/service/webhook_http.py``); a
+success leaves the subscription's row alone unless it had failures to forget.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import ssl
 import time
 import uuid
 
@@ -57,6 +58,7 @@ from server.service.webhook_events import (
     record_failure,
     record_success,
 )
+from server.service.webhook_http import CallFailed, ConnectFailed, Connections
 from server.store.db import Database
 from server.store.reach import StoredWebhook
 from server.store.webhook_calls import WebhookCalls
@@ -79,7 +81,8 @@ class WebhookSender:
         secrets: opens the subscriptions' sealed secrets.
         publisher: where a ``webhook.disabled`` event goes once committed (the fan-out).
         guard: the address guard; one made from ``settings`` by default.
-        transport: the HTTP transport (a test's); httpx's own by default.
+        ssl_context: checks the receivers' certificates (a test's authority); httpx's
+            by default.
     """
 
     def __init__(
@@ -90,30 +93,23 @@ class WebhookSender:
         publisher: Publisher | None = None,
         *,
         guard: Guard | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.db = db
         self.secrets = secrets
         self.publisher = publisher
         self.guard = guard or Guard.from_settings(settings, resolver=RecentAnswers(resolve))
         self.timeout = settings.webhook_timeout_seconds
-        self.max_response_bytes = settings.webhook_max_response_bytes
         self.disable_after = settings.webhook_disable_after
         self._reads = WebhookCalls(db.engine)
-        # Each stage of a call (connect, send, each read) under the whole call's limit too.
-        self._timeouts = httpx.Timeout(self.timeout).as_dict()
-        # httpx's transports: no proxy, and no CA bundle named by the environment.
-        self._plain = transport or httpx.AsyncHTTPTransport(trust_env=False)
-        self._tls = transport or httpx.AsyncHTTPTransport(
-            trust_env=False, limits=httpx.Limits(max_keepalive_connections=0)
+        self._connections = Connections(
+            max_response_bytes=settings.webhook_max_response_bytes, ssl_context=ssl_context
         )
 
     async def aclose(self) -> None:
         """Close the connections kept open."""
         await self._reads.close()
-        await self._plain.aclose()
-        if self._tls is not self._plain:
-            await self._tls.aclose()
+        await self._connections.aclose()
 
     async def send(self, delivery: Outgoing) -> Sent:
         """Make one call for ``delivery`` and say how it went; never raises for the call.
@@ -202,55 +198,39 @@ class WebhookSender:
         self, checked: Checked, payload: str, headers: dict[str, str]
     ) -> tuple[int | None, WebhookCall]:
         destination = checked.destination
-        https = destination.scheme == "https"
-        transport = self._tls if https else self._plain
-        extensions: dict[str, object] = {"timeout": self._timeouts}
-        if https and not destination.host_is_address:
-            extensions["sni_hostname"] = destination.host
-        headers = {"host": destination.host_header, "user-agent": USER_AGENT, **headers}
+        tls = destination.scheme == "https"
+        head = [
+            (b"host", destination.host_header.encode("ascii")),
+            (b"user-agent", USER_AGENT.encode("ascii")),
+            *((name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()),
+        ]
         content = payload.encode("utf-8")
         error = "no address to connect to"
         for address in checked.addresses:  # the next address only if this one refuses
-            request = httpx.Request(
-                "POST",
-                destination.url_at(address),
-                content=content,
-                headers=headers,
-                extensions=extensions,
-            )
             try:
-                # The transport sends the one request it is given: it follows no redirect.
-                response = await transport.handle_async_request(request)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                error = f"cannot connect to {address}: {_reason(exc)}"
+                status = await self._connections.post(
+                    address,
+                    destination.port,
+                    tls=tls,
+                    tls_name=None if destination.host_is_address else destination.host,
+                    target=_target(destination.target),
+                    headers=head,
+                    body=content,
+                )
+            except ConnectFailed as exc:
+                error = f"cannot connect to {address}: {exc.reason}"
                 continue
-            except httpx.TimeoutException:
-                return None, WebhookCall(ok=False, error="timed out")
-            except httpx.HTTPError as exc:
-                return None, WebhookCall(ok=False, error=_reason(exc))
-            try:
-                await self._drain(response)
-            except httpx.HTTPError:
-                pass  # the status is what counts; an answer cut short changes nothing
-            finally:
-                await response.aclose()
-            return response.status_code, outcome_of(response.status_code)
+            except CallFailed as exc:
+                return None, WebhookCall(ok=False, error=exc.reason)
+            return status, outcome_of(status)
         return None, WebhookCall(ok=False, error=error)
 
-    async def _drain(self, response: httpx.Response) -> None:
-        """Read the answer up to the limit, then stop (its bytes are not kept).
 
-        Read as it comes off the connection, undecoded: a small compressed answer cannot
-        swell into a large one. The connection reads in pieces of up to 64 KiB, so one
-        piece may go past the limit; the connection is then closed, not reused.
-        """
-        if self.max_response_bytes <= 0:
-            return
-        read = 0
-        async for chunk in response.aiter_raw():
-            read += len(chunk)
-            if read >= self.max_response_bytes:
-                return
+@functools.lru_cache(maxsize=1024)
+def _target(path: str) -> bytes:
+    """A URL's path and query as the request line carries them: percent-encoded as httpx
+    encodes them (a name or a query may hold letters beyond ASCII)."""
+    return httpx.URL("http://host" + path).raw_path
 
 
 def _reason(exc: Exception) -> str:

@@ -13,6 +13,7 @@ import asyncio
 import importlib.util
 import logging
 import socket
+import ssl
 import sys
 import threading
 import uuid
@@ -41,6 +42,7 @@ from server.service.destinations import Guard
 from server.store.db import Database
 from server.store.models import ChannelRow, DeliveryRow, WebhookRow
 from server.store.repository import Repository
+from tests.tls import Authority
 
 WANDA = Actor(party="water", operator="wanda", role=Role.ADMIN)
 ANA = Actor(party="water", operator="ana", role=Role.OPERATOR)
@@ -122,8 +124,12 @@ class Line:
     box: SecretBox
     published: Published = field(default_factory=Published)
 
-    def sender(self, guard: Guard | None = None) -> webhooks.WebhookSender:
-        return webhooks.WebhookSender(self.db, self.settings, self.box, self.published, guard=guard)
+    def sender(
+        self, guard: Guard | None = None, ssl_context: ssl.SSLContext | None = None
+    ) -> webhooks.WebhookSender:
+        return webhooks.WebhookSender(
+            self.db, self.settings, self.box, self.published, guard=guard, ssl_context=ssl_context
+        )
 
     async def subscribe(self, url: str, guard: Guard | None = None) -> schemas.WebhookCreated:
         guard = guard or Guard.from_settings(self.settings)
@@ -214,7 +220,7 @@ class RawServer:
 
 
 @asynccontextmanager
-async def raw_server(answer: Answer) -> AsyncIterator[RawServer]:
+async def raw_server(answer: Answer, tls: ssl.SSLContext | None = None) -> AsyncIterator[RawServer]:
     """An HTTP server of a few lines: reads one request, then lets ``answer`` write."""
     requests: list[bytes] = []
 
@@ -231,15 +237,16 @@ async def raw_server(answer: Answer) -> AsyncIterator[RawServer]:
             )
             requests.append(head + await reader.readexactly(length))
             await answer(writer)
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
             pass
         finally:
             writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls)
     port = server.sockets[0].getsockname()[1]
+    scheme = "https" if tls else "http"
     try:
-        yield RawServer(f"http://127.0.0.1:{port}/hook", requests)
+        yield RawServer(f"{scheme}://127.0.0.1:{port}/hook", requests)
     finally:
         server.close()
 
@@ -482,6 +489,45 @@ async def test_the_call_connects_to_the_address_checked_and_names_the_host(line:
     assert head[0] == "post /in?party=water http/1.1"
     assert f"host: hooks.test:{port}" in head
     assert f"webhook-id: {delivery.id}" in head
+
+
+async def test_an_https_call_connects_to_the_address_and_gives_tls_the_name(
+    line: Line, tmp_path: Path
+) -> None:
+    authority = Authority.make(tmp_path, "hooks.test")
+
+    async def accepted(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+
+    async with raw_server(accepted, authority.server) as receiver:
+        port = receiver.url.split(":")[2].split("/")[0]
+        guard = Guard(allow=LOOPBACK, resolver=resolver_of(["127.0.0.1"]))
+        created = await line.subscribe(f"https://hooks.test:{port}/in", guard)
+        await line.notice()
+        [delivery] = await line.deliveries(created.id)
+        sender = line.sender(guard, authority.client)
+        sent = await sender.send(delivery)
+        await line.retarget(created.id, f"https://127.0.0.1:{port}/in")  # no name to check
+        refused = await sender.send(delivery)
+        await sender.aclose()
+
+    assert sent == Sent(ok=True, status_code=204)
+    assert refused.ok is False
+    assert refused.error is not None
+    assert refused.error.startswith("cannot connect to 127.0.0.1: SSLCertVerificationError")
+    assert len(receiver.requests) == 1
+
+
+async def test_a_path_beyond_ascii_is_sent_percent_encoded(line: Line) -> None:
+    async def accepted(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+
+    async with raw_server(accepted) as receiver:
+        sent = await one_call(line, receiver.url + "/stra\u00dfe?ort=K\u00f6ln")
+
+    assert sent == Sent(ok=True, status_code=204)
+    [request] = receiver.requests
+    assert request.startswith(b"POST /hook/stra%C3%9Fe?ort=K%C3%B6ln HTTP/1.1\r\n")
 
 
 async def test_a_name_that_resolves_elsewhere_at_call_time_is_not_called(line: Line) -> None:
