@@ -78,7 +78,7 @@ class _Stale(Exception):
     """A connection taken from the pool that answered nothing: closed as it was taken."""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Connection:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
@@ -116,6 +116,7 @@ class Connections:
         self.clock = clock
         self._ssl_context = ssl_context
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
+        self._swept = clock()
 
     async def post(
         self,
@@ -189,27 +190,47 @@ class Connections:
             self._ssl_context = httpx.create_ssl_context(trust_env=False)
         return self._ssl_context
 
+    def _usable(self, connection: _Connection, now: float) -> bool:
+        return (
+            now - connection.idle_since < self.keep_alive_seconds
+            and not connection.reader.at_eof()  # the receiver closed it
+            and not connection.writer.is_closing()
+        )
+
     def _take(self, key: tuple[str, int]) -> _Connection | None:
         kept = self._idle.get(key)
         now = self.clock()
         while kept:
             connection = kept.pop()  # the most recently used: the likeliest to be open
-            if (
-                now - connection.idle_since < self.keep_alive_seconds
-                and not connection.reader.at_eof()
-                and not connection.writer.is_closing()
-            ):
+            if self._usable(connection, now):
                 return connection
             connection.close()
         return None
 
     def _keep(self, key: tuple[str, int], connection: _Connection) -> None:
+        now = self.clock()
+        if now - self._swept >= 1.0:
+            self._sweep(now)
         if sum(len(kept) for kept in self._idle.values()) >= self.max_idle:
             connection.close()
             return
         connection.protocol.start_next_cycle()
-        connection.idle_since = self.clock()
+        connection.idle_since = now
         self._idle.setdefault(key, []).append(connection)
+
+    def _sweep(self, now: float) -> None:
+        """Close the idle connections too old to take, or closed by their receiver: those
+        of a receiver not called again would otherwise stay open until the server stops."""
+        self._swept = now
+        for key, kept in list(self._idle.items()):
+            usable = [c for c in kept if self._usable(c, now)]
+            for connection in kept:
+                if connection not in usable:
+                    connection.close()
+            if usable:
+                self._idle[key] = usable
+            else:
+                del self._idle[key]
 
     # -- one request and its answer --------------------------------------------------------
 

@@ -30,6 +30,8 @@ class Server:
     connections: int = 0
     names: list[str | None] = field(default_factory=list)
     """The names TLS clients asked for (SNI)."""
+    hung_up: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when a client closes a connection."""
 
 
 Reader = asyncio.StreamReader
@@ -65,7 +67,9 @@ async def serving(answer: Answer, context: ssl.SSLContext | None = None) -> Asyn
         server.connections += 1
         try:
             await answer(server, reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+        except asyncio.IncompleteReadError:
+            server.hung_up.set()
+        except (ConnectionError, ssl.SSLError):
             pass
         finally:
             writer.close()
@@ -148,6 +152,30 @@ async def test_a_kept_connection_closed_as_it_is_reused_is_retried_once_on_a_new
     assert (first, second) == (204, 204)
     assert server.connections == 2
     assert len(server.requests) == 3  # the second call's request, sent once more
+
+
+class Clock:
+    """Seconds that move only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_an_idle_connection_too_old_to_take_is_closed_at_a_later_call() -> None:
+    clock = Clock()
+    connections = Connections(max_response_bytes=4096, keep_alive_seconds=5.0, clock=clock)
+    async with serving(answers) as called_once, serving(answers) as called_later:
+        await post(connections, called_once)
+        clock.now += 6.0
+        await post(connections, called_later)
+
+        async with asyncio.timeout(5):
+            await called_once.hung_up.wait()
+        assert not called_later.hung_up.is_set()
+    await connections.aclose()
 
 
 async def test_an_answer_that_closes_the_connection_is_not_kept(connections: Connections) -> None:
