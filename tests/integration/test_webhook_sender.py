@@ -27,7 +27,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from client.protocol import schemas
 from client.protocol.vocabulary import EventType, Role
@@ -440,6 +440,31 @@ async def test_a_call_that_goes_through_resets_the_failures_in_a_row(line: Line)
     assert (first.ok, second.ok, third.ok) == (False, False, True)
     assert (await line.webhook(created.id)).failures == 0
     assert len(receiver.received) == 1
+
+
+async def test_a_call_that_goes_through_with_no_failures_to_forget_writes_nothing(
+    line: Line,
+) -> None:
+    created = await line.subscribe(NOWHERE)
+    await line.notice()
+    [delivery] = await line.deliveries(created.id)
+    statements: list[str] = []
+
+    def executed(*args: Any) -> None:
+        statements.append(args[2])  # (connection, cursor, statement, ...)
+
+    with running([created.secret]) as (_, url):
+        await line.retarget(created.id, url)
+        sender = line.sender()
+        event.listen(line.db.engine.sync_engine, "before_cursor_execute", executed)
+        try:
+            sent = await sender.send(delivery)
+        finally:
+            event.remove(line.db.engine.sync_engine, "before_cursor_execute", executed)
+        await sender.aclose()
+
+    assert sent.ok is True
+    assert statements == []  # read on the side; no transaction to reset a count of 0
 
 
 async def test_410_gone_disables_the_subscription_at_once(line: Line) -> None:
