@@ -54,6 +54,11 @@ __all__ = ["MIN_WAIT", "Deliverer", "Outgoing", "Sender", "Sent"]
 
 log = logging.getLogger(__name__)
 
+RECORD_LINGER = 0.05
+"""Seconds the tries of hand-overs wait to be recorded together, in one command of the
+writer (one commit) rather than one each. Lost if the process dies meanwhile: the rows
+are then sent again once their leases are over (the receiver drops the repeat)."""
+
 _SENDING = 0.9
 """The part of a lease its sends may take; the rest is left to record them."""
 
@@ -147,6 +152,8 @@ class Deliverer:
         """Sends in flight at most, whatever started them (hand-overs, claims)."""
         self._handed: set[asyncio.Task[Any]] = set()
         self._retry_at: float | None = None
+        self._pending: list[tuple[Sequence[outbox.Claimed], list[outbox.Outcome]]] = []
+        self._flushing: asyncio.Task[None] | None = None
         self._look = True
 
     # -- straight from the writer --------------------------------------------------------
@@ -178,7 +185,8 @@ class Deliverer:
         deadline = asyncio.get_running_loop().time() + _SENDING * lease  # the lease began now
         for start in range(0, len(claimed), self.batch):
             rows = claimed[start : start + self.batch]
-            task = asyncio.get_running_loop().create_task(self._send_and_record(rows, deadline))
+            sending = self._send_and_record(rows, deadline, linger=True)
+            task = asyncio.get_running_loop().create_task(sending)
             self._handed.add(task)
             task.add_done_callback(self._handed_done)
 
@@ -240,7 +248,7 @@ class Deliverer:
         return claimed, asyncio.get_running_loop().time() + left
 
     async def _send_and_record(
-        self, claimed: Sequence[outbox.Claimed], deadline: float
+        self, claimed: Sequence[outbox.Claimed], deadline: float, *, linger: bool = False
     ) -> list[outbox.Outcome]:
         """Send a batch under ``deadline`` (the loop's clock), and record every try.
 
@@ -255,12 +263,15 @@ class Deliverer:
         for row in claimed:
             by_target.setdefault(row.target, []).append(row)
         tried = await asyncio.gather(
-            *(self._send_and_record_one(rows, deadline) for rows in by_target.values())
+            *(
+                self._send_and_record_one(rows, deadline, linger=linger)
+                for rows in by_target.values()
+            )
         )
         return [outcome for outcomes in tried for outcome in outcomes]
 
     async def _send_and_record_one(
-        self, claimed: Sequence[outbox.Claimed], deadline: float
+        self, claimed: Sequence[outbox.Claimed], deadline: float, *, linger: bool
     ) -> list[outbox.Outcome]:
         """Send one target's deliveries under ``deadline``, then record every try.
 
@@ -291,21 +302,47 @@ class Deliverer:
             outcomes = [o for _, o in pairs]
             if not outcomes:
                 return []
-            # Through the single writer: the record rides in its next group commit, with
-            # whatever commands are waiting, rather than in a transaction (and, on SQLite,
-            # a fight for the write lock) of its own.
-            now = to_millisecond(self.db.clock.now())
-            record = partial(
-                _record_in,
-                tries=outbox.attempt_rows(outcomes),
-                states=outbox.state_rows(outcomes, now=now),
-            )
-            await self.db.writer.run(record, channel_id=None)
+            if linger:
+                self._pending.append((claimed, outcomes))
+                if self._flushing is None:
+                    self._flushing = loop.create_task(self._flush_later(), name="records")
+            else:
+                await self._write_records(claimed, outcomes)
         except asyncio.CancelledError:
             await self._release(claimed)
             raise
-        self._count(claimed, outcomes)
         return outcomes
+
+    async def _write_records(
+        self, claimed: Sequence[outbox.Claimed], outcomes: Sequence[outbox.Outcome]
+    ) -> None:
+        """Record tries through the single writer: they ride in its next group commit,
+        with whatever commands are waiting, rather than in a transaction (and, on SQLite,
+        a fight for the write lock) of their own."""
+        now = to_millisecond(self.db.clock.now())
+        record = partial(
+            _record_in,
+            tries=outbox.attempt_rows(outcomes),
+            states=outbox.state_rows(outcomes, now=now),
+        )
+        await self.db.writer.run(record, channel_id=None)
+        self._count(claimed, outcomes)
+
+    async def _flush_later(self) -> None:
+        """Record the hand-overs' tries a moment from now, all together."""
+        try:
+            await asyncio.sleep(RECORD_LINGER)
+        finally:
+            self._flushing = None
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Record at once the tries that wait for the next group of records."""
+        pending, self._pending = self._pending, []
+        if pending:
+            claimed = [row for rows, _ in pending for row in rows]
+            outcomes = [outcome for _, done in pending for outcome in done]
+            await self._write_records(claimed, outcomes)
 
     async def _try(self, row: outbox.Claimed, deadline: float) -> outbox.Outcome:
         delivery = Outgoing(
@@ -457,6 +494,9 @@ class Deliverer:
             self._bell = None
             if self._handed:  # cancelled: each gives its leases back (_send_and_record)
                 await asyncio.gather(*self._handed, return_exceptions=True)
+            if self._flushing is not None:
+                self._flushing.cancel()
+            await self.flush()  # what was sent is recorded now, not sent again after a restart
 
 
 @dataclass(frozen=True, slots=True)

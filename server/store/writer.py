@@ -163,6 +163,8 @@ class Writer:
         self._idle: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._handed: list[Claimed] = []
+        self._ring = False
 
     async def run(
         self,
@@ -227,6 +229,7 @@ class Writer:
                         else:
                             item.future.set_result(item.result)
                     batch = []
+                    self._hand_over()
                 idle.set()
                 if self._closing:
                     return
@@ -238,6 +241,19 @@ class Writer:
                 if not item.future.done():
                     item.future.set_exception(stopped)
             self._queue.clear()
+
+    def _hand_over(self) -> None:
+        """Tell the courier what the batch put in the outbox: last, after the events were
+        published and the callers answered, so that sending never goes before them."""
+        handed, ring = self._handed, self._ring
+        self._handed, self._ring = [], False
+        courier = self.courier
+        if courier is None:
+            return
+        if handed:
+            courier.take(handed)  # leased to it in the batch: no claim needed
+        if ring:
+            courier.ring()  # others (due later, or of a kind sent elsewhere): a look
 
     async def _publish(self, batch: list[_Work[Any]]) -> None:
         # In commit order, and per channel as one run of events with the root after the
@@ -283,12 +299,9 @@ class Writer:
             return
         # Committed: only now may what the batch read and wrote be remembered.
         ledger.remember()
-        courier = self.courier
-        if courier is not None and ledger.deliveries:
-            if ledger.handed:
-                courier.take(ledger.handed)  # leased to it in the batch: no claim needed
-            if ledger.deliveries > len(ledger.handed):
-                courier.ring()  # others (due later, or of a kind sent elsewhere): a look
+        if ledger.deliveries:  # for the courier, once the batch is published and answered
+            self._handed.extend(ledger.handed)
+            self._ring = self._ring or ledger.deliveries > len(ledger.handed)
 
     async def _attempt(self, batch: list[_Work[Any]]) -> Batch:
         link = self.link
