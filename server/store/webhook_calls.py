@@ -18,19 +18,18 @@ what comes back is what the engine would return:
   used from the event loop's thread; two lookups by primary key take microseconds, less
   than a trip to another thread. Each read is its own read transaction (autocommit), so
   it sees every commit made before it, and it holds nothing open after.
-- **PostgreSQL**: one connection taken from the engine's pool and kept, driven through
-  asyncpg with the statement prepared once: one round trip, no ``BEGIN`` or ``ROLLBACK``
-  around it. A connection runs one query at a time, so reads take turns on it.
+- **PostgreSQL** reads through the pool: its driver is asynchronous already (no thread
+  hop), and a connection kept aside and driven by hand would have to survive restarts
+  and terminated backends on its own, for a few tenths of a millisecond a call.
 
-A read that fails on the side connection (the database restarting; on SQLite, a read
-that would have to wait while it rebuilds its WAL index) drops that connection, which
-is opened again by the next read, and asks the pool instead. So does a SQLite database
-in memory, which no second connection can open.
+A read that fails on the side connection (a read that would have to wait while SQLite
+rebuilds its WAL index, say) drops that connection, which is opened again by the next
+read, and asks the pool instead. So does a SQLite database in memory, which no second
+connection can open.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sqlite3
@@ -42,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, bindparam, make_url, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from client.protocol import schemas
@@ -94,10 +93,8 @@ class WebhookCalls:
         self.engine = engine
         url = engine.url
         backend = url.get_backend_name()
-        self._side: _SqliteSide | _PostgresSide | None = None
-        if backend == "postgresql" and url.get_driver_name() == "asyncpg":
-            self._side = _PostgresSide(engine)
-        elif backend == "sqlite" and _a_file(url.database) and not url.query.get("uri"):
+        self._side: _SqliteSide | None = None
+        if backend == "sqlite" and _a_file(url.database) and not url.query.get("uri"):
             # (A URI may name a database in memory, which only its own connection sees.)
             self._side = _SqliteSide(Path(str(url.database)))
 
@@ -149,37 +146,6 @@ class _SqliteSide:
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()
-
-
-class _PostgresSide:
-    """One connection of the engine's, driven through asyncpg, one read at a time."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._prepared = Prepared(
-            _CALL, make_url("postgresql+asyncpg://").get_dialect()(), columns=_COLUMNS
-        )
-        self._connection: AsyncConnection | None = None
-        self._statement: Any = None  # asyncpg's PreparedStatement
-        self._turn = asyncio.Lock()
-
-    async def read(self, values: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        async with self._turn:
-            if self._statement is None:
-                self._connection = await self._engine.connect()
-                raw = (await self._connection.get_raw_connection()).driver_connection
-                assert raw is not None  # the engine's pool connected it
-                self._statement = await raw.prepare(self._prepared.sql)
-            found = await self._statement.fetchrow(*self._prepared.parameters(values))
-        return None if found is None else self._prepared.row(found)
-
-    async def drop(self) -> None:
-        connection, self._connection, self._statement = self._connection, None, None
-        if connection is not None:
-            try:
-                await connection.invalidate()  # it may be broken: never back to the pool
-            except Exception:
-                log.debug("invalidating the side connection failed", exc_info=True)
 
 
 def _found(row: Mapping[Any, Any] | None) -> Found:

@@ -14,7 +14,6 @@ from ipaddress import ip_network
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from client.protocol.vocabulary import Role
 from server.domain.model import Actor, NoticeContent
@@ -22,10 +21,11 @@ from server.domain.rules import SendNotice
 from server.secrets import SecretBox
 from server.service import commands, demo, webhooks
 from server.service.destinations import Guard
+from server.store import migrate
 from server.store.db import Database
 from server.store.reach import Reach
 from server.store.repository import Repository
-from server.store.webhook_calls import WebhookCalls, _PostgresSide, _SqliteSide
+from server.store.webhook_calls import WebhookCalls
 
 WANDA = Actor(party="water", operator="wanda", role=Role.ADMIN)
 ANA = Actor(party="water", operator="ana", role=Role.OPERATOR)
@@ -98,22 +98,29 @@ async def test_an_event_or_a_subscription_that_is_not_there_reads_as_none(
 
 
 async def break_side_connection(db: Database, reads: WebhookCalls) -> None:
-    """Break the side connection under the reader, as a database restart would."""
+    """Break the side connection under the reader, as a closed file handle would."""
     side = reads._side
-    if isinstance(side, _SqliteSide):
-        assert side._connection is not None
-        side._connection.close()
-        return
-    assert isinstance(side, _PostgresSide)
+    assert side is not None
     assert side._connection is not None
-    raw = (await side._connection.get_raw_connection()).driver_connection
-    assert raw is not None
-    async with db.engine.connect() as connection:
-        terminate = text("SELECT pg_terminate_backend(:pid)")
-        await connection.execute(terminate, {"pid": raw.get_server_pid()})
+    side._connection.close()
 
 
 async def test_a_broken_side_connection_leaves_the_read_to_the_pool_and_is_opened_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Only SQLite reads on the side (PostgreSQL reads through the pool): a file of its own.
+    db = Database(f"sqlite:///{tmp_path / 'side.db'}")
+    await migrate.upgrade(db)
+    await demo.seed(db)
+    reads = WebhookCalls(db.engine)
+    try:
+        await _read_through_a_broken_side(db, reads, tmp_path, caplog)
+    finally:
+        await reads.close()
+        await db.dispose()
+
+
+async def _read_through_a_broken_side(
     db: Database, reads: WebhookCalls, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     webhook_id, seq = await subscribe_and_send(db, tmp_path)
