@@ -16,7 +16,8 @@ Create Date: 2026-12-03 18:00:00
 - ``notices.attachments``: the files a notice carries (null: none, as for every notice
   so far).
 - ``attachments``: which file (stored outside the database, under its SHA-256) was
-  uploaded to which channel, by which party, under what name. Empty: no notice could carry a file before.
+  uploaded to which channel, by which party, under what name. Empty: no notice could
+  carry a file before.
 
 Nothing already logged changes: events keep their bytes, so every proof still verifies.
 """
