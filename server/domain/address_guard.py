@@ -7,8 +7,9 @@ database nobody meant to expose. So a webhook may call only:
 
 - a URL that is ``http`` or ``https``, with a host and no user name or password in it;
 - whose host resolves, every address of it, to a *public* address: not loopback,
-  private, link-local, multicast, unspecified, reserved or otherwise not globally
-  routable, nor an IPv6 address that carries such an IPv4 address inside it
+  private, link-local, site-local, multicast, unspecified, reserved, set aside by the
+  IANA special-purpose registries or otherwise not globally routable, nor an IPv6
+  address that carries such an IPv4 address inside it
   (IPv4-mapped ``::ffff:10.0.0.1``, NAT64 ``64:ff9b::a00:1``, 6to4 ``2002:a00:1::``);
 - unless the server's administrator allowed that address's network
   (``HOTLINE_WEBHOOK_ALLOW_NETWORKS``; the tests allow loopback).
@@ -50,6 +51,22 @@ MAX_URL = 2000
 
 _NAT64 = IPv6Network("64:ff9b::/96")
 """The well-known NAT64 prefix: the last 32 bits are an IPv4 address a gateway calls."""
+
+_SPECIAL: tuple[tuple[IPNetwork, str], ...] = (
+    (IPv4Network("192.0.0.0/24"), "special-purpose (IETF protocol assignments)"),
+    (IPv4Network("192.88.99.0/24"), "deprecated 6to4 relay"),
+    (IPv6Network("fec0::/10"), "site-local"),
+    (IPv6Network("64:ff9b:1::/48"), "local-use NAT64"),
+    (IPv6Network("3fff::/20"), "documentation"),
+    (IPv6Network("5f00::/16"), "segment routing (SRv6)"),
+)
+"""Networks of the IANA special-purpose registries that Python 3.11's ``is_global`` calls
+public, or that later versions might: named here so that the guard does not move with
+Python's tables. ``192.0.0.0/24`` whole, although two of its anycast services are
+routable: nothing a webhook should call. The rest of the registries (shared address
+space ``100.64.0.0/10``, benchmarking ``198.18.0.0/15``, ``240.0.0.0/4``, documentation
+``2001:db8::/32``, Teredo, ORCHID…) Python marks private, reserved or not global; the
+unit tests check each."""
 
 
 class WebhookAddressRefused(Invalid):
@@ -162,6 +179,9 @@ def _kind(address: IPAddress) -> str | None:
         return "link-local"
     if address.is_multicast:
         return "multicast"
+    for network, kind in _SPECIAL:
+        if address.version == network.version and address in network:
+            return kind
     if address.is_private:
         return "private"
     if address.is_reserved:

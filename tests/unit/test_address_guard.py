@@ -58,6 +58,82 @@ def test_an_address_that_is_not_public_is_refused_saying_what_it_is(
 
 
 @pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        # Python 3.11 calls these public.
+        ("fec0::1", "site-local"),  # deprecated, but still routed inside some sites
+        ("192.0.0.8", "special-purpose"),  # IPv4 dummy address
+        ("192.0.0.9", "special-purpose"),  # port control protocol anycast
+        ("192.0.0.170", "special-purpose"),  # NAT64 discovery
+        ("192.88.99.1", "deprecated 6to4 relay"),
+        ("3fff::1", "documentation"),  # since 2024
+        ("64:ff9b:1::a00:1", "local-use NAT64"),
+        ("5f00::1", "segment routing"),
+    ],
+)
+def test_a_special_purpose_address_python_may_call_public_is_refused(
+    address: str, kind: str
+) -> None:
+    why = refusal(ip_address(address))
+
+    assert why is not None
+    assert kind in why
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        # IANA's IPv4 special-purpose registry
+        "0.1.2.3",  # "this network"
+        "100.64.0.1",  # shared address space
+        "100.127.255.254",
+        "192.0.0.255",  # the last of the IETF protocol assignments
+        "198.18.0.1",  # benchmarking
+        "198.19.255.254",
+        "198.51.100.7",  # documentation
+        "203.0.113.7",
+        "240.0.0.1",  # reserved
+        "255.255.255.255",  # limited broadcast
+        # IANA's IPv6 special-purpose registry
+        "::ffff:0:a00:1",  # IPv4-translated
+        "::1.2.3.4",  # IPv4-compatible, deprecated
+        "100::1",  # discard-only
+        "2001::1",  # Teredo
+        "2001:2::1",  # benchmarking
+        "2001:20::1",  # ORCHIDv2
+        "2001:db8::1",  # documentation
+        "fd12:3456::1",  # unique local
+        "ff02::1",  # multicast, link scope
+    ],
+)
+def test_every_address_the_special_purpose_registries_set_apart_is_refused(
+    address: str,
+) -> None:
+    assert refusal(ip_address(address)) is not None
+
+
+@pytest.mark.parametrize(
+    ("address", "inner"),
+    [
+        ("64:ff9b::c000:8", "192.0.0.8"),  # NAT64 of a special-purpose address
+        ("64:ff9b::6440:1", "100.64.0.1"),  # NAT64 of shared address space
+        ("2002:c612:1::", "198.18.0.1"),  # 6to4 of benchmarking
+        ("2002:a00:5::", "10.0.0.5"),  # 6to4 of a private address
+    ],
+)
+def test_nat64_and_6to4_are_judged_by_the_ipv4_address_they_embed(address: str, inner: str) -> None:
+    why = refusal(ip_address(address))
+
+    assert why is not None
+    assert f"stands for {inner}" in why
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::808:808", "2002:808:808::1"])
+def test_nat64_and_6to4_of_a_public_ipv4_address_may_be_called(address: str) -> None:
+    assert refusal(ip_address(address)) is None
+
+
+@pytest.mark.parametrize(
     ("address", "inner"),
     [
         ("::ffff:127.0.0.1", "127.0.0.1"),  # IPv4-mapped
