@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from server.api import asyncapi, cors, docs, problems, web, websocket
+from server.api import asyncapi, cors, docs, outgoing, problems, web, websocket
 from server.api.middleware import RequestContext
 from server.api.routes import attachments, channels, health, metrics, notices, operators, webhooks
 from server.api.routes import checks as check_routes
@@ -209,6 +209,7 @@ def create_app(
     app.include_router(operators.router, prefix="/api/v1")
     app.include_router(log_routes.router, prefix="/api/v1")
     app.include_router(websocket.router, prefix="/api/v1")
+    outgoing.install(app)
     docs.install(app)
     web.install(app)
     cors.install(app, settings.cors_origins)

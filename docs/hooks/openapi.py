@@ -220,6 +220,23 @@ def render(document: dict[str, Any]) -> str:
         lines += [f"## {tag.capitalize()}", "", declared.get(tag, ""), ""]
         for path, method, operation in operations:
             lines += _operation(path, method, operation, schemas)
+    calls = [
+        (name, method, operation)
+        for name, operations in document.get("webhooks", {}).items()
+        for method, operation in operations.items()
+        if method in METHODS
+    ]
+    if calls:
+        lines += [
+            "## Webhook calls",
+            "",
+            "What the server sends to each webhook subscription's URL, signed as [Standard "
+            "Webhooks](https://www.standardwebhooks.com/) say (see [Receive webhooks]"
+            "(../how-to/receive-webhooks.md)).",
+            "",
+        ]
+        for name, method, operation in calls:
+            lines += _operation(f"<the subscription's url> ({name})", method, operation, schemas)
     lines += ["## Schemas", ""]
     for name, schema in schemas.items():
         lines += _schema(name, schema)
