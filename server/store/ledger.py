@@ -479,7 +479,9 @@ class HandOff:
     """Deliveries a batch leases, as it writes them, to this process's delivery worker."""
 
     kinds: frozenset[str]
-    """The kinds this process sends (a process without SMTP leaves mail to others)."""
+    """The kinds this process has a sender for: only rows of those are leased to it (a
+    mail row written by a process without SMTP, which writes none of its own, cannot
+    arise; one due later waits in the table for any worker's claim)."""
     lease: timedelta
     """How long the worker holds one before any other may claim it."""
 
