@@ -154,7 +154,7 @@ def _policy_withdrawn(data: Mapping[str, Any]) -> str:
 def _webhook_disabled(data: Mapping[str, Any]) -> str:
     return (
         f"webhook {data.get('webhook')}  of {data.get('party')} disabled after "
-        f"{data.get('failures')} failed calls in a row: {data.get('reason')}"
+        f"{data.get('failures')} given up in a row: {data.get('reason')}"
     )
 
 

@@ -12,8 +12,9 @@ makes the subscription, and in the answer to a rotation, and nowhere else: keep 
         print(delivery.seq, delivery.status, len(delivery.attempts))
 
 Only an admin of a party manages its subscriptions, and sees only its own party's. A
-subscription whose calls fail too often in a row is disabled by the server, which logs
-``webhook.disabled`` in the channel; ``update_webhook(…, enabled=True)`` starts it again.
+subscription whose deliveries are given up too often in a row is disabled by the server,
+which logs ``webhook.disabled`` in the channel; ``update_webhook(…, enabled=True)``
+starts it again.
 See docs/how-to/receive-webhooks.md for the receiving side.
 """
 
@@ -107,7 +108,8 @@ class WebhookCalls:
     ) -> Webhook:
         """Change a subscription: its URL, its event types, or whether it is called.
 
-        Enabling a subscription the server disabled starts its count of failures afresh.
+        Enabling a subscription the server disabled starts its count of deliveries given
+        up afresh.
         What is left ``None`` stays as it is. The same change made twice is made once, so
         a lost answer is retried by itself.
 

@@ -68,7 +68,7 @@ def _types(types: Sequence[str]) -> str:
 def _standing(webhook: Webhook) -> str:
     """Whether the server calls it, in words (markup)."""
     if webhook.enabled:
-        failing = f", {webhook.failures} failed in a row" if webhook.failures else ""
+        failing = f", {webhook.failures} given up in a row" if webhook.failures else ""
         return f"[green]enabled[/]{failing}"
     reason = f": {markup(webhook.disabled_reason)}" if webhook.disabled_reason else ""
     return f"[red]disabled[/]{reason}"
@@ -274,7 +274,7 @@ def enable(
     profile: ProfileOpt = None,
     channel: ChannelOpt = None,
 ) -> None:
-    """Call a subscription again (admins), its failures counted afresh."""
+    """Call a subscription again (admins), its deliveries given up counted afresh."""
     _switch(webhook, True, as_json, url, token, profile, channel)
 
 

@@ -162,8 +162,10 @@ class Settings(BaseSettings):
     webhook_disable_after: int = Field(
         10,
         ge=1,
-        description="Failed calls in a row after which a webhook subscription is disabled "
-        "(a `webhook.disabled` event says so in the channel's log).",
+        description="Deliveries given up in a row (each after all its tries, "
+        "`delivery_attempts`) after which a webhook subscription is disabled (a "
+        "`webhook.disabled` event says so in the channel's log); a call that goes through "
+        "starts the count again.",
     )
     max_attachment_bytes: int = Field(
         10 * 1024 * 1024,

@@ -373,7 +373,7 @@ _EVENT_EXAMPLES: list[Any] = [
             "webhook": "6c1f0d3e-2b7a-4f49-9a51-0f3e8d2c7b14",
             "party": "water",
             "failures": 10,
-            "reason": "10 failed calls in a row; the last: HTTP 503",
+            "reason": "10 deliveries given up in a row; the last: HTTP 503",
         },
     ),
 ]

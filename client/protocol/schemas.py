@@ -961,7 +961,10 @@ class Webhook(BaseModel):
     url: str = Field(description="Where each event is `POST`ed.")
     types: list[str] = Field(description="The event types it is sent; empty: every type.")
     enabled: bool = Field(description="Whether it is called.")
-    failures: int = Field(description="Failed calls in a row; a call that succeeds resets it.")
+    failures: int = Field(
+        description="Deliveries given up in a row (each after all its tries, or refused for "
+        "good); a call that goes through resets it."
+    )
     disabled_reason: str | None = Field(
         description="Why the server disabled it (failures, or `410 Gone`); `null` otherwise."
     )

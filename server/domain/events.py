@@ -452,7 +452,8 @@ class WebhookDisabled:
     subscriber: str
     """The party whose subscription it was (the event's ``data.party``)."""
     failures: int
-    """Failed calls in a row when it was disabled."""
+    """Deliveries to it given up in a row when it was disabled (each after all its tries,
+    or refused for good)."""
     reason: str
     type: ClassVar[EventType] = EventType.WEBHOOK_DISABLED
     notice_id: ClassVar[UUID | None] = None

@@ -1,14 +1,20 @@
-"""What a webhook's calls leave behind: failures counted, and, when they are too many, the
-subscription disabled with a ``webhook.disabled`` event in the channel's log.
+"""What a webhook's calls leave behind: deliveries given up counted, and, when they are too
+many in a row, the subscription disabled with a ``webhook.disabled`` event in the
+channel's log.
 
-The sender (``server/service/webhook_sender.py``) reports each call here. A call that
-goes through resets the subscription's failures in a row; one that fails adds one. At
-``HOTLINE_WEBHOOK_DISABLE_AFTER`` failures in a row, or at once when the receiver answers
-``410 Gone`` (it wants no more), the subscription is disabled: its row says so and why,
-the deliveries still waiting for it are given up (``failed``, "subscription disabled"),
-the channel's list of subscriptions is rewritten under its lock, and the channel's log
-gets ``webhook.disabled``, appended through the single writer like any event, with
-``actor: null``: the server decided, nobody said it.
+The sender (``server/service/webhook_sender.py``) reports here a call that goes through
+after failures, and a delivery given up: its last try (``HOTLINE_DELIVERY_ATTEMPTS``)
+failed, or it was refused for good. A failed try that will be tried again counts for
+nothing: a receiver that is away for a few seconds while a burst of events goes out
+fails many tries, and would otherwise be disabled for a hiccup, its waiting deliveries
+given up with it. A call that goes through resets the count of deliveries given up in
+a row; a delivery given up adds one. At ``HOTLINE_WEBHOOK_DISABLE_AFTER`` of them in a
+row, or at once when the receiver answers ``410 Gone`` (it wants no more), the
+subscription is disabled: its row says so and why, the deliveries still waiting for it
+are given up (``failed``, "subscription disabled"), the channel's list of subscriptions
+is rewritten under its lock, and the channel's log gets ``webhook.disabled``, appended
+through the single writer like any event, with ``actor: null``: the server decided,
+nobody said it.
 
 All of that is one command of the single writer, one transaction: the event cannot be
 logged without the subscription being disabled, nor the other way round, whenever the
@@ -50,7 +56,8 @@ SUBSCRIPTION_REMOVED = "subscription removed"
 
 
 async def record_success(db: Database, webhook_id: uuid.UUID) -> None:
-    """A call went through: the subscription's failures in a row start again from zero."""
+    """A call went through: the subscription's deliveries given up in a row start again
+    from zero."""
     async with db.session() as session:
         await Reach(session).reset_failures(webhook_id)
         await session.commit()
@@ -65,14 +72,17 @@ async def record_failure(
     disable_after: int,
     publisher: Publisher | None,
 ) -> bool:
-    """Count a failed call; disable the subscription once they are too many in a row.
+    """Count a delivery given up; disable the subscription once too many are in a row.
+
+    Call it only for a delivery given up (its last try failed, or it was refused for
+    good), not for a failed try that will be made again.
 
     Args:
         db: the database.
         webhook_id: the subscription called.
-        error: why the call failed.
-        gone: the receiver answered ``410 Gone``: disable now, however few the failures.
-        disable_after: failures in a row that disable it.
+        error: why the delivery's last call failed.
+        gone: the receiver answered ``410 Gone``: disable now, however few given up.
+        disable_after: deliveries given up in a row that disable it.
         publisher: where ``webhook.disabled`` goes once committed.
 
     Returns:
@@ -86,7 +96,8 @@ async def record_failure(
     if gone:
         reason = "the receiver answered 410 Gone"
     elif failures >= disable_after:
-        reason = f"{failures} failed calls in a row; the last: {error}"
+        deliveries = "1 delivery" if failures == 1 else f"{failures} deliveries"
+        reason = f"{deliveries} given up in a row; the last: {error}"
     else:
         return False
     await disable(db, webhook_id, reason=reason, publisher=publisher)
@@ -166,7 +177,7 @@ async def disable_webhook(
         channel_id: the subscription's channel.
         webhook_id: the subscription.
         party: the party it belongs to.
-        failures: its failed calls in a row.
+        failures: its deliveries given up in a row.
         reason: why it was disabled, for people.
         publisher: where the event goes once committed (the fan-out).
     """

@@ -15,9 +15,13 @@ For each delivery the worker hands over (``server/service/deliveries.py``), the 
 4. posts, without following redirects, under one time limit for the whole call, and
    reads at most ``HOTLINE_WEBHOOK_MAX_RESPONSE_BYTES`` of the answer (a receiver cannot
    keep the worker reading for ever, nor fill its memory): ``server/service/webhook_http.py``;
-5. reports: a 2xx is delivered and resets the subscription's failures; anything else is
-   a failure, counted (``server/service/webhook_events.py``), which disables the
-   subscription when there are too many in a row or the receiver answered ``410 Gone``.
+5. reports: a 2xx is delivered and resets the subscription's count of deliveries given
+   up; anything else is a failed try, which the worker tries again later. Only a
+   delivery *given up* counts against the subscription: its last try
+   (``HOTLINE_DELIVERY_ATTEMPTS``) failed, or it was refused for good
+   (``server/service/webhook_events.py``); so many given up in a row, or a ``410 Gone``,
+   disable it. A receiver down for a few seconds while a burst of events is sent fails
+   many tries, but gives up no delivery: their next tries find it back.
 
 Plain-HTTP connections are kept open between calls (each is to an address, and carries
 its own ``Host``). TLS connections are not: a connection made for one name must not
@@ -48,6 +52,7 @@ from client.protocol import schemas
 from client.protocol.times import utc_now
 from server.config import Settings
 from server.domain.address_guard import WebhookAddressRefused
+from server.domain.outbox import give_up
 from server.domain.webhooks import SigningSecrets, WebhookCall, body, outcome_of, signed_headers
 from server.secrets import SecretBox, SecretsError
 from server.service.deliveries import Outgoing, Sent
@@ -76,8 +81,9 @@ class WebhookSender:
 
     Args:
         db: the database.
-        settings: the time limit, the answer's size limit, the allowed networks and how
-            many failures in a row disable a subscription.
+        settings: the time limit, the answer's size limit, the allowed networks, the
+            tries of a delivery, and how many deliveries given up in a row disable a
+            subscription.
         secrets: opens the subscriptions' sealed secrets.
         publisher: where a ``webhook.disabled`` event goes once committed (the fan-out).
         guard: the address guard; one made from ``settings`` by default.
@@ -101,6 +107,7 @@ class WebhookSender:
         self.guard = guard or Guard.from_settings(settings, resolver=RecentAnswers(resolve))
         self.timeout = settings.webhook_timeout_seconds
         self.disable_after = settings.webhook_disable_after
+        self.attempts = settings.delivery_attempts
         self._reads = WebhookCalls(db.engine)
         self._connections = Connections(
             max_response_bytes=settings.webhook_max_response_bytes, ssl_context=ssl_context
@@ -116,6 +123,8 @@ class WebhookSender:
 
         A subscription that is disabled or gone, or whose secret does not open, gives
         ``permanent``: there is nothing to try again. So does the call that disables it.
+        A failed call counts against the subscription only if the delivery is given up
+        with it (its last try, or a refusal for good), not at every try.
         """
         try:
             webhook_id = uuid.UUID(delivery.target)
@@ -142,6 +151,8 @@ class WebhookSender:
                 await record_success(self.db, webhook.id)
             return Sent(ok=True, status_code=status)
         error = call.error or "failed"
+        if not (call.permanent or give_up(delivery.attempt, attempts=self.attempts)):
+            return Sent(ok=False, status_code=status, error=error)  # tried again later
         disabled = await record_failure(
             self.db,
             webhook.id,

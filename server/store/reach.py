@@ -244,10 +244,10 @@ class Reach:
         await self.session.execute(stmt, execution_options=_NO_SYNC)
 
     async def count_failure(self, webhook_id: uuid.UUID) -> int | None:
-        """Add one to an enabled subscription's failures in a row; the new count.
+        """Add one to an enabled subscription's deliveries given up in a row; the new count.
 
-        Returns ``None`` if it is disabled or gone. One statement, so that calls failing
-        at once in several workers each count.
+        Returns ``None`` if it is disabled or gone. One statement, so that deliveries
+        given up at once in several workers each count.
         """
         stmt = (
             update(WebhookRow)
@@ -260,7 +260,7 @@ class Reach:
         return found
 
     async def reset_failures(self, webhook_id: uuid.UUID) -> None:
-        """A call went through: the failures in a row start again from zero."""
+        """A call went through: the deliveries given up in a row start again from zero."""
         await self.session.execute(
             update(WebhookRow)
             .where(_WEBHOOKS.c.id == webhook_id, _WEBHOOKS.c.failures != 0)

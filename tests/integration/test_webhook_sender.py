@@ -19,7 +19,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from ipaddress import ip_address, ip_network
 from pathlib import Path
@@ -101,6 +101,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         webhook_timeout_seconds=1.0,
         webhook_max_response_bytes=4096,
         webhook_disable_after=3,
+        delivery_attempts=4,
     )
 
 
@@ -164,6 +165,10 @@ class Line:
                 )
                 for r in rows.all()
             ]
+
+    def last_try(self, delivery: Outgoing) -> Outgoing:
+        """The delivery at its last try: failed, it is given up."""
+        return replace(delivery, attempt=self.settings.delivery_attempts)
 
     async def status_of(self, delivery_id: uuid.UUID) -> tuple[str, str | None]:
         async with self.db.session() as session:
@@ -386,7 +391,7 @@ async def test_a_receiver_that_does_not_answer_in_time_fails_the_call(line: Line
     assert took < line.settings.webhook_timeout_seconds + 2
 
 
-async def test_failures_in_a_row_disable_the_subscription_and_the_log_says_so(
+async def test_deliveries_given_up_in_a_row_disable_the_subscription_and_the_log_says_so(
     line: Line,
 ) -> None:
     with running(["whsec_" + "A" * 43 + "="], fail_first=100) as (receiver, url):
@@ -395,7 +400,7 @@ async def test_failures_in_a_row_disable_the_subscription_and_the_log_says_so(
             await line.notice()
         deliveries = await line.deliveries(created.id)
         sender = line.sender()
-        results = [await sender.send(d) for d in deliveries[:3]]
+        results = [await sender.send(line.last_try(d)) for d in deliveries[:3]]
         late = await sender.send(deliveries[3])
         await sender.aclose()
 
@@ -408,7 +413,7 @@ async def test_failures_in_a_row_disable_the_subscription_and_the_log_says_so(
     row = await line.webhook(created.id)
     assert row.enabled is False
     assert row.failures == 3
-    assert row.disabled_reason == "3 failed calls in a row; the last: HTTP 503"
+    assert row.disabled_reason == "3 deliveries given up in a row; the last: HTTP 503"
     assert await line.channel_targets() == "[]"
     assert await line.status_of(deliveries[3].id) == ("failed", "subscription disabled")
     assert late == Sent(ok=False, permanent=True, error="subscription disabled")
@@ -419,22 +424,49 @@ async def test_failures_in_a_row_disable_the_subscription_and_the_log_says_so(
         "webhook": str(created.id),
         "party": "water",
         "failures": 3,
-        "reason": "3 failed calls in a row; the last: HTTP 503",
+        "reason": "3 deliveries given up in a row; the last: HTTP 503",
     }
     assert [e.seq for e in line.published.events] == [disabled.seq]
     assert await line.deliveries(created.id) == deliveries  # webhook.disabled: not to it
 
 
-async def test_a_call_that_goes_through_resets_the_failures_in_a_row(line: Line) -> None:
+async def test_a_burst_of_failed_tries_while_the_receiver_is_away_disables_nothing(
+    line: Line,
+) -> None:
+    # A receiver redeploying for a few seconds as ten events go out: each delivery's first
+    # try fails, more than HOTLINE_WEBHOOK_DISABLE_AFTER of them, but none is given up.
+    with running(["whsec_" + "A" * 43 + "="], fail_first=100) as (receiver, url):
+        created = await line.subscribe(url)
+        for _ in range(10):
+            await line.notice()
+        deliveries = await line.deliveries(created.id)
+        sender = line.sender()
+        results = [await sender.send(d) for d in deliveries]
+        await sender.aclose()
+
+    assert receiver.calls == 10
+    assert {(r.ok, r.status_code, r.permanent) for r in results} == {(False, 503, False)}
+    row = await line.webhook(created.id)
+    assert (row.enabled, row.failures, row.disabled_reason) == (True, 0, None)
+    assert [e.type for e in await line.log()].count(EventType.WEBHOOK_DISABLED) == 0
+    assert line.published.events == []
+    assert {await line.status_of(d.id) for d in deliveries} == {("waiting", None)}
+
+
+async def test_a_call_that_goes_through_resets_the_deliveries_given_up_in_a_row(
+    line: Line,
+) -> None:
     created = await line.subscribe(NOWHERE)
     with running([created.secret], fail_first=2) as (receiver, url):
         await line.retarget(created.id, url)
-        await line.notice()
-        [delivery] = await line.deliveries(created.id)
+        for _ in range(3):
+            await line.notice()
+        deliveries = await line.deliveries(created.id)
         sender = line.sender()
-        first, second = await sender.send(delivery), await sender.send(delivery)
+        first = await sender.send(line.last_try(deliveries[0]))
+        second = await sender.send(line.last_try(deliveries[1]))
         assert (await line.webhook(created.id)).failures == 2
-        third = await sender.send(delivery)
+        third = await sender.send(deliveries[2])
         await sender.aclose()
 
     assert (first.ok, second.ok, third.ok) == (False, False, True)

@@ -223,7 +223,7 @@ const DISABLED = {
   webhook: HOOK,
   party: "water",
   failures: 10,
-  reason: "10 failed calls in a row; the last: 503 Service Unavailable",
+  reason: "10 deliveries given up in a row; the last: HTTP 503",
 };
 
 /** A book with one event of `type`, logged by the server. */
@@ -252,19 +252,19 @@ test("webhook.disabled changes no notice and reads as the subscription stopped, 
   assert.equal(book.notices.size, 0);
   assert.equal(
     eventDetail(entry, CHANNEL_INFO, book),
-    "Riverside Water's webhook 3f2a9c1e was disabled after 10 failed tries: " +
-      "10 failed calls in a row; the last: 503 Service Unavailable",
+    "Riverside Water's webhook 3f2a9c1e was disabled after 10 deliveries given up: " +
+      "10 deliveries given up in a row; the last: HTTP 503",
   );
 });
 
-test("a webhook gone (410) is disabled after one try, and said so", () => {
+test("a webhook gone (410) is disabled after one delivery given up, and said so", () => {
   const { book, entry } = logged("webhook.disabled", {
     ...DISABLED,
     failures: 1,
     reason: "the receiver answered 410 Gone",
   });
 
-  assert.match(eventDetail(entry, CHANNEL_INFO, book), /after 1 failed try: the receiver answered 410 Gone$/);
+  assert.match(eventDetail(entry, CHANNEL_INFO, book), /after 1 delivery given up: the receiver answered 410 Gone$/);
 });
 
 test("webhook.disabled is announced to the subscribing party only", () => {
@@ -272,7 +272,7 @@ test("webhook.disabled is announced to the subscribing party only", () => {
 
   assert.equal(
     announcement(entry, book, CHANNEL_INFO, "water"),
-    "Riverside Water's webhook 3f2a9c1e was DISABLED by the server after 10 failed tries; " +
+    "Riverside Water's webhook 3f2a9c1e was DISABLED by the server after 10 deliveries given up; " +
       "an admin can enable it again.",
   );
   assert.equal(announcement(entry, book, CHANNEL_INFO, "roads"), null);

@@ -344,5 +344,5 @@ def test_a_disabled_webhook_is_one_line_naming_it_its_party_and_why() -> None:
 
     assert event_line(event) == (
         f"#42 {AT} webhook.disabled by server  webhook {HOOK}  of water disabled after 10 "
-        "failed calls in a row: 503 ten times"
+        "given up in a row: 503 ten times"
     )

@@ -98,7 +98,7 @@ function clockOrPolicy(entry, book, channel, party) {
       // The other party's subscriptions are its own business; its log line still shows it.
       return data.party === party
         ? `${asked}'s webhook ${String(data.webhook).slice(0, 8)} was DISABLED by the server ` +
-            `after ${data.failures} failed ${data.failures === 1 ? "try" : "tries"}; ` +
+            `after ${data.failures} ${data.failures === 1 ? "delivery" : "deliveries"} given up; ` +
             "an admin can enable it again."
         : null;
     default:

@@ -1,9 +1,9 @@
 /**
  * What an event of the clock, of the policy or of the server says, in a few words for a log
  * line: "reminder 2 of 3 to City Roads", "escalated to dev", "answered by carla in 4
- * seconds", "Riverside Water's webhook 3f2a9c1e was disabled after 10 failed tries". The notice
- * events need none, their type and their notice's subject say it, but for the files a
- * notice carries: "with 2 files: plan.pdf, map.geojson".
+ * seconds", "Riverside Water's webhook 3f2a9c1e was disabled after 10 deliveries given
+ * up". The notice events need none, their type and their notice's subject say it, but for
+ * the files a notice carries: "with 2 files: plan.pdf, map.geojson".
  * @module
  */
 
@@ -62,7 +62,7 @@ export function eventDetail(entry, channel, book) {
     case "webhook.disabled":
       return (
         `${party(data.party)}'s webhook ${String(data.webhook).slice(0, 8)} was disabled ` +
-        `after ${data.failures} failed ${data.failures === 1 ? "try" : "tries"}` +
+        `after ${data.failures} ${data.failures === 1 ? "delivery" : "deliveries"} given up` +
         (data.reason ? `: ${shorten(String(data.reason), 120)}` : "")
       );
     default:

@@ -116,7 +116,7 @@ const RETRY_STATUSES = new Set([502, 503, 504]);
  * @property {string} url where each event is posted
  * @property {string[]} types the event types sent; empty: all
  * @property {boolean} enabled whether it is called
- * @property {number} failures failed calls in a row
+ * @property {number} failures deliveries given up in a row (each after all its tries)
  * @property {string | null} disabled_reason why it is not called, if it is not
  * @property {string | null} previous_secret_until after a rotation, until when the old
  *   secret signs too
@@ -590,7 +590,7 @@ export class HotlineClient {
 
   /**
    * Change a subscription (admins only): its URL, its types, or whether it is called.
-   * Enabling one the server disabled after failures starts its count of failures afresh.
+   * Enabling one the server disabled starts its count of deliveries given up afresh.
    * Tried again after a network failure: the same change twice is the same change.
    * @param {string} channel
    * @param {string} webhook its id
