@@ -966,7 +966,8 @@ class Webhook(BaseModel):
         "good); a call that goes through resets it."
     )
     disabled_reason: str | None = Field(
-        description="Why the server disabled it (failures, or `410 Gone`); `null` otherwise."
+        description="Why it was disabled (deliveries given up, with the last error in full; "
+        "`410 Gone`; or by whom); `null` otherwise."
     )
     previous_secret_until: Time | None = Field(
         description="After a rotation, until when the previous secret also signs; `null` "

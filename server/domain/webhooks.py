@@ -141,12 +141,18 @@ class WebhookCall:
     Attributes:
         ok: The receiver took it (a 2xx answer).
         permanent: Trying again is pointless (410 Gone: the receiver wants no more).
-        error: Why not, short and free of secrets; ``None`` when it went through.
+        error: Why not, short and free of secrets; ``None`` when it went through. It
+            may name an address or quote the receiver: it goes to the party's own
+            delivery log.
+        kind: What went wrong in a word or two (``HTTP 503``, ``timed out``, ``connection
+            refused``, ``address refused``…), naming no address or host and quoting
+            nobody: all that the channel's log, which both parties read, says of it.
     """
 
     ok: bool
     permanent: bool = False
     error: str | None = None
+    kind: str | None = None
 
 
 def outcome_of(status_code: int) -> WebhookCall:
@@ -159,7 +165,13 @@ def outcome_of(status_code: int) -> WebhookCall:
     if 200 <= status_code < 300:
         return WebhookCall(ok=True)
     if 300 <= status_code < 400:
-        return WebhookCall(ok=False, error=f"HTTP {status_code}: redirects are not followed")
+        return WebhookCall(
+            ok=False,
+            error=f"HTTP {status_code}: redirects are not followed",
+            kind=f"HTTP {status_code}",
+        )
     if status_code == 410:
-        return WebhookCall(ok=False, permanent=True, error="HTTP 410: the receiver is gone")
-    return WebhookCall(ok=False, error=f"HTTP {status_code}")
+        return WebhookCall(
+            ok=False, permanent=True, error="HTTP 410: the receiver is gone", kind="HTTP 410"
+        )
+    return WebhookCall(ok=False, error=f"HTTP {status_code}", kind=f"HTTP {status_code}")

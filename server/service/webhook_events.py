@@ -16,6 +16,12 @@ is rewritten under its lock, and the channel's log gets ``webhook.disabled``, ap
 through the single writer like any event, with ``actor: null``: the server decided,
 nobody said it.
 
+The event's ``reason`` says what went wrong in a word or two (``HTTP 503``, ``timed
+out``, ``connection refused``, ``address refused``): the channel's log is read by both
+parties, and one party's receiver's addresses, host names and answers are none of the
+other's business. The full error stays where only its party reads it: the row's
+``disabled_reason`` and each try in the delivery log (``delivery_attempts``).
+
 All of that is one command of the single writer, one transaction: the event cannot be
 logged without the subscription being disabled, nor the other way round, whenever the
 server stops. The writer reads the channel's enabled subscriptions under the channel's
@@ -68,6 +74,7 @@ async def record_failure(
     webhook_id: uuid.UUID,
     *,
     error: str,
+    kind: str,
     gone: bool,
     disable_after: int,
     publisher: Publisher | None,
@@ -80,7 +87,10 @@ async def record_failure(
     Args:
         db: the database.
         webhook_id: the subscription called.
-        error: why the delivery's last call failed.
+        error: why the delivery's last call failed, in full: the subscription's row keeps
+            it, for its party.
+        kind: the same in a word or two, naming no address or host and quoting nobody
+            (``HTTP 503``, ``timed out``): what the channel's log says, for both parties.
         gone: the receiver answered ``410 Gone``: disable now, however few given up.
         disable_after: deliveries given up in a row that disable it.
         publisher: where ``webhook.disabled`` goes once committed.
@@ -94,24 +104,39 @@ async def record_failure(
     if failures is None:
         return True  # disabled (or removed) meanwhile
     if gone:
-        reason = "the receiver answered 410 Gone"
+        reason = detail = "the receiver answered 410 Gone"
     elif failures >= disable_after:
         deliveries = "1 delivery" if failures == 1 else f"{failures} deliveries"
-        reason = f"{deliveries} given up in a row; the last: {error}"
+        reason = f"{deliveries} given up in a row; the last: {kind}"
+        detail = f"{deliveries} given up in a row; the last: {error}"
     else:
         return False
-    await disable(db, webhook_id, reason=reason, publisher=publisher)
+    await disable(db, webhook_id, reason=reason, detail=detail, publisher=publisher)
     return True
 
 
 async def disable(
-    db: Database, webhook_id: uuid.UUID, *, reason: str, publisher: Publisher | None
+    db: Database,
+    webhook_id: uuid.UUID,
+    *,
+    reason: str,
+    detail: str | None = None,
+    publisher: Publisher | None,
 ) -> bool:
     """Disable an enabled subscription and log ``webhook.disabled`` on its channel.
 
     One command of the writer does both, in one transaction: the row disabled, the
     deliveries waiting for it given up, the channel's list of subscriptions without it,
     and the event. A server stopped at any moment leaves all of it or none.
+
+    Args:
+        db: the database.
+        webhook_id: the subscription.
+        reason: why, for the channel's log, which both parties read: no address, no
+            host, nothing the receiver said.
+        detail: why, in full, for the subscription's row, which only its party's admins
+            read (and the server's log); ``reason`` if ``None``.
+        publisher: where the event goes once committed (the fan-out).
 
     Returns:
         Whether this call disabled it (``False``: it was disabled already, or is gone).
@@ -127,6 +152,7 @@ async def disable(
         party=found.party,
         failures=found.failures,
         reason=reason,
+        detail=detail,
         publisher=publisher,
     )
     if not outcome.events:
@@ -138,7 +164,7 @@ async def disable(
             "channel": found.channel,
             "party": found.party,
             "failures": found.failures,
-            "reason": reason,
+            "reason": detail or reason,
         },
     )
     return True
@@ -167,6 +193,7 @@ async def disable_webhook(
     party: str,
     failures: int,
     reason: str,
+    detail: str | None = None,
     publisher: Publisher | None = None,
 ) -> DisabledOutcome:
     """Disable a subscription and log ``webhook.disabled``, through the writer: committed,
@@ -178,7 +205,10 @@ async def disable_webhook(
         webhook_id: the subscription.
         party: the party it belongs to.
         failures: its deliveries given up in a row.
-        reason: why it was disabled, for people.
+        reason: why it was disabled, for people of both parties (the event): no address,
+            no host, nothing the receiver said.
+        detail: why, in full, for the subscription's party (its row); ``reason`` if
+            ``None``.
         publisher: where the event goes once committed (the fan-out).
     """
     command = partial(
@@ -188,6 +218,7 @@ async def disable_webhook(
         party=party,
         failures=failures,
         reason=reason,
+        detail=reason if detail is None else detail,
     )
     return await db.writer.run(command, channel_id=channel_id, publisher=publisher)
 
@@ -200,11 +231,12 @@ def _disabled_in(
     party: str,
     failures: int,
     reason: str,
+    detail: str,
 ) -> DisabledOutcome:
     channel = batch.channel(channel_id, party=None)
     # Read under the channel's lock, where every change to subscriptions takes turns.
     if not batch.disable_webhook(
-        channel.id, str(webhook_id), reason=reason, error=SUBSCRIPTION_DISABLED
+        channel.id, str(webhook_id), reason=detail, error=SUBSCRIPTION_DISABLED
     ):
         return DisabledOutcome(events=[])
     event = WebhookDisabled(

@@ -59,11 +59,20 @@ Header = tuple[bytes, bytes]
 
 
 class CallFailed(Exception):
-    """A call that got no status code; ``reason`` says why, briefly and without secrets."""
+    """A call that got no status code.
 
-    def __init__(self, reason: str) -> None:
+    Attributes:
+        reason: why, briefly and without secrets; it may name the address, and quote
+            what the receiver sent.
+        kind: what went wrong in a word or two (``connection refused``, ``TLS error``,
+            ``not HTTP``, ``no answer``…), naming no address and quoting nobody: what
+            a log both parties of a channel read may say.
+    """
+
+    def __init__(self, reason: str, *, kind: str = "no answer") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.kind = kind
 
 
 class ConnectFailed(CallFailed):
@@ -180,7 +189,7 @@ class Connections:
             else:
                 reader, writer = await asyncio.open_connection(str(address), port)
         except OSError as exc:  # refused, unreachable, and TLS's failures (ssl.SSLError)
-            raise ConnectFailed(_reason(exc)) from None
+            raise ConnectFailed(_reason(exc), kind=_connect_kind(exc)) from None
         return _Connection(
             reader, writer, h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
         )
@@ -269,7 +278,7 @@ class Connections:
         self, connection: _Connection, request: h11.Request, body: bytes, *, reused: bool
     ) -> int:
         protocol = connection.protocol
-        received = False
+        received = ended = False
         try:
             connection.writer.write(
                 protocol.send(request)
@@ -281,7 +290,7 @@ class Connections:
                 event = protocol.next_event()
                 if event is h11.NEED_DATA:
                     data = await connection.reader.read(_READ)
-                    received = received or bool(data)
+                    received, ended = received or bool(data), not data
                     if not data and reused and not received:
                         raise _Stale
                     protocol.receive_data(data)  # b"": the end, which h11 judges
@@ -297,7 +306,10 @@ class Connections:
         except OSError as exc:
             raise NoAnswer(_reason(exc)) from None
         except h11.ProtocolError as exc:
-            raise NoAnswer(f"not an HTTP/1.1 answer: {exc}"[:200]) from None
+            # Closed before an answer ended (h11 says so with an error too), or bytes that
+            # are not HTTP.
+            kind = "no answer" if ended else "not HTTP"
+            raise NoAnswer(f"not an HTTP/1.1 answer: {exc}"[:200], kind=kind) from None
 
     async def _drain(self, connection: _Connection) -> bool:
         """Read the body up to the limit (its bytes are not kept); whether it all came.
@@ -321,6 +333,14 @@ class Connections:
                 return True
             elif isinstance(event, h11.ConnectionClosed):
                 return False
+
+
+def _connect_kind(exc: OSError) -> str:
+    if isinstance(exc, ssl.SSLError):
+        return "TLS error"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    return "no connection"
 
 
 def _reason(exc: BaseException) -> str:

@@ -157,6 +157,7 @@ class WebhookSender:
             self.db,
             webhook.id,
             error=error,
+            kind=call.kind or "failed",
             gone=status == 410,
             disable_after=self.disable_after,
             publisher=self.publisher,
@@ -197,13 +198,16 @@ class WebhookSender:
                 headers = signed_headers(str(delivery_id), utc_now(), payload, signing)
                 return await self._post(checked, payload, headers)
         except Unresolved as exc:
-            return None, WebhookCall(ok=False, error=exc.message)
+            return None, WebhookCall(ok=False, error=exc.message, kind="name not resolved")
         except WebhookAddressRefused as exc:
             # The name leads somewhere it may not go: no use trying this call again.
-            return None, WebhookCall(ok=False, permanent=True, error=exc.message)
+            return None, WebhookCall(
+                ok=False, permanent=True, error=exc.message, kind="address refused"
+            )
         except TimeoutError:
             took = time.monotonic() - started
-            return None, WebhookCall(ok=False, error=f"no answer within {took:.1f} s")
+            error = f"no answer within {took:.1f} s"
+            return None, WebhookCall(ok=False, error=error, kind="timed out")
 
     async def _post(
         self, checked: Checked, payload: str, headers: dict[str, str]
@@ -216,7 +220,7 @@ class WebhookSender:
             *((name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()),
         ]
         content = payload.encode("utf-8")
-        error = "no address to connect to"
+        error, kind = "no address to connect to", "no connection"
         for address in checked.addresses:  # the next address only if this one refuses
             try:
                 status = await self._connections.post(
@@ -229,12 +233,12 @@ class WebhookSender:
                     body=content,
                 )
             except ConnectFailed as exc:
-                error = f"cannot connect to {address}: {exc.reason}"
+                error, kind = f"cannot connect to {address}: {exc.reason}", exc.kind
                 continue
             except CallFailed as exc:
-                return None, WebhookCall(ok=False, error=exc.reason)
+                return None, WebhookCall(ok=False, error=exc.reason, kind=exc.kind)
             return status, outcome_of(status)
-        return None, WebhookCall(ok=False, error=error)
+        return None, WebhookCall(ok=False, error=error, kind=kind)
 
 
 @functools.lru_cache(maxsize=1024)

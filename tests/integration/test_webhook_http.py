@@ -233,8 +233,10 @@ async def test_a_receiver_that_hangs_up_without_answering_gives_no_answer(
         await read_request(server, reader)
 
     async with serving(hang_up) as server:
-        with pytest.raises(NoAnswer):
+        with pytest.raises(NoAnswer) as failed:
             await post(connections, server)
+
+    assert failed.value.kind == "no answer"
 
 
 @pytest.mark.parametrize(
@@ -254,8 +256,10 @@ async def test_an_answer_that_is_not_http_is_no_answer(
         await reader.read()  # until the client hangs up
 
     async with serving(wrong) as server:
-        with pytest.raises(NoAnswer, match=r"not an HTTP/1\.1 answer"):
+        with pytest.raises(NoAnswer, match=r"not an HTTP/1\.1 answer") as failed:
             await post(connections, server)
+
+    assert failed.value.kind == "not HTTP"  # in a word, without what the receiver said
 
 
 async def test_no_connection_to_an_address_is_a_failure_to_connect(
@@ -264,10 +268,12 @@ async def test_no_connection_to_an_address_is_a_failure_to_connect(
     async with serving(answers) as server:
         port = server.port  # closed once the block ends: nobody listens there any more
 
-    with pytest.raises(ConnectFailed, match="ConnectionRefusedError"):
+    with pytest.raises(ConnectFailed, match="ConnectionRefusedError") as failed:
         await connections.post(
             LOCAL, port, tls=False, tls_name=None, target=b"/", headers=HEAD, body=b""
         )
+
+    assert failed.value.kind == "connection refused"
 
 
 # -- TLS --------------------------------------------------------------------------------
@@ -307,7 +313,7 @@ async def test_a_certificate_for_another_name_fails_the_connection(
 ) -> None:
     connections = Connections(max_response_bytes=4096, ssl_context=authority.client)
     async with serving(answers, authority.server) as server:
-        with pytest.raises(ConnectFailed, match="SSLCertVerificationError"):
+        with pytest.raises(ConnectFailed, match="SSLCertVerificationError") as failed:
             await connections.post(
                 LOCAL,
                 server.port,
@@ -319,3 +325,5 @@ async def test_a_certificate_for_another_name_fails_the_connection(
             )
         assert server.requests == []
     await connections.aclose()
+
+    assert failed.value.kind == "TLS error"

@@ -634,6 +634,120 @@ async def test_a_name_that_does_not_resolve_at_call_time_is_tried_again(line: Li
     assert sent.error == "hooks.test does not resolve: Name or service not known"
 
 
+# -- what the channel's log says of a webhook disabled -------------------------------------
+
+
+async def given_up_once(
+    line: Line,
+    url: str,
+    guard: Guard | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+) -> tuple[dict[str, Any], str | None]:
+    """Subscribe ``url``, and give up its first delivery on a server that disables a
+    webhook at the first one: the ``webhook.disabled`` event's data and the row's reason."""
+    created = await line.subscribe(url, guard)
+    await line.notice()
+    [delivery] = await line.deliveries(created.id)
+    at_once = line.settings.model_copy(update={"webhook_disable_after": 1})
+    sender = webhooks.WebhookSender(
+        line.db, at_once, line.box, line.published, guard=guard, ssl_context=ssl_context
+    )
+    sent = await sender.send(line.last_try(delivery))
+    await sender.aclose()
+    assert sent.permanent, sent
+    disabled = (await line.log())[-1]
+    assert disabled.type is EventType.WEBHOOK_DISABLED
+    return disabled.data, (await line.webhook(created.id)).disabled_reason
+
+
+def names_nothing(data: dict[str, Any], *secrets: str) -> None:
+    text = str(data)
+    for secret in ("127.0.0.1", "10.0.0.7", "hooks.test", "internal", *secrets):
+        assert secret not in text
+
+
+UNAVAILABLE = b"backend db-7.internal is down"
+"""What a receiver's error page might say: none of the other party's business."""
+
+
+@pytest.mark.parametrize(
+    ("answer", "kind"),
+    [
+        (
+            b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: %d\r\n\r\n%s"
+            % (len(UNAVAILABLE), UNAVAILABLE),
+            "HTTP 503",
+        ),
+        (b"SSH-2.0-OpenSSH_9.6 gateway.internal\r\n\r\n", "not HTTP"),
+        (None, "timed out"),
+    ],
+    ids=["an error status", "not HTTP", "no answer in time"],
+)
+async def test_the_log_says_in_a_word_why_a_webhook_was_disabled_quoting_no_receiver(
+    line: Line, answer: bytes | None, kind: str
+) -> None:
+    never = asyncio.Event()
+
+    async def answering(writer: asyncio.StreamWriter) -> None:
+        if answer is None:
+            await never.wait()
+        else:
+            writer.write(answer)
+            await writer.drain()
+
+    async with raw_server(answering) as receiver:
+        data, detail = await given_up_once(line, receiver.url)
+
+    assert data["reason"] == f"1 delivery given up in a row; the last: {kind}"
+    names_nothing(data, "db-7", "gateway", "OpenSSH")
+    assert detail is not None
+    assert detail.startswith("1 delivery given up in a row; the last: ")
+
+
+async def test_the_log_does_not_name_the_address_a_connection_was_refused_at(
+    line: Line,
+) -> None:
+    async with raw_server(lambda writer: asyncio.sleep(0)) as receiver:
+        url = receiver.url  # closed once the block ends: nobody listens there any more
+
+    data, detail = await given_up_once(line, url)
+
+    assert data["reason"] == "1 delivery given up in a row; the last: connection refused"
+    names_nothing(data)
+    assert detail is not None
+    assert "cannot connect to 127.0.0.1" in detail  # the party's own row keeps the detail
+
+
+async def test_the_log_does_not_name_the_private_address_a_name_came_to_resolve_to(
+    line: Line,
+) -> None:
+    guard = Guard(allow=LOOPBACK, resolver=resolver_of(["127.0.0.1"], ["10.0.0.7"]))
+
+    data, detail = await given_up_once(line, "http://hooks.test:9/", guard)
+
+    assert data["reason"] == "1 delivery given up in a row; the last: address refused"
+    names_nothing(data)
+    assert detail is not None
+    assert "hooks.test resolves to 10.0.0.7 is a private address" in detail
+
+
+async def test_the_log_says_tls_error_not_which_certificate(line: Line, tmp_path: Path) -> None:
+    authority = Authority.make(tmp_path, "hooks.test")
+
+    async def accepted(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+
+    async with raw_server(accepted, authority.server) as receiver:
+        # No name to check the certificate against, but the address: it is refused.
+        url = receiver.url.replace("/hook", "/in")
+        data, detail = await given_up_once(line, url, ssl_context=authority.client)
+
+    assert data["reason"] == "1 delivery given up in a row; the last: TLS error"
+    names_nothing(data, "hooks.test", "certificate")
+    assert detail is not None
+    assert "SSLCertVerificationError" in detail
+
+
 async def test_a_removed_subscription_is_not_called(line: Line) -> None:
     created = await line.subscribe(NOWHERE)
     await line.notice()

@@ -136,6 +136,7 @@ def test_only_a_2xx_is_taken_and_only_410_is_final(status: int, ok: bool, perman
 
     assert (call.ok, call.permanent) == (ok, permanent)
     assert (call.error is None) == ok
+    assert call.kind == (None if ok else f"HTTP {status}")  # what the channel's log may say
 
 
 def test_webhook_disabled_names_the_subscription_its_party_and_why() -> None:
