@@ -154,8 +154,9 @@ class WebhookCalls:
         return RotatedSecret.model_validate(found)
 
     async def remove_webhook(self: Requester, channel: str, webhook: UUID | str) -> None:
-        """Delete a subscription: it is called no more, and what still waited for it is
-        given up. Its deliveries stay in the channel's delivery log.
+        """Remove a subscription: it is called no more, and what still waited for it is
+        given up. Its deliveries stay in the party's delivery log (:meth:`deliveries`,
+        and :meth:`webhook_deliveries` by its id); nothing else finds it any more.
 
         Not tried again by itself: a second removal is refused.
 
@@ -168,10 +169,10 @@ class WebhookCalls:
         self: Requester, channel: str, webhook: UUID | str, *, page_size: int = 50
     ) -> AsyncIterator[Delivery]:
         """The calls made, or still to make, to one subscription, newest event first,
-        each with its attempts; fetched a page at a time.
+        each with its attempts; fetched a page at a time. Removed, it still has them.
 
         Raises:
-            NotFound: no such subscription of this party.
+            NotFound: no such subscription of this party, nor one it removed.
         """
         return _pages(self, f"{_webhooks(channel, webhook)}/deliveries", {}, page_size)
 
@@ -183,7 +184,8 @@ class WebhookCalls:
         page_size: int = 50,
     ) -> AsyncIterator[Delivery]:
         """What the channel's events sent to the operator's party, newest event first:
-        calls to its webhooks, and mail to its operators; fetched a page at a time.
+        calls to its webhooks (those removed too), and mail to its operators; fetched a
+        page at a time.
 
         Args:
             channel: the channel's id.

@@ -131,7 +131,7 @@ class WebhookSender:
         except ValueError:
             return Sent(ok=False, permanent=True, error="not a webhook id")
         webhook, event = await self._load(webhook_id, delivery.channel, delivery.seq)
-        if webhook is None:
+        if webhook is None or webhook.removed:
             return Sent(ok=False, permanent=True, error=SUBSCRIPTION_REMOVED)
         if not webhook.enabled:
             return Sent(ok=False, permanent=True, error=SUBSCRIPTION_DISABLED)

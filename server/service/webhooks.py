@@ -16,8 +16,14 @@ A URL is checked by the address guard when it is set (``server/service/destinati
 refused, nothing is stored. The sender checks it again before every call
 (``server/service/webhook_sender.py``, whose :class:`WebhookSender` is exported here too).
 
-When calls fail too often in a row, or the receiver answers ``410 Gone``, the sender
-disables the subscription (``server/service/webhook_events.py``).
+When deliveries are given up too often in a row, or the receiver answers ``410 Gone``,
+the sender disables the subscription (``server/service/webhook_events.py``).
+
+Removing a subscription keeps its row, disabled and marked removed
+(``server/store/reach.py``): it is gone from the list, and showing, changing, rotating
+or removing it again is refused as for one that never was (404); but its deliveries, and
+every try of them, stay readable in its party's delivery log, which finds them through
+it.
 """
 
 from __future__ import annotations
@@ -145,9 +151,15 @@ async def _admin_of(db: Database, actor: Actor, channel_id: str) -> None:
         raise Forbidden(f"only an admin of a party manages its webhooks, not an {actor.role}")
 
 
-def _own(webhook: StoredWebhook | None, actor: Actor, channel_id: str) -> StoredWebhook:
+def _own(
+    webhook: StoredWebhook | None, actor: Actor, channel_id: str, *, removed: bool = False
+) -> StoredWebhook:
+    """The subscription if it is the actor's party's on this channel (and not removed,
+    unless ``removed``: its delivery log is still read); else 404."""
     if webhook is None or webhook.channel != channel_id or webhook.party != actor.party:
         raise NotFound("no such webhook on this channel")
+    if webhook.removed and not removed:
+        raise NotFound("no such webhook on this channel: it was removed")
     return webhook
 
 
@@ -269,9 +281,10 @@ async def change(
 
 
 async def remove(db: Database, actor: Actor, channel_id: str, webhook_id: uuid.UUID) -> None:
-    """Delete a subscription; what was still waiting to be sent to it is given up.
+    """Remove a subscription; what was still waiting to be sent to it is given up.
 
-    Its deliveries and their attempts stay in the delivery log of the channel.
+    Its row stays, marked removed and without its secrets, so that its deliveries and
+    their attempts stay in the party's delivery log; it is found nowhere else any more.
     """
     await _admin_of(db, actor, channel_id)
     async with db.session() as session:
@@ -347,12 +360,13 @@ async def deliveries_of(
     limit: int = 50,
     before: str | None = None,
 ) -> schemas.DeliveryPage:
-    """The calls made (or to make) to one subscription, newest event first, with every try."""
+    """The calls made (or to make) to one subscription, newest event first, with every try;
+    a subscription removed too."""
     await _admin_of(db, actor, channel_id)
     after = None if before is None else decode_before(before)
     async with db.session() as session:
         reach = Reach(session)
-        _own(await reach.webhook(webhook_id), actor, channel_id)
+        _own(await reach.webhook(webhook_id), actor, channel_id, removed=True)
         found = await reach.deliveries(
             channel_id, targets=[str(webhook_id)], before=after, limit=limit + 1
         )
@@ -368,15 +382,17 @@ async def channel_deliveries(
     limit: int = 50,
     before: str | None = None,
 ) -> schemas.DeliveryPage:
-    """What a channel's events sent to the actor's party: calls to its subscriptions and
-    mail to its operators (``operator:<id>``) or to all of them (``party:<id>``)."""
+    """What a channel's events sent to the actor's party: calls to its subscriptions (those
+    removed too) and mail to its operators (``operator:<id>``) or to all of them
+    (``party:<id>``)."""
     await _admin_of(db, actor, channel_id)
     after = None if before is None else decode_before(before)
     async with db.session() as session:
         reach = Reach(session)
         targets: list[str] = []
         if kind in (None, "webhook"):
-            targets += [str(i) for i in await reach.webhook_ids_of(channel_id, party=actor.party)]
+            ids = await reach.webhook_ids_of(channel_id, party=actor.party, removed=True)
+            targets += [str(i) for i in ids]
         if kind in (None, "mail"):
             operators = await reach.operator_ids_of(actor.party)
             targets += [f"operator:{o}" for o in operators] + [f"party:{actor.party}"]

@@ -15,6 +15,11 @@ never to a mix.
 ``deliveries`` and ``delivery_attempts`` (the outbox, written by the writer and the
 delivery worker) are only read here, for the delivery log of the API, and changed in one
 way: a subscription that is disabled or removed fails the deliveries still waiting for it.
+
+A subscription removed keeps its row, disabled, with ``disabled_reason`` :data:`REMOVED`
+and its secrets dropped: its deliveries name it (``deliveries.target``), and its party
+may still read them, although the subscription itself is gone from every list and every
+change (``server/service/webhooks.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.store.models import (
@@ -38,6 +43,7 @@ from server.store.models import (
 )
 
 __all__ = [
+    "REMOVED",
     "Reach",
     "StoredAttempt",
     "StoredDelivery",
@@ -49,6 +55,10 @@ __all__ = [
 _WEBHOOKS = WebhookRow.__table__
 _DELIVERIES = DeliveryRow.__table__
 _NO_SYNC = {"synchronize_session": False}  # rows changed by statement, none held in the session
+
+REMOVED = "removed"
+"""``disabled_reason`` of a subscription removed (no other reason is this one word)."""
+_NOT_REMOVED = or_(_WEBHOOKS.c.disabled_reason.is_(None), _WEBHOOKS.c.disabled_reason != REMOVED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +81,11 @@ class StoredWebhook:
 
     def __repr__(self) -> str:  # sealed, but still nothing for a log line
         return f"StoredWebhook(id={self.id!s}, channel={self.channel!r}, party={self.party!r})"
+
+    @property
+    def removed(self) -> bool:
+        """Removed by its party: kept only for the deliveries that name it."""
+        return not self.enabled and self.disabled_reason == REMOVED
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,19 +201,23 @@ class Reach:
         return None if row is None else _webhook(row)
 
     async def webhooks_of(self, channel_id: str, *, party: str) -> list[StoredWebhook]:
-        """A party's subscriptions on a channel, oldest first."""
+        """A party's subscriptions on a channel, oldest first; not those removed."""
         stmt = (
             select(WebhookRow)
-            .where(WebhookRow.channel_id == channel_id, WebhookRow.party == party)
+            .where(WebhookRow.channel_id == channel_id, WebhookRow.party == party, _NOT_REMOVED)
             .order_by(WebhookRow.created_at, WebhookRow.id)
         )
         return [_webhook(row) for row in (await self.session.scalars(stmt)).all()]
 
-    async def webhook_ids_of(self, channel_id: str, *, party: str) -> list[uuid.UUID]:
-        """The ids of a party's subscriptions on a channel."""
+    async def webhook_ids_of(
+        self, channel_id: str, *, party: str, removed: bool = False
+    ) -> list[uuid.UUID]:
+        """The ids of a party's subscriptions on a channel; those removed too if ``removed``."""
         stmt = select(_WEBHOOKS.c.id).where(
             _WEBHOOKS.c.channel_id == channel_id, _WEBHOOKS.c.party == party
         )
+        if not removed:
+            stmt = stmt.where(_NOT_REMOVED)
         return list((await self.session.scalars(stmt)).all())
 
     async def add(
@@ -239,8 +258,20 @@ class Reach:
         )
 
     async def remove(self, webhook_id: uuid.UUID) -> None:
-        """Delete a subscription (its deliveries and their attempts stay, as a record)."""
-        stmt = delete(WebhookRow).where(_WEBHOOKS.c.id == webhook_id)
+        """Remove a subscription: disabled for good, marked :data:`REMOVED`, its secrets
+        dropped. The row stays for its deliveries and their attempts, which name it."""
+        stmt = (
+            update(WebhookRow)
+            .where(_WEBHOOKS.c.id == webhook_id)
+            .values(
+                enabled=False,
+                disabled_reason=REMOVED,
+                failures=0,
+                secret="",
+                previous_secret=None,
+                previous_until=None,
+            )
+        )
         await self.session.execute(stmt, execution_options=_NO_SYNC)
 
     async def count_failure(self, webhook_id: uuid.UUID) -> int | None:

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from client.protocol.times import parse_time
 from server.config import Settings
 from server.secrets import SecretBox
-from server.service import demo
+from server.service import demo, webhooks
 from server.store.db import Database
 from server.store.models import ChannelRow, DeliveryRow, WebhookRow
 from tests.integration.conftest import Api
@@ -297,7 +297,13 @@ async def test_removing_a_webhook_gives_up_what_waits_for_it(api: Api, db: Datab
 
     assert removed.status_code == 204
     problem(await api.get("wanda", f"{WEBHOOKS}/{created['id']}"), 404, "not-found")
-    assert await stored(db) == []
+    [row] = await stored(db)  # kept for the deliveries that name it, without its secrets
+    assert (row.enabled, row.disabled_reason, row.secret, row.previous_secret) == (
+        False,
+        "removed",
+        "",
+        None,
+    )
     assert await channel_targets(db) == []
     async with db.session() as session:
         rows = (await session.scalars(select(DeliveryRow))).all()
@@ -309,3 +315,43 @@ async def test_removing_a_webhook_gives_up_what_waits_for_it(api: Api, db: Datab
     assert (await api.send("ana")).status_code == 201  # no subscription: no delivery
     async with db.session() as session:
         assert await session.scalar(select(func.count()).select_from(DeliveryRow)) == 1
+
+
+async def test_a_removed_webhook_is_gone_but_its_delivery_log_stays(api: Api) -> None:
+    created = (await subscribe(api)).json()
+    kept = (await subscribe(api)).json()
+    assert (await api.send("ana")).status_code == 201
+    one = f"{WEBHOOKS}/{created['id']}"
+    before = (await api.get("wanda", f"{one}/deliveries")).json()["items"]
+
+    assert (await delete(api, "wanda", one)).status_code == 204
+
+    listed = (await api.get("wanda", WEBHOOKS)).json()
+    assert [w["id"] for w in listed] == [kept["id"]]
+    problem(await api.get("wanda", one), 404, "not-found")
+    problem(await patch(api, "wanda", one, {"enabled": True}), 404, "not-found")
+    problem(await api.post("wanda", f"{one}/rotate", {"overlap_seconds": 0}), 404, "not-found")
+    problem(await delete(api, "wanda", one), 404, "not-found")
+    # Its deliveries: by its id, and in the party's whole log of webhook calls.
+    log = await api.get("wanda", f"{one}/deliveries")
+    assert log.status_code == 200, log.text
+    [delivery] = log.json()["items"]
+    assert delivery["id"] == before[0]["id"]
+    assert delivery["status"] == "failed"  # given up as it was removed, if not tried before
+    party = await api.get("wanda", f"{CHANNEL}/deliveries", params={"kind": "webhook"})
+    assert {d["target"] for d in party.json()["items"]} == {created["id"], kept["id"]}
+    # Not the other party's business, removed or not.
+    problem(await api.get("raj", f"{one}/deliveries"), 404, "not-found")
+    assert (await api.get("raj", f"{CHANNEL}/deliveries")).json()["items"] == []
+
+
+async def test_a_removed_webhook_does_not_count_towards_the_partys_limit(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(webhooks, "MAX_WEBHOOKS", 1)
+    first = (await subscribe(api)).json()
+    problem(await subscribe(api), 422, "invalid")
+
+    assert (await delete(api, "wanda", f"{WEBHOOKS}/{first['id']}")).status_code == 204
+
+    assert (await subscribe(api)).status_code == 201

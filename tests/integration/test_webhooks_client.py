@@ -188,13 +188,25 @@ async def test_a_disabled_webhook_is_not_called_until_enabled_and_a_removed_one_
     assert (on.enabled, on.failures, on.disabled_reason) == (True, 0, None)
     assert await all_of(wanda.webhook_deliveries(CHANNEL, made.id)) == []
 
+    await hotline["ana"].send(CHANNEL, subject="Hydrant test, Mill Lane")
+    called = await all_of(wanda.webhook_deliveries(CHANNEL, made.id))
     await wanda.remove_webhook(CHANNEL, made.id)
 
     assert await wanda.webhooks(CHANNEL) == []
     with pytest.raises(NotFound):
         await wanda.webhook(CHANNEL, made.id)
     with pytest.raises(NotFound):
+        await wanda.update_webhook(CHANNEL, made.id, enabled=True)
+    with pytest.raises(NotFound):
         await wanda.remove_webhook(CHANNEL, made.id)
+    # What was sent to it, or given up, stays in the party's delivery log.
+    assert [d.id for d in called] != []
+    assert [d.id for d in await all_of(wanda.webhook_deliveries(CHANNEL, made.id))] == [
+        d.id for d in called
+    ]
+    assert [d.id for d in await all_of(wanda.deliveries(CHANNEL, kind="webhook"))] == [
+        d.id for d in called
+    ]
 
 
 async def test_only_an_admin_manages_webhooks_and_only_its_own_partys(hotline: Clients) -> None:

@@ -142,7 +142,9 @@ async def change_webhook(
 async def remove_webhook(
     db: DatabaseDep, actor: CurrentOperator, channel_id: ChannelId, webhook_id: WebhookId
 ) -> None:
-    """Stop calling it for good. Calls still waiting are given up; the delivery log stays."""
+    """Stop calling it for good. Calls still waiting are given up; its deliveries stay in
+    the party's delivery log (`GET …/deliveries`, and `GET …/webhooks/{id}/deliveries`
+    by its id). Anything else asked of it is then 404, as for one that never was."""
     await webhooks.remove(db, actor, channel_id, webhook_id)
 
 
@@ -185,7 +187,8 @@ async def webhook_deliveries(
     before: Before = None,
 ) -> schemas.DeliveryPage:
     """The calls made, or still to make, to this subscription, newest event first, each with
-    every try: when, the receiver's status, the error, how long it took."""
+    every try: when, the receiver's status, the error, how long it took. Still read once
+    the subscription is removed."""
     return await webhooks.deliveries_of(
         db, actor, channel_id, webhook_id, limit=limit, before=before
     )
@@ -207,8 +210,9 @@ async def channel_deliveries(
     limit: Limit = 50,
     before: Before = None,
 ) -> schemas.DeliveryPage:
-    """What the channel's events sent to the caller's party: calls to its webhooks, and
-    mail to its operators, newest event first, each with every try. Admins only."""
+    """What the channel's events sent to the caller's party: calls to its webhooks (those
+    removed too), and mail to its operators, newest event first, each with every try.
+    Admins only."""
     return await webhooks.channel_deliveries(
         db, actor, channel_id, kind=kind, limit=limit, before=before
     )
