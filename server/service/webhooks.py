@@ -41,6 +41,7 @@ from client.protocol.vocabulary import Role
 from server.domain.errors import Forbidden, Invalid, NotFound
 from server.domain.model import Actor
 from server.domain.webhooks import new_secret
+from server.metrics import Metrics
 from server.secrets import SecretBox
 from server.service.destinations import Guard
 from server.service.webhook_events import SUBSCRIPTION_REMOVED
@@ -280,11 +281,20 @@ async def change(
     return webhook_out(_own(stored, actor, channel_id))
 
 
-async def remove(db: Database, actor: Actor, channel_id: str, webhook_id: uuid.UUID) -> None:
+async def remove(
+    db: Database,
+    actor: Actor,
+    channel_id: str,
+    webhook_id: uuid.UUID,
+    *,
+    metrics: Metrics | None = None,
+) -> None:
     """Remove a subscription; what was still waiting to be sent to it is given up.
 
     Its row stays, marked removed and without its secrets, so that its deliveries and
     their attempts stay in the party's delivery log; it is found nowhere else any more.
+    The deliveries given up count in ``metrics``' ``deliveries_failed``, as those the
+    worker gives up do.
     """
     await _admin_of(db, actor, channel_id)
     async with db.session() as session:
@@ -293,9 +303,11 @@ async def remove(db: Database, actor: Actor, channel_id: str, webhook_id: uuid.U
         _own(await reach.webhook(webhook_id), actor, channel_id)
         await reach.remove(webhook_id)
         now = to_millisecond(db.clock.now())
-        await reach.fail_waiting(str(webhook_id), error=SUBSCRIPTION_REMOVED, now=now)
+        given_up = await reach.fail_waiting(str(webhook_id), error=SUBSCRIPTION_REMOVED, now=now)
         await refresh_channel_webhooks(session, channel_id)
         await session.commit()
+    if metrics is not None and given_up:
+        metrics.deliveries_failed.labels(kind="webhook").inc(given_up)
     log.info(
         "webhook removed",
         extra={"webhook": str(webhook_id), "channel": channel_id, "party": actor.party},

@@ -35,6 +35,7 @@ from server.config import Settings
 from server.domain.address_guard import IPAddress
 from server.domain.model import Actor, NoticeContent
 from server.domain.rules import SendNotice
+from server.metrics import Metrics
 from server.secrets import SecretBox
 from server.service import commands, demo, webhooks
 from server.service.deliveries import Outgoing, Sent
@@ -746,6 +747,21 @@ async def test_the_log_says_tls_error_not_which_certificate(line: Line, tmp_path
     names_nothing(data, "hooks.test", "certificate")
     assert detail is not None
     assert "SSLCertVerificationError" in detail
+
+
+async def test_removing_a_subscription_counts_the_deliveries_it_gives_up_as_failed(
+    line: Line,
+) -> None:
+    created = await line.subscribe(NOWHERE)
+    for _ in range(2):
+        await line.notice()
+    metrics = Metrics()
+
+    await webhooks.remove(line.db, WANDA, demo.CHANNEL, created.id, metrics=metrics)
+
+    failed = metrics.deliveries_failed.labels(kind="webhook")._value.get()
+    assert failed == 2  # as the worker counts those it gives up
+    assert metrics.deliveries_failed.labels(kind="mail")._value.get() == 0
 
 
 async def test_a_removed_subscription_is_not_called(line: Line) -> None:

@@ -315,6 +315,14 @@ async def test_removing_a_webhook_gives_up_what_waits_for_it(api: Api, db: Datab
     assert (await api.send("ana")).status_code == 201  # no subscription: no delivery
     async with db.session() as session:
         assert await session.scalar(select(func.count()).select_from(DeliveryRow)) == 1
+    scraped = (await api.get("wanda", "/metrics")).text
+    [failed] = [
+        float(line.rsplit(" ", 1)[1])
+        for line in scraped.splitlines()
+        if line.startswith('hotline_deliveries_failed_total{kind="webhook"}')
+    ]
+    # The one given up by the removal (the app's worker may count one it tried meanwhile).
+    assert failed >= 1
 
 
 async def test_a_removed_webhook_is_gone_but_its_delivery_log_stays(api: Api) -> None:

@@ -12,6 +12,7 @@ from client.protocol import schemas
 from server.api.deps import ChannelId, CurrentOperator, DatabaseDep
 from server.api.problems import responses
 from server.config import Settings
+from server.metrics import Metrics
 from server.secrets import SecretBox
 from server.service import webhooks
 from server.service.destinations import Guard
@@ -140,12 +141,17 @@ async def change_webhook(
     responses=responses(403, 404, 422),
 )
 async def remove_webhook(
-    db: DatabaseDep, actor: CurrentOperator, channel_id: ChannelId, webhook_id: WebhookId
+    request: Request,
+    db: DatabaseDep,
+    actor: CurrentOperator,
+    channel_id: ChannelId,
+    webhook_id: WebhookId,
 ) -> None:
     """Stop calling it for good. Calls still waiting are given up; its deliveries stay in
     the party's delivery log (`GET …/deliveries`, and `GET …/webhooks/{id}/deliveries`
     by its id). Anything else asked of it is then 404, as for one that never was."""
-    await webhooks.remove(db, actor, channel_id, webhook_id)
+    metrics: Metrics = request.app.state.metrics
+    await webhooks.remove(db, actor, channel_id, webhook_id, metrics=metrics)
 
 
 @router.post(
