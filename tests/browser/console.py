@@ -66,7 +66,11 @@ class Console:
 
     def view(self, name: str) -> None:
         """Go to a view through the navigation bar: Notices, New notice, Timeline, Log."""
-        self.page.get_by_role("navigation", name="Views").get_by_role("link", name=name).click()
+        link = self.page.get_by_role("navigation", name="Views").get_by_role("link", name=name)
+        link.click()
+        # The console shows a view on the hash's change, a moment after the click: until it
+        # has, the view left is still the one on screen, its links and all.
+        expect(link).to_have_attribute("aria-current", "page")
 
     def row(self, subject: str) -> Locator:
         """The inbox line of the notice with this subject."""
