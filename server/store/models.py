@@ -381,7 +381,8 @@ class WebhookRow(Base):
     previous_until: Mapped[datetime | None]
     enabled: Mapped[bool] = mapped_column(Boolean)
     failures: Mapped[int] = mapped_column(Integer, default=0)
-    """Failed attempts in a row; a success resets it, too many disable the subscription."""
+    """Deliveries given up in a row (each after all its tries); a success resets it, too
+    many disable the subscription."""
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(64))
