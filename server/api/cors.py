@@ -21,7 +21,7 @@ from starlette.types import ASGIApp
 
 __all__ = ["ALLOWED_HEADERS", "ALLOWED_METHODS", "EXPOSED_HEADERS", "install"]
 
-ALLOWED_METHODS = ("GET", "POST", "OPTIONS")
+ALLOWED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 ALLOWED_HEADERS = ("authorization", "content-type", "x-request-id")
 EXPOSED_HEADERS = ("x-request-id",)
 

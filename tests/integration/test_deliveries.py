@@ -495,8 +495,11 @@ async def test_two_workers_on_one_database_send_each_delivery_once(
 
     sent = [d.id for d in one.got + two.got]
     assert sorted(sent) == sorted(expected), "each delivery sent once, none left out"
-    assert one.got, "both workers took a share"
-    assert two.got, "both workers took a share"
+    if database_url.startswith("postgresql"):
+        # SKIP LOCKED lets both claim at once. On SQLite a claim holds the one write lock,
+        # and a worker may well empty the outbox before the other's first claim: fine.
+        assert one.got, "both workers took a share"
+        assert two.got, "both workers took a share"
     async with line.db.session() as session:
         tries = await session.scalar(select(func.count()).select_from(DeliveryAttemptRow))
     assert tries == 120

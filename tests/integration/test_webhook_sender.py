@@ -667,7 +667,7 @@ def names_nothing(data: dict[str, Any], *secrets: str) -> None:
         assert secret not in text
 
 
-UNAVAILABLE = b"backend db-7.internal is down"
+UNAVAILABLE = b"backend warehouse-db.internal is down"
 """What a receiver's error page might say: none of the other party's business."""
 
 
@@ -700,7 +700,7 @@ async def test_the_log_says_in_a_word_why_a_webhook_was_disabled_quoting_no_rece
         data, detail = await given_up_once(line, receiver.url)
 
     assert data["reason"] == f"1 delivery given up in a row; the last: {kind}"
-    names_nothing(data, "db-7", "gateway", "OpenSSH")
+    names_nothing(data, "warehouse", "gateway", "OpenSSH")
     assert detail is not None
     assert detail.startswith("1 delivery given up in a row; the last: ")
 
