@@ -72,7 +72,8 @@ class Courier(Protocol):
         ...
 
     def take(self, claimed: Sequence[Claimed]) -> None:
-        """Committed deliveries leased to it: send them (called right after the commit)."""
+        """Committed deliveries leased to it: send them (called once their batch's events
+        are published and its callers answered)."""
         ...
 
     def ring(self) -> None:
