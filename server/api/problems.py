@@ -231,6 +231,12 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
                 content = response.get("content", {})
                 if status.startswith(("4", "5")) and PROBLEM_JSON in content:
                     content.pop("application/json", None)
+    # The webhook calls Hotline sends are answered by the subscriber's receiver, which
+    # never sends FastAPI's validation error either: only what the receiver may answer
+    # stays (``server/api/outgoing.py``).
+    for operations in openapi.get("webhooks", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
     schemas_ = openapi.get("components", {}).get("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas_.pop(unused, None)

@@ -216,3 +216,30 @@ def test_the_document_declares_problems_only_as_problem_json() -> None:
     assert list(responses["200"]["content"]) == ["application/json"]
     assert list(responses["404"]["content"]) == ["application/problem+json"]
     assert document["components"] == {"schemas": {"P": {}}}
+
+
+def test_the_webhook_calls_keep_no_validation_error_of_fastapi() -> None:
+    """A webhook call is answered by the subscriber, never with FastAPI's 422 schema.
+
+    Without this the ``webhooks`` section kept a ``$ref`` to a schema the function drops:
+    a link to nowhere in the REST reference.
+    """
+    error = {"$ref": "#/components/schemas/HTTPValidationError"}
+    document: dict[str, Any] = {
+        "webhooks": {
+            "channel-event": {
+                "post": {
+                    "responses": {
+                        "204": {"description": "Accepted."},
+                        "422": {"content": {"application/json": {"schema": error}}},
+                    }
+                }
+            }
+        },
+        "components": {"schemas": {"HTTPValidationError": {}, "ValidationError": {}}},
+    }
+
+    problems.document_problems(document)
+
+    assert list(document["webhooks"]["channel-event"]["post"]["responses"]) == ["204"]
+    assert "HTTPValidationError" not in str(document)
