@@ -94,6 +94,54 @@ class Settings(BaseSettings):
         "WebSockets they opened (4401).",
     )
 
+    # -- several processes, and what one process accepts (docs/explanation/scaling-out.md) -
+
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Server processes sharing one port (`hotline serve --workers N`). More "
+        "than one needs PostgreSQL: SQLite lets one process write at a time, and its "
+        "processes could not tell each other what they committed.",
+    )
+    fanout_heal_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="How often each process compares the heads of the channels its sockets "
+        "watch with the log, to deliver events whose notification it missed (PostgreSQL "
+        "`NOTIFY` lost, or a write by `hotline admin`): the bound on a healed gap.",
+    )
+    presence_heartbeat_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="How often each process tells the others who is connected to it "
+        "(PostgreSQL); a process not heard from for three of these counts as gone.",
+    )
+    http_header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a connection has to send a request's headers, from its first "
+        "byte (or from connecting); then it is closed.",
+    )
+    http_body_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a request body may go without a byte arriving; then the "
+        "connection is closed.",
+    )
+    max_connections: int = Field(
+        4000,
+        ge=16,
+        description="Open connections (HTTP and WebSocket) one process accepts; more are "
+        "answered 503 and closed.",
+    )
+    ws_close_timeout_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="Seconds a socket the server closes has to answer the close; then its "
+        "connection is cut, with whatever was still queued for it.",
+    )
+
     # -- the outbox: mail, webhooks, attachments (docs/explanation/outbox.md) -------------
 
     smtp_host: str | None = Field(
