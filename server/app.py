@@ -20,6 +20,7 @@ from server.api.routes import keys as key_routes
 from server.api.routes import log as log_routes
 from server.api.routes import policy as policy_routes
 from server.clock import Clock
+from server.cluster import Relay
 from server.config import Settings
 from server.domain.outbox import MailSwitch
 from server.fanout import Hub, LocalFanout
@@ -108,8 +109,8 @@ def create_app(
     Returns:
         The FastAPI application. Its lifespan grows any Merkle tree that lags its log,
         runs the scheduler (``server/service/scheduler.py``), the delivery worker
-        (``server/service/deliveries.py``) and the revocation watcher, and closes the
-        database it made.
+        (``server/service/deliveries.py``), the relay of what other processes commit
+        (``server/cluster.py``) and the revocation watcher, and closes the database it made.
 
     Raises:
         KeyFileError: the signing key file cannot be used.
@@ -122,6 +123,12 @@ def create_app(
     keys = LogKeys.load_or_create(settings.log_key_file, name=settings.log_name)
     checkpoints = log_service.Checkpoints(keys)
     fanout = LocalFanout(Hub(checkpoints))
+    relay = Relay(
+        database,
+        fanout.hub,
+        heal_every=settings.fanout_heal_seconds,
+        heartbeat_every=settings.presence_heartbeat_seconds,
+    )
     scheduler = Scheduler(database, fanout, every=settings.deadline_check_seconds)
     meters = Metrics()
     secrets = SecretBox.load_or_create(settings.secrets_key_file)
@@ -136,6 +143,7 @@ def create_app(
         watchers = [
             asyncio.create_task(scheduler.run(), name="scheduler"),
             delivering,
+            asyncio.create_task(relay.run(), name="relay"),
             asyncio.create_task(
                 _watch_revocations(database, fanout.hub, settings.revocation_check_seconds),
                 name="revocations",
@@ -147,6 +155,7 @@ def create_app(
             # The delivery worker finishes the batch it is sending, if it can do so soon:
             # cut off, it would send that batch again after the restart.
             deliverer.stop()
+            await relay.goodbye()  # the other processes take this one's operators offline
             await asyncio.wait([delivering], timeout=DELIVERIES_STOP_SECONDS)
             for watcher in watchers:
                 watcher.cancel()
@@ -185,6 +194,7 @@ def create_app(
     app.state.db = database
     app.state.settings = settings
     app.state.fanout = fanout
+    app.state.relay = relay
     app.state.scheduler = scheduler
     app.state.deliverer = deliverer
     app.state.checkpoints = checkpoints

@@ -7,8 +7,10 @@ Two pieces, so that more worker processes can be added without touching the api:
   knows which token each connection authenticated with, so that the sockets of a revoked
   token can be told to close;
 - a :class:`Fanout` is how a process announces what it committed. :class:`LocalFanout`
-  hands events straight to this process's hub. A PostgreSQL implementation would ``NOTIFY``
-  instead and have every process's listener feed its own hub from the log.
+  hands events straight to this process's hub. Other processes learn of them from the
+  database: the writer sends a PostgreSQL ``NOTIFY`` in the same transaction, and each
+  process's relay (``server/cluster.py``) reads the events from the log and hands them to
+  its own hub. The relay also tells the hub who is online through the other processes.
 
 Nothing is published before it is committed: the service calls ``publish`` after
 ``commit()`` returns, with the Merkle root the events left the log with; the hub signs that
@@ -22,7 +24,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from client.protocol import schemas
@@ -78,6 +80,14 @@ class Hub:
         # changes only when one of these counts goes from 0 to 1 or from 1 to 0.
         self._online: defaultdict[str, Counter[tuple[str, str]]] = defaultdict(Counter)
         self._by_token: defaultdict[uuid.UUID, set[Subscriber]] = defaultdict(set)
+        # Per watched channel, the last sequence number handed to its subscribers: what a
+        # relay from other processes need not read again (``server/cluster.py``).
+        self._heads: dict[str, int] = {}
+        # Per channel, who is online on it through other server processes.
+        self._elsewhere: dict[str, frozenset[tuple[str, str]]] = {}
+        self.changed: Callable[[str], None] | None = None
+        """Told the channel whenever who is online on it *here* changes (the cluster
+        passes it on to the other processes)."""
 
     def connect(self, subscriber: Subscriber) -> None:
         """Count a connection as open, under the token it authenticated with."""
@@ -124,6 +134,7 @@ class Hub:
         counts[who] += 1
         if counts[who] == 1:
             self._announce_presence(channel)
+            self._changed(channel)
         else:
             subscriber.offer_presence(self._presence(channel))
 
@@ -144,6 +155,8 @@ class Hub:
         else:
             del self._subscribers[channel]
             del self._online[channel]
+            self._heads.pop(channel, None)
+        self._changed(channel)
 
     def deliver(self, events: Sequence[schemas.Event], *, root: bytes) -> None:
         """Hand each event to every subscriber of its channel, in order.
@@ -157,6 +170,8 @@ class Hub:
             watchers = self._subscribers.get(event.channel)
             if not watchers:
                 continue
+            if event.seq > self._heads.get(event.channel, 0):
+                self._heads[event.channel] = event.seq
             checkpoint = None
             if position == len(events):
                 checkpoint = self.checkpoints.sign(event.channel, event.seq, root).note
@@ -165,12 +180,47 @@ class Hub:
             for subscriber in list(watchers):
                 subscriber.offer_event(event, text)
 
+    def watched(self) -> list[str]:
+        """The channels at least one connection of this process is subscribed to."""
+        return list(self._subscribers)
+
+    def watches(self, channel: str) -> bool:
+        """Whether a connection of this process is subscribed to ``channel``."""
+        return channel in self._subscribers
+
+    def head(self, channel: str) -> int | None:
+        """The last sequence number handed to ``channel``'s subscribers here, if any yet."""
+        return self._heads.get(channel)
+
+    def here(self, channel: str) -> frozenset[tuple[str, str]]:
+        """Who is online on ``channel`` through this process: (party, operator) pairs."""
+        return frozenset(self._online.get(channel, ()))
+
+    def set_elsewhere(self, channel: str, online: frozenset[tuple[str, str]]) -> None:
+        """Say who is online on ``channel`` through the other processes; tell the
+        subscribers here if that changes what they see."""
+        before = self._everyone(channel)
+        if online:
+            self._elsewhere[channel] = online
+        else:
+            self._elsewhere.pop(channel, None)
+        if self._everyone(channel) != before:
+            self._announce_presence(channel)
+
     def online(self, channel: str) -> dict[str, list[str]]:
-        """Party id to the sorted ids of its operators connected to ``channel``."""
+        """Party id to the sorted ids of its operators connected to ``channel``, through
+        this process or (as far as it has heard) any other."""
         found: defaultdict[str, list[str]] = defaultdict(list)
-        for party, operator in sorted(self._online.get(channel, ())):
+        for party, operator in sorted(self._everyone(channel)):
             found[party].append(operator)
         return dict(found)
+
+    def _everyone(self, channel: str) -> frozenset[tuple[str, str]]:
+        return self.here(channel) | self._elsewhere.get(channel, frozenset())
+
+    def _changed(self, channel: str) -> None:
+        if self.changed is not None:
+            self.changed(channel)
 
     def _presence(self, channel: str) -> str:
         return PresenceMessage(channel=channel, online=self.online(channel)).model_dump_json()

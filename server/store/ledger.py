@@ -60,7 +60,7 @@ from server.store.repository import (
     proposal_to_json,
     wire_event,
 )
-from server.store.statements import Statements
+from server.store.statements import Statements, head_payload
 from server.store.tree import edge_query, grow, node_rows
 
 __all__ = ["Batch", "HandOff", "Memory", "Statements", "StoredNotice"]
@@ -79,6 +79,7 @@ class Batch:
         *,
         mail: MailSwitch | None = None,
         handoff: HandOff | None = None,
+        origin: str = "",
     ) -> None:
         self.memory = memory
         self.statements = statements
@@ -86,6 +87,8 @@ class Batch:
         """Whether this server mails (``server/domain/outbox.py``); ``None``: it does not."""
         self.handoff = handoff
         """Which deliveries this process's worker takes straight from the batch, if any."""
+        self.origin = origin
+        """The name of this process in the notifications the batch sends (PostgreSQL)."""
         self.handed: list[Claimed] = []
         """The deliveries written already leased to this process's worker: once committed,
         the writer hands them over in memory, and no claim need look for them."""
@@ -124,6 +127,7 @@ class Batch:
         clock: Clock,
         mail: MailSwitch | None = None,
         handoff: HandOff | None = None,
+        origin: str = "",
         channel_ids: Collection[str],
         notice_ids: Collection[uuid.UUID],
         keys: Collection[tuple[str, str]],
@@ -150,7 +154,7 @@ class Batch:
             areas: ``(channel, area key)`` of every area whose active plans they compare.
             conflicts_of: the notices whose open conflicts they may resolve.
         """
-        batch = cls(memory, statements, mail=mail, handoff=handoff)
+        batch = cls(memory, statements, mail=mail, handoff=handoff, origin=origin)
         claimed = await batch.clockwork.claim(link, claims)
         await batch._lock(link, {*channel_ids, *(c.due.channel for c in claimed)})
         batch.now = to_millisecond(clock.now())  # under the locks: times rise with seqs
@@ -447,6 +451,12 @@ class Batch:
         heads = [{"channel": c, "head": self._locked[c].head} for c in sorted(self._moved)]
         if heads:
             await link.run_many(statements.move_heads, heads)
+            if statements.notify_heads is not None:  # PostgreSQL: heard once committed
+                told = [
+                    {"payload": head_payload(c, self._locked[c].head, self.origin)}
+                    for c in self._moved
+                ]
+                await link.run_many(statements.notify_heads, told)
         if self._settled:
             rows = []
             for channel_id in sorted(self._settled):

@@ -26,7 +26,16 @@ from server.store.models import (
 from server.store.plans import PlanStatements
 from server.store.prepared import Prepared
 
-__all__ = ["Statements"]
+__all__ = ["EVENTS_CHANNEL", "Statements", "head_payload"]
+
+EVENTS_CHANNEL = "hotline_events"
+"""The PostgreSQL notification channel on which a commit says which log grew, to what."""
+
+
+def head_payload(channel_id: str, head: int, origin: str) -> str:
+    """A notification's payload: ``<channel>:<seq>:<origin>`` (``server/cluster.py`` reads
+    it); ``origin`` names the process that committed (it has told its sockets already)."""
+    return f"{channel_id}:{head}:{origin}"
 
 
 # The write path's statements, built once. FOR UPDATE takes PostgreSQL's row locks
@@ -182,6 +191,14 @@ class Statements:
             ),
             dialect,
         )
+        # PostgreSQL delivers a NOTIFY when (and only if) its transaction commits, to every
+        # listening process, in commit order: how the other server processes learn that a
+        # channel's log grew (server/cluster.py). SQLite has nothing like it.
+        self.notify_heads: Prepared | None = None
+        if dialect.name == "postgresql":
+            self.notify_heads = Prepared(
+                select(func.pg_notify(EVENTS_CHANNEL, bindparam("payload"))), dialect
+            )
         self.clock = ClockStatements(dialect)
         self.plans = PlanStatements(dialect)
 

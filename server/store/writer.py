@@ -153,6 +153,9 @@ class Writer:
         self.courier: Courier | None = None
         """This process's delivery worker, told after each commit that wrote deliveries:
         it is handed those it takes straight from the batch, and rung for the others."""
+        self.origin = ""
+        """This process's name in the notifications its commits send (set by the relay,
+        ``server/cluster.py``, which then skips its own)."""
         self.memory = Memory()
         """What the writer remembers between batches (for tests and the curious: read only)."""
         self.link = link_for(url, pragmas=pragmas)
@@ -315,6 +318,7 @@ class Writer:
                 clock=self.clock,
                 mail=self.mail,
                 handoff=None if self.courier is None else self.courier.handoff,
+                origin=self.origin,
                 channel_ids={item.channel_id for item in batch if item.channel_id is not None},
                 notice_ids=[i for item in batch for i in item.notice_ids],
                 keys={key for item in batch for key in item.keys},
