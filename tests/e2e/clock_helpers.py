@@ -144,8 +144,7 @@ async def until_all(
 ) -> None:
     """Receive on every watcher at once until ``done()`` holds; fail after ``within`` seconds.
 
-    For servers that each push only what they committed themselves: what is awaited may
-    come on any of the sockets.
+    What is awaited may come on any of the sockets, whichever comes first.
     """
     news = asyncio.Event()
 

@@ -8,9 +8,10 @@ the second process finds the rows already fired and deleted.
 
 Twenty urgent notices, sent through both servers, are chased within seconds (``QUICK`` in
 ``clock_helpers``): overdue, two reminders, escalation, each logged once per notice, and
-the due actions all gone. Each process pushes live only what it committed itself, so the
-test follows the channel on a socket to each and waits until the two between them have
-seen every escalation.
+the due actions all gone. The test follows the channel on a socket to each process and
+waits until the two between them have seen every escalation (each socket hears both
+processes' commits, ``tests/e2e/test_fanout_processes.py``; either one seeing them is
+what counts here).
 """
 
 from __future__ import annotations
