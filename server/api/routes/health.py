@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from server.api.deps import DatabaseDep
+from server.api.unavailable import RETRY_AFTER_S
 
-__all__ = ["router"]
+__all__ = ["READY_TIMEOUT_S", "router"]
+
+READY_TIMEOUT_S = 3.0
+"""How long ``/readyz`` waits for the database: a database that does not answer within
+it is not ready either (a connection attempt may otherwise wait 10 s)."""
 
 router = APIRouter(tags=["health"])
 
@@ -24,9 +31,14 @@ async def healthz() -> dict[str, str]:
     responses={503: {"description": "The database cannot be reached."}},
 )
 async def readyz(db: DatabaseDep) -> JSONResponse:
-    """Answers 200 when a trivial query succeeds, 503 when it does not."""
+    """Answers 200 when a trivial query succeeds in time, 503 when it does not."""
     try:
-        await db.ping()
+        async with asyncio.timeout(READY_TIMEOUT_S):
+            await db.ping()
     except Exception:  # any failure to reach the database means "not ready"
-        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        return JSONResponse(
+            {"status": "unavailable", "database": "unreachable"},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
     return JSONResponse({"status": "ok", "database": "reachable"})
