@@ -6,7 +6,7 @@ refused or lost: such a failure is not the server's fault, will pass by itself, 
 not be answered with a ``500`` and a traceback in the log. It is answered ``503 Service
 Unavailable`` with the code ``database-unavailable`` and a ``Retry-After`` header, and
 logged as one warning line; the pool and the writer connect afresh by themselves
-(``server/store/db.py``).
+(``server/store/availability.py``).
 
 A command answered ``503`` may or may not have been carried out: its connection may have
 been lost after the commit was sent and before it was confirmed. What was answered
@@ -29,7 +29,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc
 
 from server.api.problems import problem
-from server.store.db import DatabaseUnavailable, is_unavailable
+from server.store.availability import DatabaseUnavailable, is_unavailable
 
 __all__ = ["CODE", "DETAIL", "RETRY_AFTER_S", "install"]
 

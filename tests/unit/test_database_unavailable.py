@@ -1,6 +1,6 @@
 """A database that cannot be reached is told from every other failure, and answered 503.
 
-``is_unavailable`` (``server/store/db.py``) reads the errors each driver raises, built
+``is_unavailable`` (``server/store/availability.py``) reads the errors each driver raises, built
 here by hand; a tiny app with the handlers of ``server/api/unavailable.py`` installed
 raises them, with no database and no network (httpx talks to the app in process).
 ``tests/e2e/test_database_restart.py`` stops a real PostgreSQL.
@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy import exc
 
 from server.api import problems, unavailable
-from server.store.db import DatabaseUnavailable, is_unavailable
+from server.store.availability import DatabaseUnavailable, is_unavailable
 
 
 def _lost() -> exc.DBAPIError:
