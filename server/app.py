@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from server.api import asyncapi, cors, docs, outgoing, problems, web, websocket
+from server.api import asyncapi, cors, docs, outgoing, problems, unavailable, web, websocket
 from server.api.middleware import RequestContext
 from server.api.routes import attachments, channels, health, metrics, notices, operators, webhooks
 from server.api.routes import checks as check_routes
@@ -33,6 +33,7 @@ from server.service.deliveries import Deliverer, Sender
 from server.service.mail import MailSender
 from server.service.scheduler import Scheduler
 from server.service.webhooks import WebhookSender
+from server.store.availability import log_failure
 from server.store.db import Database
 
 __all__ = ["DELIVERIES_STOP_SECONDS", "create_app"]
@@ -64,8 +65,8 @@ async def _watch_revocations(db: Database, hub: Hub, every: float) -> None:
             held = hub.token_ids()
             if held:
                 hub.revoke(await access.revoked_among(db, held))
-        except Exception:  # retried on the next tick; the server stays up
-            log.exception("revocation watch failed")
+        except Exception as error:  # retried on the next tick; the server stays up
+            log_failure(log, "the revocation watch", error)
         await asyncio.sleep(every)
 
 
@@ -201,6 +202,7 @@ def create_app(
     app.state.secrets = secrets
     app.state.metrics = meters
     problems.install(app)
+    unavailable.install(app)
     app.add_middleware(
         RequestContext,
         max_body_bytes=settings.max_body_bytes,

@@ -13,7 +13,7 @@ learns of from the database, in two ways that back each other up:
   channel this process's sockets watch is compared with the last event its hub handed
   out, and what is missing is read from the log. That heals a lost notification (a
   listener reconnecting after the database restarted) within the bound, and on SQLite it
-  brings the events written by another process (``hotline admin``) to the sockets.
+  brings the events written by another process on the same file to the sockets.
 
 The events read are handed to the hub, which hands them to the connections; each
 connection drops what it has already sent and fills any gap from the log itself (see
@@ -42,6 +42,7 @@ from sqlalchemy import select, text
 
 from server.fanout import Hub
 from server.service.log import Checkpoints
+from server.store.availability import log_failure
 from server.store.db import Database
 from server.store.models import ChannelRow
 from server.store.repository import Repository
@@ -147,8 +148,8 @@ class Relay:
             for channel, seq in told.items():
                 try:
                     await self._catch_up(channel, seq)
-                except Exception:  # the next notification, or the next look, tries again
-                    log.warning("reading events to relay failed", exc_info=True)
+                except Exception as error:  # the next notification, or the next look, tries again
+                    log_failure(log, "reading events to relay", error)
 
     async def _catch_up(self, channel: str, seq: int) -> None:
         """Hand the hub ``channel``'s events it lacks, up to ``seq``."""
@@ -173,8 +174,8 @@ class Relay:
             await asyncio.sleep(self.heal_every)  # a period, not a wait for an event
             try:
                 await self.heal()
-            except Exception:  # the database may be away: the next look tries again
-                log.warning("looking at the heads of the watched channels failed", exc_info=True)
+            except Exception as error:  # the database may be away: the next look tries again
+                log_failure(log, "looking at the heads of the watched channels", error)
 
     async def heal(self) -> None:
         """Compare each watched channel's head with what the hub handed out; relay the gap."""
@@ -310,8 +311,8 @@ class Relay:
             try:
                 await self._notify(PRESENCE_CHANNEL, messages)
                 self._ask_again = False
-            except Exception:  # the database may be away: say it all again once it is back
-                log.warning("telling the other processes who is online failed", exc_info=True)
+            except Exception as error:  # the database may be away: say it all again once back
+                log_failure(log, "telling the other processes who is online", error)
                 self._dirty |= dirty
                 self._ask_again = True
 

@@ -109,7 +109,8 @@ class Settings(BaseSettings):
         gt=0,
         description="How often each process compares the heads of the channels its sockets "
         "watch with the log, to deliver events whose notification it missed (PostgreSQL "
-        "`NOTIFY` lost, or a write by `hotline admin`): the bound on a healed gap.",
+        "`NOTIFY` lost, or, on SQLite, events written by another process on the same file): "
+        "the bound on a healed gap.",
     )
     presence_heartbeat_seconds: float = Field(
         5.0,

@@ -37,6 +37,7 @@ from server.domain.events import (
 from server.domain.model import Actor, Check, Notice, PlanConflict
 from server.fanout import Fanout
 from server.service.attachments import check_listed
+from server.store.availability import is_unavailable
 from server.store.clockwork import NOTICE_KINDS, Claim, Claimed
 from server.store.db import Database
 from server.store.ledger import Batch
@@ -258,6 +259,8 @@ async def fire_due(
         except Refusal:
             raise
         except Exception as error:
+            if is_unavailable(error):
+                raise  # an outage is not a poison row: the whole pass is tried again
             await _set_aside(db, due, until=at + SET_ASIDE, error=error)
             claimed, set_aside = claimed + 1, set_aside + 1
             continue

@@ -47,6 +47,7 @@ from server.config import Settings
 from server.domain.outbox import give_up, retry_delay
 from server.metrics import Metrics
 from server.store import outbox
+from server.store.availability import log_failure
 from server.store.db import Database
 from server.store.ledger import Batch, HandOff
 
@@ -194,8 +195,9 @@ class Deliverer:
         self._handed.discard(task)
         if task.cancelled():
             return
-        if task.exception() is not None:  # the database's trouble: the leases run out
-            log.error("sending deliveries handed over failed", exc_info=task.exception())
+        error = task.exception()
+        if error is not None:  # the database's trouble: the leases run out
+            log_failure(log, "sending deliveries handed over", error)
             return
         retries = [o.next_attempt_at for o in task.result() if o.next_attempt_at is not None]
         if retries:  # look in the outbox again when the first of them is due
@@ -480,8 +482,8 @@ class Deliverer:
                             await self.deliver_due()
                             wait = await self.seconds_to_next()
                         look_at = clock() + wait
-                except Exception:  # the database's trouble: try again at the next look
-                    log.exception("the delivery worker's pass failed; it will try again")
+                except Exception as error:  # the database's trouble: try again at the next look
+                    log_failure(log, "the delivery worker's pass", error)
                     look_at = clock() + every
                 if self._look or self._retry_at is not None:
                     continue

@@ -39,6 +39,7 @@ from client.protocol import schemas
 from client.protocol.times import parse_time
 from server.fanout import Fanout
 from server.service import commands
+from server.store.availability import log_failure
 from server.store.db import Database
 from server.store.repository import Repository
 
@@ -109,8 +110,8 @@ class Scheduler:
             try:
                 await self.fire_due()
                 wait = await self.seconds_to_next()
-            except Exception:  # retried at the next pass: a lost connection, a full disk
-                log.exception("the clock's pass failed; it will try again")
+            except Exception as error:  # retried at the next pass: a lost connection, a full disk
+                log_failure(log, "the clock's pass", error)
                 wait = self.every
             await asyncio.sleep(wait)
 

@@ -31,6 +31,8 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from server.store.availability import is_unavailable
+
 __all__ = ["AccessCounter", "access_counter"]
 
 log = logging.getLogger(__name__)
@@ -143,9 +145,12 @@ class _PostgresCounter:
                 assert asyncpg_connection is not None  # the engine's pool connected it
                 self._statement = await asyncpg_connection.prepare(READ)
             value = await self._statement.fetchval()
-        except Exception:  # any failure means "cannot tell"; the caller asks the database
+        except Exception as error:  # any failure means "cannot tell"; the caller asks the database
             if not self._failing:
-                log.warning("cannot read the access counter; asking for each token", exc_info=True)
+                log.warning(
+                    "cannot read the access counter; asking for each token",
+                    exc_info=None if is_unavailable(error) else error,
+                )
             self._failing = True
             await self._drop()
             return None

@@ -22,6 +22,7 @@ that failed; a command whose batch lost its connection is run once more on a new
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -34,6 +35,7 @@ __all__ = [
     "UNAVAILABLE_STATES",
     "DatabaseUnavailable",
     "is_unavailable",
+    "log_failure",
     "watch_for_restarts",
 ]
 
@@ -79,6 +81,19 @@ def is_unavailable(error: BaseException) -> bool:
             return True
         current = current.__cause__ or current.__context__
     return False
+
+
+def log_failure(log: logging.Logger, what: str, error: BaseException) -> None:
+    """Log that ``what`` failed and will be tried again: a warning line if the database
+    cannot be reached (an outage is not a bug, and its traceback says nothing), else the
+    error with its traceback."""
+    if is_unavailable(error):
+        log.warning(
+            f"{what} failed: the database cannot be reached; it will try again",
+            extra={"error": type(error).__name__},
+        )
+    else:
+        log.error(f"{what} failed; it will try again", exc_info=error)
 
 
 def watch_for_restarts(engine: AsyncEngine) -> None:

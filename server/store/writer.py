@@ -279,6 +279,15 @@ class Writer:
 
     async def _commit(self, batch: list[_Work[Any]]) -> None:
         try:
+            await self.link.begin()
+        except Exception as error:
+            # No connection: nothing was sent, so every command's outcome is known, and
+            # running them one by one would only wait for the database that many times.
+            await self.link.close()
+            for item in batch:
+                item.result, item.error = None, error
+            return
+        try:
             ledger = await self._attempt(batch)
         except Exception as error:
             await self.link.close()  # a new connection for the next batch
@@ -310,7 +319,6 @@ class Writer:
     async def _attempt(self, batch: list[_Work[Any]]) -> Batch:
         link = self.link
         try:
-            await link.begin()
             ledger = await Batch.open(
                 link,
                 self.memory,
