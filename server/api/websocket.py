@@ -11,9 +11,14 @@ has work (an idle socket holds no task but the reader's):
 - **the outbox**, served by the writer, the only one to send: answers, presence, events.
   The hub puts events into it without waiting; if it is full, the client is too slow, and
   the connection closes with ``4429`` so that the client resumes from the last sequence
-  number it has, without slowing anyone else down. The hub also tells a connection when
-  the token it authenticated with has been revoked (see ``_watch_revocations`` in
-  ``server/app.py``); it then acts on nothing more it reads and closes with ``4401``.
+  number it has, without slowing anyone else down.
+
+A revoked token is refused on the socket as it is over REST, from the next command on:
+before carrying out each command the lane asks ``Database.identities`` whether the token
+(by its hash, all the connection keeps of it) still stands, as every REST request does,
+and closes with ``4401`` instead. A socket that sends nothing learns of it from the hub,
+which the revocation watch tells (``_watch_revocations`` in ``server/app.py``); either way
+it acts on nothing more it reads.
 
 The writer keeps, per subscribed channel, the last sequence number it sent. An event at or
 below it is a duplicate and is dropped; one beyond the next is preceded by the missing
@@ -58,7 +63,6 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 CATCH_UP_PAGE = 500
-CLOSE_TIMEOUT = 5.0  # seconds to wait for a close frame to be written
 
 T = TypeVar("T")
 
@@ -175,6 +179,7 @@ class Connection:
         "party",
         "sent_up_to",
         "settings",
+        "token_hash",
         "token_id",
         "websocket",
     )
@@ -184,6 +189,7 @@ class Connection:
         websocket: WebSocket,
         identity: Identity,
         *,
+        token_hash: str,
         db: Database,
         fanout: Fanout,
         settings: Settings,
@@ -193,6 +199,8 @@ class Connection:
         self.party = identity.actor.party
         self.operator = identity.actor.operator
         self.token_id = identity.token_id
+        self.token_hash = token_hash
+        """The SHA-256 of the token it said hello with, to check it again (never the token)."""
         self.db = db
         self.fanout = fanout
         self.settings = settings
@@ -279,7 +287,12 @@ class Connection:
             raise failure
         if self.close_code is not None:
             self._log_end()
-            await _close(self.websocket, self.close_code, self.close_reason)
+            await _close(
+                self.websocket,
+                self.close_code,
+                self.close_reason,
+                within=self.settings.ws_close_timeout_seconds,
+            )
 
     def _log_end(self) -> None:
         if self.close_code is CloseCode.TOO_SLOW:
@@ -312,9 +325,7 @@ class Connection:
             if isinstance(message, messages.HelloMessage):
                 self._error(None, 409, "already-authenticated", "this socket said hello already")
             elif self.close_code is not None:
-                # Closing, perhaps for a revoked token: act on nothing more. An in-memory
-                # check, free; the token is not read from the database for each command.
-                continue
+                continue  # closing, perhaps for a revoked token: act on nothing more
             elif not self.commands.put(message):
                 waiting = self.settings.ws_command_queue_size
                 detail = f"{waiting} commands are waiting already: wait for their answers"
@@ -325,6 +336,15 @@ class Connection:
     async def _carry_out(self, message: _Command) -> None:
         if self.close_code is not None:
             return
+        # The token is checked again, as REST checks it on every request: once REST
+        # refuses it, so does the socket. Reading the access counter is all it costs while
+        # nothing changed (see server/store/identities.py); the revocation watch alone
+        # would let commands through for up to ``revocation_check_seconds``.
+        identity = await self.db.identities.identity(self.token_hash)
+        if identity is None:
+            self.token_revoked()
+            return
+        self.identity = identity  # as REST would see it now (a role may have changed)
         if isinstance(message, messages.SubscribeMessage):
             await self._subscribe(message)
             return
@@ -481,45 +501,61 @@ def _command_of(message: _NoticeCommand) -> rules.Command:
             return rules.Cancel(notice_id, reason=reason)
 
 
-async def _close(websocket: WebSocket, code: int, reason: str) -> None:
-    # The peer may be gone already, or (too slow) never read its close frame.
+async def _close(websocket: WebSocket, code: int, reason: str, *, within: float) -> None:
+    # The peer may be gone already, or (too slow) not reading: then the close frame cannot
+    # even be written. After ``within`` seconds the endpoint returns, and the protocol
+    # resets the connection if it is still open ``within`` seconds later
+    # (server/socket_protocol.py).
     with contextlib.suppress(Exception):
-        async with asyncio.timeout(CLOSE_TIMEOUT):
+        async with asyncio.timeout(within):
             await websocket.close(code=code, reason=reason)
 
 
-async def _hello(websocket: WebSocket, db: Database, *, within: float) -> Identity | None:
-    """Wait for ``hello`` and check its token; ``None`` means close without a word."""
+async def _hello(
+    websocket: WebSocket, db: Database, settings: Settings
+) -> tuple[Identity, str] | None:
+    """Wait for ``hello`` and check its token: who it is, and the token's hash.
+
+    ``None`` means the socket is closed (or gone) and there is nothing more to do.
+    """
+    close_within = settings.ws_close_timeout_seconds
     try:
-        async with asyncio.timeout(within):
+        async with asyncio.timeout(settings.ws_hello_timeout):
             frame = await websocket.receive()
     except TimeoutError:
-        await _close(websocket, CloseCode.HELLO_TIMEOUT, "no hello")
+        await _close(websocket, CloseCode.HELLO_TIMEOUT, "no hello", within=close_within)
         return None
     raw = frame.get("text") or frame.get("bytes")
-    identity = None
     if raw is not None and len(raw) <= 4096:
         with contextlib.suppress(ValidationError):
             message = messages.parse_client_message(raw)
             if isinstance(message, messages.HelloMessage):
                 identity = await access.authenticate(db, message.token)
-    if identity is None and frame["type"] != "websocket.disconnect":
-        await _close(websocket, CloseCode.UNAUTHENTICATED, "unauthenticated")
-    return identity
+                if identity is not None:
+                    return identity, access.hash_token(message.token)
+    if frame["type"] != "websocket.disconnect":
+        await _close(websocket, CloseCode.UNAUTHENTICATED, "unauthenticated", within=close_within)
+    return None
 
 
 async def socket(websocket: WebSocket) -> None:
     """The live channel: see client/protocol/messages.py and the AsyncAPI document."""
     state = websocket.app.state
     await websocket.accept()
-    identity = await _hello(websocket, state.db, within=state.settings.ws_hello_timeout)
-    if identity is None:
+    hello = await _hello(websocket, state.db, state.settings)
+    if hello is None:
         return
+    identity, token_hash = hello
     await websocket.send_text(
         messages.WelcomeMessage(**wire.me(identity).model_dump()).model_dump_json()
     )
     connection = Connection(
-        websocket, identity, db=state.db, fanout=state.fanout, settings=state.settings
+        websocket,
+        identity,
+        token_hash=token_hash,
+        db=state.db,
+        fanout=state.fanout,
+        settings=state.settings,
     )
     await connection.run()
 
