@@ -44,6 +44,9 @@ UNAVAILABLE: dict[str, BaseException] = {
     "the server is starting up": asyncpg.exceptions.CannotConnectNowError("starting up"),
     "a connection exception": psycopg.errors.ConnectionFailure("connection failure"),
     "a cause of another error": _chained(RuntimeError("reading failed"), _lost()),
+    "asyncpg's own connection was closed": asyncpg.InterfaceError(
+        "cannot call PreparedStatement.fetchval(): the underlying connection is closed"
+    ),
 }
 
 OTHERS: dict[str, BaseException] = {
@@ -54,6 +57,9 @@ OTHERS: dict[str, BaseException] = {
     "a bad statement": exc.ProgrammingError("SELEC 1", {}, Exception("syntax error")),
     "a refused connection of someone else's": ConnectionRefusedError(111, "refused"),
     "a bug": KeyError("notice"),
+    "asyncpg used wrongly": asyncpg.InterfaceError(
+        "cannot perform operation: another is in progress"
+    ),
 }
 
 
