@@ -108,6 +108,7 @@ class _PostgresCounter:
         self._engine = engine
         self._connection: AsyncConnection | None = None
         self._statement: Any = None  # asyncpg's PreparedStatement
+        self._raw: Any = None  # the asyncpg connection it was prepared on
         self._next: asyncio.Future[int | None] | None = None
         """What the next read will answer, to every request that arrived before it began."""
         self._rounds: asyncio.Task[None] | None = None
@@ -143,13 +144,14 @@ class _PostgresCounter:
                 self._connection = await self._engine.connect()
                 asyncpg_connection = (await self._connection.get_raw_connection()).driver_connection
                 assert asyncpg_connection is not None  # the engine's pool connected it
+                self._raw = asyncpg_connection
                 self._statement = await asyncpg_connection.prepare(READ)
             value = await self._statement.fetchval()
         except Exception as error:  # any failure means "cannot tell"; the caller asks the database
             if not self._failing:
                 log.warning(
                     "cannot read the access counter; asking for each token",
-                    exc_info=None if is_unavailable(error) else error,
+                    exc_info=None if self._lost(error) else error,
                 )
             self._failing = True
             await self._drop()
@@ -159,9 +161,18 @@ class _PostgresCounter:
         self._failing = False
         return None if value is None else int(value)
 
+    def _lost(self, error: BaseException) -> bool:
+        """Whether ``error`` came of the database going away: a known outage, or the
+        kept statement's connection found closed (asyncpg may then raise an internal
+        error that says nothing more)."""
+        if is_unavailable(error):
+            return True
+        return self._raw is not None and self._raw.is_closed()
+
     async def _drop(self) -> None:
         """Forget the connection, which may be broken; the next read opens another."""
         connection, self._connection, self._statement = self._connection, None, None
+        self._raw = None
         if connection is not None:
             try:
                 await connection.invalidate()
@@ -176,5 +187,6 @@ class _PostgresCounter:
             self._next.set_result(None)
         self._next = None
         connection, self._connection, self._statement = self._connection, None, None
+        self._raw = None
         if connection is not None:
             await connection.close()
