@@ -362,4 +362,7 @@ async def test_postgresql_stopped_and_restarted_under_load_answers_503_and_recov
     assert [r["message"] for r in records if r["level"] == "error"] == [], (
         "an outage is told in warnings"
     )
+    assert [r["message"] for r in records if "exception" in r] == [], (
+        "an outage is told without tracebacks"
+    )
     assert any(r["logger"] == "server.api.unavailable" for r in records), "no word of the 503s"
