@@ -10,8 +10,9 @@ event owes; docs/how-to/send-mail.md tells an admin how to set it up):
 - ``notice.sent``, on a channel whose policy says ``mail_when_offline``, to the receiving
   party (target ``party:<id>``), some time after it was sent: then only if the notice is
   still unseen (not received, decided or cancelled) and nobody of that party is connected
-  to this server process; it goes to every operator of the party (role ``operator``) with
-  an address.
+  to the channel through any server process, as far as this one has heard (presence
+  crosses processes on PostgreSQL, ``server/cluster.py``; SQLite runs one process); it goes
+  to every operator of the party (role ``operator``) with an address.
 
 A mail that has nobody to go to (no address set) is *skipped*, with the reason, and not
 tried again. What a mail says is written in ``server/service/letters.py``: plain text with
@@ -80,7 +81,8 @@ class MailSender:
     Args:
         db: the database, to read the event, the notice and the addresses.
         settings: ``smtp_*`` say where and how to send; ``base_url()`` where links point.
-        hub: this process's connections, to tell whether a party is online here.
+        hub: this process's hub, to tell whether a party is online through any server
+            process, as far as this one has heard.
     """
 
     def __init__(self, db: Database, settings: Settings, hub: Hub) -> None:
