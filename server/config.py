@@ -121,14 +121,15 @@ class Settings(BaseSettings):
     http_header_timeout_seconds: float = Field(
         10.0,
         gt=0,
-        description="Seconds a connection has to send a request's headers, from its first "
-        "byte (or from connecting); then it is closed.",
+        description="Seconds a connection has to send a request's headers, from connecting "
+        "(on a kept-alive connection, from the request's first byte); then it is answered "
+        "`408` (if it had begun a request) and closed.",
     )
     http_body_timeout_seconds: float = Field(
         10.0,
         gt=0,
-        description="Seconds a request body may go without a byte arriving; then the "
-        "connection is closed.",
+        description="Seconds a request body may go without a byte arriving; then the request "
+        "is answered `408` and the connection closed.",
     )
     max_connections: int = Field(
         4000,
@@ -139,8 +140,9 @@ class Settings(BaseSettings):
     ws_close_timeout_seconds: float = Field(
         2.0,
         gt=0,
-        description="Seconds a socket the server closes has to answer the close; then its "
-        "connection is cut, with whatever was still queued for it.",
+        description="Once the server closes a socket (too slow, revoked, …), the seconds it "
+        "waits for its close frame to be written, and as long again for the client's answer; "
+        "then it resets the connection, dropping whatever was still queued for it.",
     )
 
     # -- the outbox: mail, webhooks, attachments (docs/explanation/outbox.md) -------------
