@@ -7,6 +7,7 @@ option. Times are RFC 3339 UTC to the millisecond (see ``times.py``).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -18,20 +19,29 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     JsonValue,
     PlainSerializer,
     Strict,
+    StrictBool,
     StringConstraints,
     WithJsonSchema,
     computed_field,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from client.protocol.limits import (
+    EMAIL_PATTERN,
+    FILE_NAME_PATTERN,
     ID_PATTERN,
     MAX_AREA,
     MAX_BODY,
     MAX_REASON,
     MAX_SUBJECT,
+    NONBLANK_LINE_PATTERN,
+    NONBLANK_TEXT_PATTERN,
+    TEXT_PATTERN,
     check_line,
     check_text,
 )
@@ -39,12 +49,17 @@ from client.protocol.times import format_time, to_millisecond
 from client.protocol.vocabulary import Decision, EventType, Priority, Role, Status
 
 __all__ = [
+    "BEFORE_PATTERN",
+    "CURSOR_PATTERN",
     "DEFAULT_CHASE",
     "MAX_ATTACHMENTS",
     "MAX_OVERLAP_SECONDS",
     "MAX_POLICY_SECONDS",
     "MAX_SEQ",
     "POLICY_EXAMPLE",
+    "SIGNATURE_PATTERN",
+    "VERIFIER_KEY_PATTERN",
+    "WEBHOOK_URL_PATTERN",
     "ActivityWindow",
     "Actor",
     "Attachment",
@@ -68,9 +83,11 @@ __all__ = [
     "Delivery",
     "DeliveryAttempt",
     "DeliveryPage",
+    "Documented",
     "EmailAddress",
     "Event",
     "EventPage",
+    "Integer",
     "KeyOut",
     "KeyRegistration",
     "Me",
@@ -123,24 +140,75 @@ Time = Annotated[
 ]
 """An RFC 3339 time with a zone; stored and served in UTC, to the millisecond."""
 
+
+@dataclass(frozen=True, slots=True)
+class Documented:
+    """Say a rule in the JSON Schema as one ``pattern``, where a validator enforces it.
+
+    The validators (``check_line``, ``check_text``, the domain's) give the clearer error;
+    the pattern lets a client, or a fuzzer, read the same rule off the document.
+    """
+
+    pattern: str
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The schema pydantic makes, with this pattern in place of any other."""
+        return {**handler(core_schema), "pattern": self.pattern}
+
+
 Subject = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_SUBJECT, pattern=r"\S"),
     AfterValidator(check_line),
+    Documented(NONBLANK_LINE_PATTERN),
 ]
-Body = Annotated[str, StringConstraints(max_length=MAX_BODY), AfterValidator(check_text)]
+Body = Annotated[
+    str,
+    StringConstraints(max_length=MAX_BODY),
+    AfterValidator(check_text),
+    Documented(TEXT_PATTERN),
+]
 Area = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_AREA, pattern=r"\S"),
     AfterValidator(check_line),
+    Documented(NONBLANK_LINE_PATTERN),
 ]
 PartyId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+
+
+def _whole_number(value: object) -> object:
+    # JSON Schema's integer is any number whose fraction is zero (3600.0 is 3600: JSON has
+    # one kind of number), so a document that says "integer" accepts both spellings.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Integer = Annotated[int, Strict(), BeforeValidator(_whole_number)]
+"""A request's whole number: a JSON number with no fraction (``60`` or ``60.0``); strict
+otherwise, so neither ``"60"`` nor ``true`` is taken for one."""
 
 MAX_SEQ = 2**31 - 1
 """The largest sequence number a log can hold (a 32-bit column)."""
 Seq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
-Reason = Annotated[str, StringConstraints(max_length=MAX_REASON), AfterValidator(check_text)]
-Signature = Annotated[str, StringConstraints(max_length=200, pattern=r"^[A-Za-z0-9+/]+={0,2}$")]
+Reason = Annotated[
+    str,
+    StringConstraints(max_length=MAX_REASON),
+    AfterValidator(check_text),
+    Documented(TEXT_PATTERN),
+]
+# Base64 of 68 bytes, in its one canonical spelling (``client/protocol/signatures.py``):
+# 90 characters, one whose low two bits are zero, and one "=". The looser rule checked
+# here lets the domain answer a malformed signature as ``bad-signature``, as documented.
+SIGNATURE_PATTERN = r"^[A-Za-z0-9+/]{90}[AEIMQUYcgkosw048]=$"
+Signature = Annotated[
+    str,
+    StringConstraints(max_length=200, pattern=r"^[A-Za-z0-9+/]+={0,2}$"),
+    Documented(SIGNATURE_PATTERN),
+]
 _SIGNATURE = (
     "The operator's signature of what it says, made with the key it registered on the "
     "channel: base64 of the key's 4-byte id and the 64-byte Ed25519 signature (see "
@@ -206,6 +274,7 @@ FileName = Annotated[
     str,
     StringConstraints(min_length=1, max_length=255, pattern=r"^[^/\\]+$"),
     AfterValidator(check_line),
+    Documented(FILE_NAME_PATTERN),  # the domain refuses the rest (check_name)
 ]
 
 
@@ -232,7 +301,7 @@ class Attachment(BaseModel):
     sha256: str = Field(
         pattern=r"^[0-9a-f]{64}$", description="The file's SHA-256, 64 lower-case hex digits."
     )
-    size: Annotated[int, Strict()] = Field(ge=1, description="The file's size in bytes.")
+    size: Integer = Field(ge=1, description="The file's size in bytes.")
     media_type: MediaType = Field(description="What the file is; its bytes were checked.")
     name: FileName = Field(
         description="What the sender calls it: 1 to 255 characters, no `/` or `\\`, no "
@@ -260,7 +329,10 @@ class NoticeDraft(BaseModel):
                     "bbox": [-1.2605, 51.7519, -1.2571, 51.7534],
                     "ack_required": True,
                 }
-            ]
+            ],
+            # A bbox comes with an area (the domain refuses one without): the document says so.
+            "if": {"required": ["bbox"], "properties": {"bbox": {"type": "array"}}},
+            "then": {"required": ["area"], "properties": {"area": {"type": "string"}}},
         },
     )
 
@@ -278,7 +350,7 @@ class NoticeDraft(BaseModel):
     )
     area: Area | None = Field(None, description="Where: a street, a district, a grid square.")
     bbox: BoundingBox | None = Field(None, description=_BBOX)
-    ack_required: bool = Field(
+    ack_required: StrictBool = Field(
         True, description="Whether the receiving party must acknowledge or object."
     )
     refers_to: UUID | None = Field(
@@ -290,8 +362,10 @@ class NoticeDraft(BaseModel):
     attachments: list[Attachment] = Field(
         default_factory=list,
         max_length=MAX_ATTACHMENTS,
-        description="Files the notice carries, at most 10, each uploaded to the channel by "
-        "the sender's party first (`PUT …/attachments`), listed as the upload answered.",
+        description="Files the notice carries, at most 10, each once (by its `sha256`), each "
+        "uploaded to the channel by the sender's party first (`PUT …/attachments`), listed as "
+        "the upload answered.",
+        json_schema_extra={"uniqueItems": True},
     )
     signature: Signature | None = Field(None, description=_SIGNATURE)
 
@@ -305,7 +379,13 @@ class DecisionRequest(BaseModel):
             "examples": [
                 {"decision": "acknowledged"},
                 {"decision": "objected", "reason": "Resurfacing of Mill Lane ends on 9 Dec."},
-            ]
+            ],
+            # An objection says why (the domain refuses one without): the document says so.
+            "if": {"required": ["decision"], "properties": {"decision": {"const": "objected"}}},
+            "then": {
+                "required": ["reason"],
+                "properties": {"reason": {"type": "string", "pattern": NONBLANK_TEXT_PATTERN}},
+            },
         },
     )
 
@@ -353,7 +433,8 @@ class EmailAddress(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"email": "ana.lopez@water.example"}]}
     )
 
-    email: str = Field(
+    # The server drops white space around the address before it checks it.
+    email: Annotated[str, Documented(rf"^\s*(?:{EMAIL_PATTERN})\s*$")] = Field(
         max_length=254,
         description="An address as HTML's `<input type=email>` accepts it: "
         "`name@example.org`, ASCII, no display name.",
@@ -374,9 +455,15 @@ MAX_REMINDERS = 20
 MAX_ON_DUTY = 50
 """Operators a party may name to escalate to."""
 
-# Strict: a request's number of seconds is a JSON integer, not 1.0, "60" or true.
-Seconds = Annotated[int, Strict(), Field(ge=0, le=MAX_POLICY_SECONDS)]
-PositiveSeconds = Annotated[int, Strict(), Field(ge=1, le=MAX_POLICY_SECONDS)]
+# A request's number of seconds is a JSON number without a fraction, not "60" or true.
+# (The bounds go before the validator: after it, pydantic would write them into the JSON
+# Schema as "ge" and "le", which JSON Schema does not know.)
+Seconds = Annotated[
+    int, Strict(), Field(ge=0, le=MAX_POLICY_SECONDS), BeforeValidator(_whole_number)
+]
+PositiveSeconds = Annotated[
+    int, Strict(), Field(ge=1, le=MAX_POLICY_SECONDS), BeforeValidator(_whole_number)
+]
 OperatorId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 
 
@@ -491,7 +578,7 @@ class ChaseIn(BaseModel):
         description="From the acknowledgement deadline to the first reminder."
     )
     remind_every_seconds: PositiveSeconds = Field(description="Between one reminder and the next.")
-    reminders: Annotated[int, Strict()] = Field(
+    reminders: Integer = Field(
         ge=0, le=MAX_REMINDERS, description="How many reminders at most; 0 sends none."
     )
     escalate_after_seconds: Seconds | None = Field(
@@ -514,7 +601,7 @@ class CheckScheduleIn(BaseModel):
 
     model_config = _REQUEST
 
-    every_seconds: Annotated[int, Strict()] = Field(
+    every_seconds: Integer = Field(
         ge=60,
         le=MAX_POLICY_SECONDS,
         description="Time between rounds of checks, a minute at least.",
@@ -569,7 +656,7 @@ class PolicyIn(BaseModel):
     min_advance_notice_seconds: SecondsByPriority = Field(
         description="How long before its activity starts a notice must be sent."
     )
-    require_signatures: Annotated[bool, Strict()] = Field(
+    require_signatures: StrictBool = Field(
         False, description="Whether notices and decisions must carry the operator's signature."
     )
     chase: ChaseByPriority = Field(
@@ -581,11 +668,14 @@ class PolicyIn(BaseModel):
         max_length=2,
         description="Per party, the operators on duty its escalations go to; a party left "
         "out escalates to its admins.",
+        # Pydantic says what a key that is a party id maps to, not that no other key may
+        # be there; the server refuses one that is not.
+        json_schema_extra={"additionalProperties": False},
     )
     checks: CheckScheduleIn | None = Field(
         None, description="Liveness checks to schedule; `null` or left out: none."
     )
-    mail_when_offline: bool = Field(
+    mail_when_offline: StrictBool = Field(
         False,
         description="Mail a notice to the receiving party's operators when none of them has "
         "seen it a while after it was sent (the server's `HOTLINE_MAIL_OFFLINE_AFTER_SECONDS`).",
@@ -613,7 +703,7 @@ class ProposalRequest(BaseModel):
         "returns the proposal; with another policy it is a conflict."
     )
     policy: PolicyIn = Field(description="The policy proposed.")
-    lapses_in_seconds: Annotated[int, Strict()] = Field(
+    lapses_in_seconds: Integer = Field(
         604_800,
         ge=60,
         le=2_592_000,
@@ -649,6 +739,11 @@ class PolicyState(BaseModel):
     )
 
 
+VERIFIER_KEY_PATTERN = rf"^{ID_PATTERN[1:-1]}\+[0-9a-f]{{8}}\+A[Q-Za-f][A-Za-z0-9+/]{{42}}$"
+"""An operator's verifier key as the server takes it: named with an operator id, a key id
+in hex, and base64 of 0x01 (Ed25519) and 32 bytes (``client/protocol/note.py``)."""
+
+
 class KeyRegistration(BaseModel):
     """An operator's public key, to check the signatures it makes on a channel."""
 
@@ -661,10 +756,12 @@ class KeyRegistration(BaseModel):
         },
     )
 
-    verifier_key: str = Field(
+    verifier_key: Annotated[str, Documented(VERIFIER_KEY_PATTERN)] = Field(
         max_length=300,
-        description="`<operator id>+<key id>+<base64 key>`, as `hotline keygen` prints it; "
-        "the key's name must be the caller's operator id.",
+        description="`<operator id>+<key id>+<base64 key>`, as `hotline keygen` prints it: "
+        "the key's name must be the caller's operator id, its id the first four bytes of "
+        "the SHA-256 of the name, a line feed and the key, in hex (the C2SP signed note "
+        "format), its key base64 of 0x01 and the 32 bytes of an Ed25519 public key.",
     )
 
 
@@ -776,6 +873,14 @@ class NoticeDetail(NoticeOut):
     """A notice with its own events from the log."""
 
     history: list[Event] = Field(description="This notice's events, in log order.")
+
+
+CURSOR_PATTERN = "^[0-9]{1,10}$"
+"""A listing's cursor, ``next_cursor``: a sequence number; the next page holds what was
+logged before it (``server/service/queries.py``)."""
+BEFORE_PATTERN = "^[0-9]{1,10}:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+"""The delivery log's cursor, ``next_before``: the sequence number and id of the last
+delivery of a page (``server/service/webhooks.py``)."""
 
 
 class NoticePage(BaseModel):
@@ -896,6 +1001,40 @@ MAX_OVERLAP_SECONDS = 30 * 24 * 3600
 """The longest a rotated-out webhook secret may go on signing: 30 days."""
 
 
+def _ipv6_pattern() -> str:
+    """IPv6 addresses as RFC 4291 §2.2 writes them (no embedded IPv4): eight groups, or
+    fewer with one ``::`` standing for the zero groups left out."""
+    group = "[0-9A-Fa-f]{1,4}"
+    forms = [f"(?:{group}:){{7}}{group}"]
+    for before in range(8):
+        for after in range(8 - before):
+            head = f"(?:{group}:){{{before}}}" if before else ":"
+            tail = f"(?::{group}){{{after}}}" if after else ":"
+            forms.append(head + tail)
+    return "|".join(forms)
+
+
+_HOST_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PORT = "6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}"
+WEBHOOK_URL_PATTERN = (
+    "^[Hh][Tt][Tt][Pp][Ss]?://"
+    rf"(?:{_HOST_LABEL}(?:\.{_HOST_LABEL})*|\[(?:{_ipv6_pattern()})\])"
+    rf"(?::(?:{_PORT}))?"
+    r"(?:[/?][\x21\x22\x24-\x7e]*)?$"
+)
+"""The form of a webhook URL the server takes (``server/domain/address_guard.py``): http or
+https; a host name (or IPv4 address) or an IPv6 address in brackets; a port if any; then
+printable ASCII, no space, no user name or password, no ``#fragment``. Where the host
+leads (public addresses only) is checked when it is resolved, not here."""
+_WEBHOOK_URL = (
+    "Where to `POST` each event: `http://` or `https://`, a host (an IPv6 address in "
+    "brackets), a port if any, then printable ASCII (RFC 3986: percent-encode the rest); "
+    "no user name or password, no `#fragment`. Its host must resolve to public addresses "
+    "only (unless the server's administrator allowed a network), checked now and before "
+    "every call."
+)
+
+
 class WebhookRequest(BaseModel):
     """A new webhook subscription: where to call, and for which events."""
 
@@ -912,12 +1051,8 @@ class WebhookRequest(BaseModel):
         },
     )
 
-    url: str = Field(
-        min_length=1,
-        max_length=2000,
-        description="Where to `POST` each event: `http://` or `https://`, no user name or "
-        "password. Its host must resolve to public addresses only (unless the server's "
-        "administrator allowed a network), checked now and before every call.",
+    url: Annotated[str, Documented(WEBHOOK_URL_PATTERN)] = Field(
+        min_length=1, max_length=2000, description=_WEBHOOK_URL
     )
     types: list[EventType] = Field(
         default_factory=list,
@@ -939,13 +1074,13 @@ class WebhookChange(BaseModel):
         },
     )
 
-    url: str | None = Field(
+    url: Annotated[str, Documented(WEBHOOK_URL_PATTERN)] | None = Field(
         None, min_length=1, max_length=2000, description="A new URL, checked as at creation."
     )
     types: list[EventType] | None = Field(
         None, max_length=100, description="New event types; `[]`: every type."
     )
-    enabled: bool | None = Field(
+    enabled: StrictBool | None = Field(
         None,
         description="`false` stops the calls; `true` starts them again and clears the "
         "failures counted and the reason it was disabled.",
@@ -994,7 +1129,7 @@ class RotateRequest(BaseModel):
         json_schema_extra={"examples": [{"overlap_seconds": 86400}, {"overlap_seconds": 0}]},
     )
 
-    overlap_seconds: int = Field(
+    overlap_seconds: Integer = Field(
         86_400,
         ge=0,
         le=MAX_OVERLAP_SECONDS,

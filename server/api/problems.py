@@ -135,17 +135,25 @@ async def _on_invalid_request(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+_UNREADABLE = {
+    UnicodeDecodeError: "not UTF-8: JSON is UTF-8 text (RFC 8259)",
+    RecursionError: "nested too deeply to read: no request of this API is nested so deep",
+}
+"""Why FastAPI could not read a body as JSON, for each error it answers 400 to."""
+
+
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
-        # FastAPI's 400 for a body that is not even text: as malformed as one that is not
-        # JSON, which is a 422 like every other request that does not match the schema.
+    if exc.status_code == 400 and type(exc.__cause__) in _UNREADABLE:
+        # FastAPI's 400 for a body it could not read (not text, or arrays in arrays past
+        # the parser's depth): as malformed as one that is not JSON, which is a 422 like
+        # every other request that does not match the schema, and a status the document has.
         return problem(
             422,
             "invalid-request",
             "the request does not match the API's schema",
             instance=request.url.path,
-            errors=[{"field": "body", "message": "not UTF-8: JSON is UTF-8 text (RFC 8259)"}],
+            errors=[{"field": "body", "message": _UNREADABLE[type(exc.__cause__)]}],
         )
     code = _HTTP_CODES.get(exc.status_code) or HTTPStatus(exc.status_code).phrase.lower().replace(
         " ", "-"

@@ -546,9 +546,14 @@ async def test_the_openapi_document_says_an_upload_is_a_file_of_one_of_five_type
     body = operations["put"]["requestBody"]
     assert body["required"] is True
     assert sorted(body["content"]) == sorted(FILES)
-    assert all(
-        c["schema"] == {"type": "string", "format": "binary"} for c in body["content"].values()
-    )
+    binary = {"type": "string", "format": "binary", "minLength": 1}
+    for kind in ("application/pdf", "image/png", "image/jpeg"):
+        assert body["content"][kind]["schema"] == binary
+    # What a schema can say of the other two: a GeoJSON object, and text without a NUL.
+    geojson = body["content"]["application/geo+json"]["schema"]
+    assert geojson["type"] == "object"
+    assert "FeatureCollection" in geojson["properties"]["type"]["enum"]
+    assert body["content"]["text/plain"]["schema"]["pattern"] == "^[^\\x00]*$"
     assert {"201", "200", "413", "415", "422"} <= set(operations["put"]["responses"])
     download = document["paths"]["/api/v1/channels/{channel_id}/attachments/{sha256}"]["get"]
     assert sorted(download["responses"]["200"]["content"]) == sorted(FILES)

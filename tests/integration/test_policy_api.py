@@ -157,6 +157,24 @@ async def test_a_proposal_may_leave_out_the_chase_and_gets_the_defaults(line: Li
     assert proposal["policy"] == {**DEFAULT, **policy}
 
 
+async def test_a_whole_number_written_with_a_zero_fraction_is_that_number(line: Line) -> None:
+    # JSON Schema's integer is any number whose fraction is zero: the document allows 600.0.
+    policy = {
+        "ack_deadline_seconds": {"routine": 3600.0, "important": 1800, "urgent": 600},
+        "min_advance_notice_seconds": {"routine": 0, "important": 0, "urgent": 0.0},
+    }
+
+    proposal = await proposed(line, policy=policy)
+
+    assert proposal["policy"]["ack_deadline_seconds"] == {
+        "routine": 3600,
+        "important": 1800,
+        "urgent": 600,
+    }
+    assert proposal["policy"]["min_advance_notice_seconds"]["urgent"] == 0
+    assert type(proposal["policy"]["ack_deadline_seconds"]["routine"]) is int
+
+
 async def test_proposing_the_same_id_again_returns_the_proposal_and_logs_nothing_more(
     line: Line,
 ) -> None:
@@ -394,7 +412,7 @@ def body_with(policy: dict[str, Any] = HOURLY, **fields: Any) -> dict[str, Any]:
             "body.policy.ack_deadline_seconds.urgent",
         ),
         (
-            body_with(changed(HOURLY, 3600.0, "ack_deadline_seconds", "urgent")),
+            body_with(changed(HOURLY, 3600.5, "ack_deadline_seconds", "urgent")),
             "body.policy.ack_deadline_seconds.urgent",
         ),
         (

@@ -36,10 +36,10 @@ REFUSALS: dict[str, errors.Refusal] = {
 }
 
 
-def build_app() -> FastAPI:
+def build_app(max_body_bytes: int = 1024) -> FastAPI:
     app = FastAPI()
     problems.install(app)
-    app.add_middleware(RequestContext, max_body_bytes=1024)
+    app.add_middleware(RequestContext, max_body_bytes=max_body_bytes)
 
     @app.get("/refuse/{code}")
     async def refuse(code: str) -> None:
@@ -179,6 +179,24 @@ async def test_a_body_that_is_not_text_is_an_invalid_request(client: httpx.Async
     body = problem_of(response, 422, "invalid-request")
     assert body["errors"] == [
         {"field": "body", "message": "not UTF-8: JSON is UTF-8 text (RFC 8259)"}
+    ]
+
+
+async def test_a_body_nested_deeper_than_the_parser_reads_is_an_invalid_request() -> None:
+    # Arrays in arrays past Python's recursion limit: FastAPI answered 400, which the
+    # document does not have; no request of the API is nested more than a few levels.
+    transport = httpx.ASGITransport(app=build_app(max_body_bytes=65_536))
+    async with httpx.AsyncClient(transport=transport, base_url="http://hotline.test") as client:
+        response = await client.post(
+            "/decide", content=b"[" * 50_000, headers={"content-type": "application/json"}
+        )
+
+    body = problem_of(response, 422, "invalid-request")
+    assert body["errors"] == [
+        {
+            "field": "body",
+            "message": "nested too deeply to read: no request of this API is nested so deep",
+        }
     ]
 
 

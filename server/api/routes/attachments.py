@@ -15,9 +15,10 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from client.protocol import schemas
+from client.protocol.limits import FILE_NAME_PATTERN
 from server.api.deps import ChannelId, CurrentOperator, DatabaseDep
 from server.api.problems import problem, responses
-from server.domain.attachments import MAX_NAME, MEDIA_TYPES, Attachment
+from server.domain.attachments import GEOJSON_TYPES, MAX_NAME, MEDIA_TYPES, Attachment
 from server.service import attachments
 from server.store.attachments import Blobs, Corrupt
 
@@ -27,8 +28,21 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/channels/{channel_id}/attachments", tags=["attachments"])
 
-_BINARY = {"schema": {"type": "string", "format": "binary"}}
-_FILES = {media_type: _BINARY for media_type in sorted(MEDIA_TYPES)}
+_BINARY = {"type": "string", "format": "binary", "minLength": 1}
+# What a file may be, as far as a schema can say: it is not empty; a GeoJSON text is an
+# object with one of GeoJSON's types; plain text is UTF-8 without a NUL. That a PDF, PNG
+# or JPEG starts with its signature bytes only the server's check can say.
+_FILES = {
+    **{media_type: {"schema": _BINARY} for media_type in sorted(MEDIA_TYPES)},
+    "application/geo+json": {
+        "schema": {
+            "type": "object",
+            "required": ["type"],
+            "properties": {"type": {"enum": sorted(GEOJSON_TYPES)}},
+        }
+    },
+    "text/plain": {"schema": {"type": "string", "minLength": 1, "pattern": "^[^\\x00]*$"}},
+}
 
 
 def _blobs(request: Request) -> Blobs:
@@ -60,7 +74,8 @@ async def upload(
             min_length=1,
             max_length=MAX_NAME,
             description="The file's name, as notices will list it: 1 to 255 characters, "
-            "no `/` or `\\`, no control characters.",
+            "no `/` or `\\`, no control characters, not `.` or `..`.",
+            json_schema_extra={"pattern": FILE_NAME_PATTERN},
         ),
     ],
 ) -> JSONResponse:
