@@ -62,7 +62,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -70,7 +70,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 import httpx
-from bench_send import Server, code_of, cpu_model, health, sender
+from bench_send import Server, code_of, cpu_model, descendants, health, sender
 from sqlalchemy.engine import make_url
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
@@ -118,6 +118,10 @@ TARGETS: dict[str, dict[str, float]] = {
 milliseconds, notices per second, MiB of resident memory above a fresh server process."""
 IDLE_TARGET_SOCKETS = 5000
 """The idle sockets the ``idle MiB`` target is for; other counts are held to its share."""
+PARTS = ("floors", "loop", "send", "throughput", "idle")
+"""What ``--parts`` may name: the machine's floors and the four parts of the docstring."""
+WORKER_PARTS = ("floors", "loop", "throughput")
+"""The parts ``--workers`` runs unless ``--parts`` says otherwise."""
 PROOF_TARGET = "an inclusion proof served at 10^6 events: <= 2 ms (bench_log.py measures it)"
 
 Json = dict[str, Any]
@@ -129,18 +133,19 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Spread:
-    """Median and 99th percentile of some times, in milliseconds."""
+    """Median, 90th and 99th percentiles of some times, in milliseconds."""
 
     median: float
     p99: float
     count: int
+    p90: float
 
     @classmethod
     def of(cls, seconds: list[float]) -> Spread:
         """Summarise times given in seconds (at least one)."""
         ms = sorted(s * 1000 for s in seconds)
-        p99 = statistics.quantiles(ms, n=100, method="inclusive")[98] if len(ms) > 1 else ms[0]
-        return cls(median=statistics.median(ms), p99=p99, count=len(ms))
+        cuts = statistics.quantiles(ms, n=100, method="inclusive") if len(ms) > 1 else [ms[0]] * 99
+        return cls(median=statistics.median(ms), p99=cuts[98], count=len(ms), p90=cuts[89])
 
     def __str__(self) -> str:
         return f"{self.median:9.2f} {self.p99:8.2f}"
@@ -151,6 +156,8 @@ class Flow:
     """One throughput run."""
 
     notices: int
+    channels: int
+    """The channels the notices were spread over."""
     seconds: float
     """From the first send to the last acknowledgement ana's socket saw."""
     sends_seconds: float
@@ -158,13 +165,26 @@ class Flow:
     latency: Spread
     """Per notice, from just before its POST to ana's socket having its acknowledgement."""
     server_cpu: float
-    """Server process CPU time over the run, as a share of one core (all its threads)."""
+    """The server's CPU time over the run, as a share of one core (all its threads; with
+    several workers, all its processes)."""
     server_loop_cpu: float
-    """The same for the server's main thread alone: its event loop."""
+    """The same for the server's main thread alone: its event loop (each worker's, summed)."""
+    server_queued: float
+    """How long those event loops waited, ready, for a CPU, as a share of the run's time."""
     client_cpu: float
     """This process's CPU time, as a share of one core."""
     server_cpu_ms: float
-    """Server process CPU time per notice, in milliseconds."""
+    """The server's CPU time per notice, in milliseconds."""
+    by_process: dict[str, float]
+    """Each of the server's processes' CPU time, as a share of one core, by its label."""
+    senders_on: Counter[str]
+    """How many of the senders' connections each server process held."""
+    sockets_on: Counter[str]
+    """How many of the sockets (ana's and the acknowledgers') each server process held."""
+    postgres_cpu: float | None
+    """PostgreSQL's CPU time over the run, as a share of one core (``None``: not here)."""
+    postgres_cpu_ms: float | None
+    """PostgreSQL's CPU time per notice, in milliseconds."""
 
     @property
     def per_second(self) -> float:
@@ -197,6 +217,184 @@ def filesystem_of(path: Path) -> str:
         if str(path.resolve()).startswith(mount) and len(mount) > len(best):
             best, kind = mount, fstype
     return kind
+
+
+# -- a server's processes, and PostgreSQL's ------------------------------------------------
+
+
+def command_line(pid: int) -> str:
+    """How process ``pid`` was started (empty if it is gone)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def process_labels(server: Server) -> dict[int, str]:
+    """Each process of ``server`` by what it is, the server's own first.
+
+    ``server`` when it runs alone; with ``HOTLINE_WORKERS`` above one, ``supervisor``,
+    ``worker 1`` ... (by process id) and multiprocessing's ``resource tracker``.
+    """
+    root, *others = server.processes()
+    workers = [pid for pid in others if "multiprocessing.spawn" in command_line(pid)]
+    labels = {root: "supervisor" if workers else "server"}
+    labels |= {pid: f"worker {number}" for number, pid in enumerate(sorted(workers), 1)}
+    for pid in others:
+        tracker = "resource_tracker" in command_line(pid)
+        labels.setdefault(pid, "resource tracker" if tracker else f"process {pid}")
+    return labels
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """CPU time a server's processes used over some span, in seconds."""
+
+    by_process: dict[str, float]
+    """Each process's, all its threads, by its label (``process_labels``)."""
+    loops: float
+    """The main threads of the processes that serve (the server, or each worker): their
+    event loops."""
+    queued: float
+    """How long those threads, ready to run, waited for a CPU (the scheduler's run delay):
+    the time a busy machine takes from them."""
+
+    @property
+    def total(self) -> float:
+        """Every process's, summed."""
+        return sum(self.by_process.values())
+
+
+class CpuMeter:
+    """The CPU time a server's processes use from now on: one process, or a supervisor and
+    its workers (each worker's is its own; a process counts only its children's time once
+    they exit, so it is read process by process)."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.labels = process_labels(server)
+        self.serving = [
+            pid for pid, label in self.labels.items() if label == "server" or "worker" in label
+        ]
+        self.before = self._read()
+
+    def _read(self) -> dict[int, tuple[float, float, float]]:
+        read = {}
+        for pid in self.labels:
+            with contextlib.suppress(OSError):  # a process that exited counts for nothing
+                read[pid] = cpu_seconds(pid), cpu_seconds(pid, pid), run_delay(pid)
+        return read
+
+    def used(self) -> Usage:
+        """What was used since the meter was made."""
+        after = self._read()
+        if set(self.server.processes()) != set(self.labels):
+            print("(the server's processes changed meanwhile: a worker restarted? its log says)")
+        zero = (0.0, 0.0, 0.0)
+        by_process = {
+            label: after.get(pid, zero)[0] - self.before.get(pid, zero)[0]
+            for pid, label in self.labels.items()
+        }
+        both = [pid for pid in self.serving if pid in after and pid in self.before]
+        loops = sum(after[pid][1] - self.before[pid][1] for pid in both)
+        queued = sum(after[pid][2] - self.before[pid][2] for pid in both)
+        return Usage(by_process, loops, queued)
+
+
+def run_delay(pid: int) -> float:
+    """Seconds the main thread of process ``pid`` has waited, ready, for a CPU (schedstat)."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+
+
+def holders(server: Server, labels: dict[int, str]) -> dict[int, str]:
+    """Which of the server's processes holds each connection to it, by the client's port.
+
+    With several workers the kernel hands each new connection to whichever accepts first:
+    this says where each one went. /proc/net/tcp gives each established connection's
+    socket (its inode) and ports; /proc/PID/fd, which process has that socket open.
+    """
+    port = int(server.url.rsplit(":", 1)[1])
+    clients: dict[str, int] = {}  # "socket:[inode]" -> the client's port
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                _, local, remote, state, *_, inode = line.split()[:10]
+                if state == "01" and int(local.rsplit(":", 1)[1], 16) == port:  # established
+                    clients[f"socket:[{inode}]"] = int(remote.rsplit(":", 1)[1], 16)
+    held = {}
+    for pid, label in labels.items():
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if target in clients:
+                        held[clients[target]] = label
+    return held
+
+
+def client_port(response: httpx.Response) -> int:
+    """The local port of the connection ``response`` came on."""
+    address: tuple[str, int] = response.extensions["network_stream"].get_extra_info("client_addr")
+    return address[1]
+
+
+def socket_port(subscriber: Subscriber) -> int:
+    """The local port of a subscriber's socket."""
+    address: tuple[str, int] = subscriber.websocket.local_address
+    return address[1]
+
+
+def stat_seconds(pid: int, *, children: bool = False) -> float:
+    """A process's user and system time from /proc; with ``children``, that of its children
+    that exited and were waited for, too."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class PostgresCpu:
+    """The CPU time of a PostgreSQL server that runs on this machine: every process of it.
+
+    Its postmaster, and each backend (one a connection), the WAL writer and the other
+    helpers it started; a backend that exits leaves its time to the postmaster's children's
+    time. It is the whole server's: anything else using it meanwhile counts too.
+    """
+
+    def __init__(self, postmaster: int) -> None:
+        self.postmaster = postmaster
+
+    @classmethod
+    def find(cls, url: str) -> PostgresCpu | None:
+        """The server behind ``url`` if its processes are this machine's, else ``None``."""
+
+        async def backend() -> int:
+            connection = await asyncpg.connect(plain_url(url), timeout=STEP)
+            try:
+                pid: int = await connection.fetchval("SELECT pg_backend_pid()")
+                return parent_of(pid)  # read while the connection keeps it alive
+            finally:
+                await connection.close()
+
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            postmaster = run(backend())
+            if Path(f"/proc/{postmaster}/comm").read_text().strip() in {"postgres", "postmaster"}:
+                return cls(postmaster)
+        return None
+
+    def seconds(self) -> float:
+        """Its CPU time so far, in seconds."""
+        total = stat_seconds(self.postmaster, children=True)
+        for pid in descendants(self.postmaster)[1:]:
+            with contextlib.suppress(OSError):  # it exited: its time is the postmaster's now
+                total += stat_seconds(pid)
+        return total
+
+
+def parent_of(pid: int) -> int:
+    """Process ``pid``'s parent, from /proc."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
 # -- the machine's floors -----------------------------------------------------------------
@@ -435,16 +633,29 @@ class Subscriber:
 
     @classmethod
     async def open(
-        cls, server: Server, token: str, *, after: int, react: Reaction, deflate: bool
+        cls,
+        server: Server,
+        token: str,
+        *,
+        after: int | Mapping[str, int],
+        react: Reaction,
+        deflate: bool,
     ) -> Subscriber:
-        """Connect, say hello, subscribe to the demo channel after ``after``."""
+        """Connect, say hello, subscribe to the demo channel after ``after``.
+
+        Or, given channels and where to start on each, subscribe to each of them.
+        """
         websocket = await connect(
             ws_url(server),
             open_timeout=STEP,
             ping_interval=None,
             compression="deflate" if deflate else None,
         )
-        await handshake(websocket, token, server.channel, after)
+        starts = {server.channel: after} if isinstance(after, int) else dict(after)
+        (channel, first), *more = starts.items()
+        await handshake(websocket, token, channel, first)
+        for channel, start in more:
+            await subscribe(websocket, channel, start)
         return cls(websocket, react)
 
     async def _read(self) -> None:
@@ -497,16 +708,27 @@ async def handshake(
         welcome = json.loads(await websocket.recv())
         if welcome["type"] != "welcome":
             raise SystemExit(f"hello was answered with {welcome}")
-        subscribe = {"type": "subscribe", "channel": channel, "after": after}
-        await websocket.send(json.dumps(subscribe))
-        while json.loads(await websocket.recv())["type"] != "subscribed":
-            pass  # presence messages may come first
+        await subscribe(websocket, channel, after)
+
+
+async def subscribe(websocket: ClientConnection, channel: str, after: int) -> None:
+    """Subscribe a socket that said hello; return once ``subscribed`` has come.
+
+    Whatever comes before it is dropped: presence messages, as a rule (nothing is sent
+    on the channels while a benchmark's sockets subscribe).
+    """
+    await websocket.send(json.dumps({"type": "subscribe", "channel": channel, "after": after}))
+    while json.loads(await websocket.recv())["type"] != "subscribed":
+        pass
 
 
 class Acknowledger:
-    """The roads side: acknowledges its share of the notices as their ``notice.sent`` comes."""
+    """The roads side: acknowledges its share of the notices as their ``notice.sent`` comes.
 
-    def __init__(self, channel: str, share: int = 0, of: int = 1) -> None:
+    Those on ``channel``; with ``None``, on whichever channel each came.
+    """
+
+    def __init__(self, channel: str | None, share: int = 0, of: int = 1) -> None:
         self.channel = channel
         self.share = share
         self.of = of
@@ -514,6 +736,8 @@ class Acknowledger:
 
     def __call__(self, event: Json, arrived: float) -> str | None:
         if event["type"] != "notice.sent" or event["actor"]["party"] != "water":
+            return None
+        if self.channel is not None and event["channel"] != self.channel:
             return None
         notice = event["data"]["notice"]
         if uuid.UUID(notice).int % self.of != self.share:
@@ -523,7 +747,7 @@ class Acknowledger:
             {
                 "type": "decide",
                 "ref": notice,
-                "channel": self.channel,
+                "channel": event["channel"],
                 "notice": notice,
                 "decision": "acknowledged",
             }
@@ -551,10 +775,10 @@ class Watcher:
             self.all_in.set()
 
 
-async def head_of(http: httpx.AsyncClient, server: Server) -> int:
-    """The demo channel's last sequence number."""
+async def head_of(http: httpx.AsyncClient, server: Server, channel: str | None = None) -> int:
+    """The demo channel's last sequence number, or ``channel``'s."""
     answer = await http.get(
-        f"/api/v1/channels/{server.channel}", headers=bearer(server.tokens["ana"])
+        f"/api/v1/channels/{channel or server.channel}", headers=bearer(server.tokens["ana"])
     )
     answer.raise_for_status()
     head: int = answer.json()["head"]
@@ -566,11 +790,14 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def post_notice(http: httpx.AsyncClient, server: Server, token: str, notice: str) -> None:
-    """Send one notice without an activity window; anything but 201 stops the benchmark."""
+async def post_notice(
+    http: httpx.AsyncClient, server: Server, token: str, notice: str, channel: str | None = None
+) -> None:
+    """Send one notice without an activity window on the demo channel (or ``channel``);
+    anything but 201 stops the benchmark."""
     body = {"id": notice, "subject": "Water main renewal, Mill Lane", "body": BODY}
     answer = await http.post(
-        f"/api/v1/channels/{server.channel}/notices", headers=bearer(token), json=body
+        f"/api/v1/channels/{channel or server.channel}/notices", headers=bearer(token), json=body
     )
     if answer.status_code != 201:
         raise SystemExit(f"send answered {answer.status_code}: {answer.text}")
@@ -591,11 +818,14 @@ class Loop:
     back: Spread
     """From carla's socket having ``notice.sent`` to ana's having ``notice.acknowledged``."""
     server_cpu_ms: float
-    """Server process CPU time per loop (all its threads), in milliseconds."""
+    """The server's CPU time per loop (all its threads and processes), in milliseconds."""
     loop_cpu_ms: float
-    """The same for the server's main thread alone: its event loop."""
+    """The same for the server's main thread alone: its event loop (each worker's, summed)."""
     samples: tuple[float, ...]
     """Every loop's time, in seconds, for figures over all runs."""
+    placement: dict[str, str]
+    """Which server process held ana's REST connection (``POST``), her socket (``ana``)
+    and carla's (``carla``)."""
 
 
 async def full_loop(server: Server, loops: int, *, deflate: bool) -> Loop:
@@ -610,8 +840,11 @@ async def full_loop(server: Server, loops: int, *, deflate: bool) -> Loop:
         carla = await Subscriber.open(
             server, server.tokens["carla"], after=head, react=acknowledger, deflate=deflate
         )
-        pid = server.process.pid
-        cpu = cpu_seconds(pid), cpu_seconds(pid, pid)
+        ports = {"POST": client_port(await http.get("/healthz"))}
+        ports |= {"ana": socket_port(ana), "carla": socket_port(carla)}
+        meter = CpuMeter(server)
+        held = holders(server, meter.labels)
+        placement = {name: held.get(port, "?") for name, port in ports.items()}
         try:
             for _ in range(loops):
                 notice = str(uuid.uuid4())
@@ -625,7 +858,7 @@ async def full_loop(server: Server, loops: int, *, deflate: bool) -> Loop:
                 post.append(answered - started)
                 to_receiver.append(acknowledger.seen[notice] - started)
                 back.append(acknowledged - acknowledger.seen[notice])
-            cpu = cpu_seconds(pid) - cpu[0], cpu_seconds(pid, pid) - cpu[1]
+            used = meter.used()
         finally:
             await ana.close()
             await carla.close()
@@ -634,9 +867,10 @@ async def full_loop(server: Server, loops: int, *, deflate: bool) -> Loop:
         post=Spread.of(post),
         to_receiver=Spread.of(to_receiver),
         back=Spread.of(back),
-        server_cpu_ms=1000 * cpu[0] / loops,
-        loop_cpu_ms=1000 * cpu[1] / loops,
+        server_cpu_ms=1000 * used.total / loops,
+        loop_cpu_ms=1000 * used.loops / loops,
         samples=tuple(whole),
+        placement=placement,
     )
 
 
@@ -682,21 +916,39 @@ def rest_sends(server: Server, count: int) -> Sends:
 
 
 async def throughput(
-    server: Server, *, clients: int, notices: int, consumers: int, deflate: bool
+    server: Server,
+    *,
+    clients: int,
+    notices: int,
+    consumers: int,
+    deflate: bool,
+    postgres: PostgresCpu | None = None,
+    channels: Sequence[str] = (),
 ) -> Flow:
-    """``clients`` senders send ``notices`` in all; ``consumers`` sockets acknowledge them."""
+    """``clients`` senders send ``notices`` in all; ``consumers`` sockets acknowledge them.
+
+    On the demo channel, or with ``channels`` on those, sender ``n`` on the ``n``-th of
+    them (round the list), every socket subscribed to all of them. With ``postgres``, that
+    server's CPU time over the run is measured too.
+    """
+    channels = list(channels) or [server.channel]
     watcher = Watcher()
     watcher.expected = notices
-    acknowledgers = [Acknowledger(server.channel, share, consumers) for share in range(consumers)]
+    acknowledgers = [Acknowledger(None, share, consumers) for share in range(consumers)]
     sent_at: dict[str, float] = {}
+    sent_on: dict[str, set[str]] = {channel: set() for channel in channels}
     async with httpx.AsyncClient(base_url=server.url, timeout=STEP) as http:
-        head = await head_of(http, server)
+        heads = {channel: await head_of(http, server, channel) for channel in channels}
         ana = await Subscriber.open(
-            server, server.tokens["ana"], after=head, react=watcher, deflate=deflate
+            server, server.tokens["ana"], after=heads, react=watcher, deflate=deflate
         )
         roads = [
             await Subscriber.open(
-                server, server.tokens[("carla", "dev")[i % 2]], after=head, react=a, deflate=deflate
+                server,
+                server.tokens[("carla", "dev")[i % 2]],
+                after=heads,
+                react=a,
+                deflate=deflate,
             )
             for i, a in enumerate(acknowledgers)
         ]
@@ -705,26 +957,32 @@ async def throughput(
         quotas = [q for q in quotas if q]
         connected = asyncio.Barrier(len(quotas) + 1)
         go = asyncio.Event()
+        ports: list[int] = []
 
         async def sender(number: int, count: int) -> None:
             token = server.tokens[("ana", "ben")[number % 2]]
+            channel = channels[number % len(channels)]
             limits = httpx.Limits(max_connections=1)
             async with httpx.AsyncClient(
                 base_url=server.url, timeout=BUSY_STEP, limits=limits
             ) as own:
-                await own.get("/healthz")  # connected before the clock starts
+                ports.append(client_port(await own.get("/healthz")))  # connected before the clock
                 await connected.wait()
                 await go.wait()
                 for _ in range(count):
                     notice = str(uuid.uuid4())
                     sent_at[notice] = time.perf_counter()
-                    await post_notice(own, server, token, notice)
+                    sent_on[channel].add(notice)
+                    await post_notice(own, server, token, notice, channel)
 
         tasks = [asyncio.create_task(sender(i, q)) for i, q in enumerate(quotas)]
         async with asyncio.timeout(STEP * 3):
             await connected.wait()
-        pid = server.process.pid
-        cpu = (cpu_seconds(pid), cpu_seconds(pid, pid), time.process_time())
+        meter = CpuMeter(server)
+        held = holders(server, meter.labels)
+        senders_on = Counter(held.get(port, "?") for port in ports)
+        sockets_on = Counter(held.get(socket_port(s), "?") for s in (ana, *roads))
+        cpu = (time.process_time(), None if postgres is None else postgres.seconds())
         started = time.perf_counter()
         go.set()
         try:
@@ -739,21 +997,31 @@ async def throughput(
             for task in tasks:
                 task.cancel()
             spent = time.perf_counter() - started
-            used = (cpu_seconds(pid), cpu_seconds(pid, pid), time.process_time())
+            used = meter.used()
+            client = time.process_time() - cpu[0]
+            database = None if postgres is None or cpu[1] is None else postgres.seconds() - cpu[1]
             for socket in (ana, *roads):
                 await socket.close()
-        await check_log(http, server, head, set(sent_at))
+        for channel in channels:
+            await check_log(http, server, heads[channel], sent_on[channel], channel)
     finished = max(watcher.acknowledged.values())
     latencies = [watcher.acknowledged[n] - sent_at[n] for n in sent_at]
     return Flow(
         notices=notices,
+        channels=len(channels),
         seconds=finished - started,
         sends_seconds=sends_done - started,
         latency=Spread.of(latencies),
-        server_cpu=(used[0] - cpu[0]) / spent,
-        server_loop_cpu=(used[1] - cpu[1]) / spent,
-        client_cpu=(used[2] - cpu[2]) / spent,
-        server_cpu_ms=1000 * (used[0] - cpu[0]) / notices,
+        server_cpu=used.total / spent,
+        server_loop_cpu=used.loops / spent,
+        server_queued=used.queued / spent,
+        client_cpu=client / spent,
+        server_cpu_ms=1000 * used.total / notices,
+        by_process={label: seconds / spent for label, seconds in used.by_process.items()},
+        senders_on=senders_on,
+        sockets_on=sockets_on,
+        postgres_cpu=None if database is None else database / spent,
+        postgres_cpu_ms=None if database is None else 1000 * database / notices,
     )
 
 
@@ -761,8 +1029,12 @@ LIFE = ["notice.sent", "notice.received", "notice.acknowledged"]
 """The events each notice of the throughput part leaves in the log, in this order."""
 
 
-async def check_log(http: httpx.AsyncClient, server: Server, head: int, sent: set[str]) -> None:
+async def check_log(
+    http: httpx.AsyncClient, server: Server, head: int, sent: set[str], channel: str | None = None
+) -> None:
     """Fail unless the log after ``head`` holds exactly ``LIFE`` for each notice ``sent``.
+
+    The demo channel's log, or ``channel``'s.
 
     Read back over REST in pages: sequence numbers with no gap, nothing else in between,
     and the log's head just after the last of them.
@@ -772,7 +1044,7 @@ async def check_log(http: httpx.AsyncClient, server: Server, head: int, sent: se
     after, page_head = head, head
     for _ in range(len(LIFE) * len(sent) // PAGE + 2):  # one more page than needed, at most
         answer = await http.get(
-            f"/api/v1/channels/{server.channel}/events",
+            f"/api/v1/channels/{channel or server.channel}/events",
             params={"after": after, "limit": PAGE},
             headers=bearer(server.tokens["ana"]),
         )
@@ -923,14 +1195,15 @@ def hold_idle(
     return Idle(count, len(channels), opened, before, after, peak, held)
 
 
-async def prepare_channels(database_url: str, count: int) -> list[str]:
-    """Make the demo (as the server would) and ``count`` more channels between its parties.
+async def prepare_channels(database_url: str, count: int, prefix: str = "idle") -> list[str]:
+    """Make the demo (as the server would) and ``count`` more channels between its parties,
+    ``idle-0``, ``idle-1`` ... (or ``prefix``).
 
     Done before the server starts, so that it finds them as it would any channel it did not
     make itself.
     """
     db = Database(database_url)
-    names = [f"idle-{number}" for number in range(count)]
+    names = [f"{prefix}-{number}" for number in range(count)]
     try:
         await upgrade(db)
         await demo.seed(db)
@@ -1098,8 +1371,28 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Parse the arguments, measure the floors, start the servers, measure, print."""
+def names(text: str) -> tuple[str, ...]:
+    """``--parts``: some of ``PARTS``, separated by commas."""
+    chosen = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in chosen if name not in PARTS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"name some of {','.join(PARTS)}, not {text!r}")
+    return chosen
+
+
+def counts(text: str) -> tuple[int, ...]:
+    """``--workers``: worker counts from 1 to 64, separated by commas, each once."""
+    try:
+        chosen = tuple(int(count) for count in text.split(","))
+    except ValueError:
+        chosen = ()
+    if not chosen or len(set(chosen)) != len(chosen) or not all(1 <= n <= 64 for n in chosen):
+        raise argparse.ArgumentTypeError(f"worker counts such as 1,2,4, not {text!r}")
+    return chosen
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    """The arguments, checked; ``parts`` filled in when not given."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="runs of loop, send, throughput (5)")
     parser.add_argument("--loops", type=int, default=300, help="loops timed per run (300)")
@@ -1134,6 +1427,27 @@ def main(argv: list[str] | None = None) -> None:
         help="the code to measure (and compare with --before's): this tree",
     )
     parser.add_argument("--profile", type=Path, help="sample the servers with py-spy into DIR")
+    parser.add_argument(
+        "--parts",
+        type=names,
+        metavar="LIST",
+        help=f"the parts to run, of {','.join(PARTS)} (all; with --workers "
+        f"{','.join(WORKER_PARTS)})",
+    )
+    parser.add_argument(
+        "--channels",
+        type=int,
+        default=1,
+        help="channels the throughput part's senders spread over (1: the demo's alone)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=counts,
+        metavar="LIST",
+        help="worker counts, such as 1,2,4 (PostgreSQL): in each run, for each count in "
+        "turn, the demo with HOTLINE_WORKERS at that count on a fresh database; a table "
+        "compares them",
+    )
     args = parser.parse_args(argv)
     if args.runs < 1 or args.loops < 2 or args.notices < 2 or args.clients < 1:
         parser.error("need --runs >= 1, --loops >= 2, --notices >= 2, --clients >= 1")
@@ -1141,6 +1455,10 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("need --consumers >= 1, --idle-channels >= 1, --warmup and --idle >= 0")
     if args.sends < 2:
         parser.error("need --sends >= 2")
+    if not 1 <= args.channels <= args.clients:
+        parser.error("need --channels from 1 to --clients: each channel needs its senders")
+    if args.channels > 1 and args.before is not None:
+        parser.error("--channels makes its channels with this tree's code: not with --before")
     if args.database_url is not None and not args.database_url.startswith("postgres"):
         parser.error("--database-url: a postgresql:// URL (SQLite is the default)")
     if args.profile is not None:
@@ -1150,6 +1468,35 @@ def main(argv: list[str] | None = None) -> None:
     args.after = args.after.resolve()
     if not (args.after / "server").is_dir():
         parser.error(f"--after {args.after}: no server/ package there")
+    if args.workers is not None:
+        refusal = workers_refusal(args)
+        if refusal is not None:
+            parser.error(refusal)
+    if args.parts is None:
+        args.parts = PARTS if args.workers is None else WORKER_PARTS
+    return args
+
+
+def workers_refusal(args: argparse.Namespace) -> str | None:
+    """Why ``--workers`` cannot go with the other arguments, or ``None``."""
+    if args.database_url is None and max(args.workers) > 1:
+        return "--workers above 1 needs --database-url: more than one worker needs PostgreSQL"
+    if args.before is not None:
+        return (
+            "--workers compares worker counts on one tree, --before two trees with one "
+            "worker each: run them apart"
+        )
+    if args.parts is not None and "idle" in args.parts:
+        return "the idle part measures one server process's memory: not with --workers"
+    return None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the arguments, measure the floors, start the servers, measure, print."""
+    args = parse(argv)
+    if args.workers is not None:
+        main_workers(args)
+        return
     trees = {"this tree" if args.after == ROOT else "after": args.after}
     if args.before is not None:
         ensure_worktree(args.before)
@@ -1157,21 +1504,26 @@ def main(argv: list[str] | None = None) -> None:
 
     with tempfile.TemporaryDirectory(prefix="hotline-live-") as tmp:
         directory = Path(tmp)
-        print(f"python {platform.python_version()}, {cpu_model()}, {os.cpu_count()} cores")
-        print(describe_database(args.database_url, directory))
-        for label, tree in trees.items():
-            print(f"{label}: {describe_tree(tree)}")
-        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-        deflate = "none" if args.no_deflate else "permessage-deflate"
-        print(f"load average {load}; WebSocket compression offered: {deflate}\n")
-        floors = measure_floors(directory, args)
+        describe(args, directory, trees)
+        floors = measure_floors(directory, args) if "floors" in args.parts else None
         results = measure_runs(directory, args, trees)
-        idle = measure_idle(directory, args) if args.idle else None
+        idle = measure_idle(directory, args) if args.idle and "idle" in args.parts else None
     print(f"load average at the end {', '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
     for label, result in results.items():
         summarise(label, args, floors, result, idle if label == list(results)[-1] else None)
     if args.before is not None:
         compare(args, results["before"], results["after"])
+
+
+def describe(args: argparse.Namespace, directory: Path, trees: dict[str, Path]) -> None:
+    """Print what runs where: Python and the CPU, the database, the code, the load."""
+    print(f"python {platform.python_version()}, {cpu_model()}, {os.cpu_count()} cores")
+    print(describe_database(args.database_url, directory))
+    for label, tree in trees.items():
+        print(f"{label}: {describe_tree(tree)}")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    deflate = "none" if args.no_deflate else "permessage-deflate"
+    print(f"load average {load}; WebSocket compression offered: {deflate}\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -1266,6 +1618,7 @@ def measure_runs(
         for number, (label, tree) in enumerate(trees.items()):
             place = directory / f"server-{number}"
             url = stack.enter_context(fresh_database(args.database_url, place))
+            prepare_flow(url, args)
             server = Server(place, env={"PYTHONPATH": str(tree)}, database_url=url)
             stack.callback(stop, server, label)  # before its database is dropped
             servers[label] = server
@@ -1273,11 +1626,35 @@ def measure_runs(
                 run(full_loop(server, args.warmup, deflate=not args.no_deflate))
         order = list(servers.items())
         for number in range(1, args.runs + 1):
-            for part in (loop_part, send_part, flow_part):
+            for part in chosen_parts(args):
                 for label, server in order:
                     part(server, results[label], args, f"run {number} of {args.runs}, {label}")
             order.reverse()
     return results
+
+
+Part = Callable[[Server, "Results", argparse.Namespace, str], None]
+"""A part of a run: measures a server, prints, and keeps its figures in the results."""
+
+
+def chosen_parts(args: argparse.Namespace) -> list[Part]:
+    """The parts of a run that ``--parts`` names, in their order."""
+    parts = {"loop": loop_part, "send": send_part, "throughput": flow_part}
+    return [part for name, part in parts.items() if name in args.parts]
+
+
+def flow_channels(args: argparse.Namespace) -> list[str]:
+    """The throughput part's channels: with ``--channels`` above one, the demo's and the
+    ``flow-N`` ones ``prepare_flow`` makes; else none said (the demo's alone)."""
+    if args.channels == 1:
+        return []
+    return [demo.CHANNEL, *(f"flow-{number}" for number in range(args.channels - 1))]
+
+
+def prepare_flow(url: str, args: argparse.Namespace) -> None:
+    """Before a server starts on ``url``: make the throughput part's channels, if more than one."""
+    if args.channels > 1 and "throughput" in args.parts:
+        run(prepare_channels(url, args.channels - 1, prefix="flow"))
 
 
 def stop(server: Server, label: str) -> None:
@@ -1295,9 +1672,24 @@ def profile_file(args: argparse.Namespace, title: str, part: str) -> Path | None
     return folder / f"{title.replace(',', '').replace(' ', '-')}-{part}.txt"
 
 
+@contextlib.contextmanager
+def profiled(server: Server, args: argparse.Namespace, title: str, part: str) -> Iterator[None]:
+    """With ``--profile``, sample each process of ``server`` that serves while the block runs:
+    the server, or each of its workers (``...-flow-worker-1.txt``)."""
+    with contextlib.ExitStack() as stack:
+        if args.profile is not None:
+            for pid, label in process_labels(server).items():
+                if label == "server":
+                    stack.enter_context(sampled(pid, profile_file(args, title, part)))
+                elif label.startswith("worker"):
+                    name = f"{part}-{label.replace(' ', '-')}"
+                    stack.enter_context(sampled(pid, profile_file(args, title, name)))
+        yield
+
+
 def loop_part(server: Server, results: Results, args: argparse.Namespace, title: str) -> None:
     """Time ``--loops`` loops on ``server``; print and keep the figures."""
-    with sampled(server.process.pid, profile_file(args, title, "loop")):
+    with profiled(server, args, title, "loop"):
         loop = run(full_loop(server, args.loops, deflate=not args.no_deflate))
     results.loops.append(loop)
     print(header(f"{title}: loop, {args.loops} notices"))
@@ -1306,7 +1698,12 @@ def loop_part(server: Server, results: Results, args: argparse.Namespace, title:
     print(row("carla has notice.sent (ms)", loop.to_receiver))
     print(row("then ana has the ack (ms)", loop.back))
     print(row("server CPU per loop (ms)", f"{loop.server_cpu_ms:9.2f}"))
-    print(row("  of which its event loop thread", f"{loop.loop_cpu_ms:9.2f}\n"))
+    several = set(loop.placement.values()) != {"server"}
+    threads = "the workers' event loop threads" if several else "its event loop thread"
+    print(row(f"  of which {threads}", f"{loop.loop_cpu_ms:9.2f}"))
+    if several:
+        print(row("held by", ", ".join(f"{k} {v}" for k, v in loop.placement.items())))
+    print()
 
 
 def send_part(server: Server, results: Results, args: argparse.Namespace, title: str) -> None:
@@ -1320,7 +1717,8 @@ def send_part(server: Server, results: Results, args: argparse.Namespace, title:
 
 def flow_part(server: Server, results: Results, args: argparse.Namespace, title: str) -> None:
     """Run one throughput part on ``server``; print and keep the figures."""
-    with sampled(server.process.pid, profile_file(args, title, "flow")):
+    postgres = None if args.database_url is None else PostgresCpu.find(args.database_url)
+    with profiled(server, args, title, "flow"):
         flow = run(
             throughput(
                 server,
@@ -1328,18 +1726,44 @@ def flow_part(server: Server, results: Results, args: argparse.Namespace, title:
                 notices=args.notices,
                 consumers=args.consumers,
                 deflate=not args.no_deflate,
+                postgres=postgres,
+                channels=flow_channels(args),
             )
         )
     results.flows.append(flow)
+    several = len(flow.by_process) > 1
+    threads = "the workers' event loop threads" if several else "its event loop thread"
     print(
-        f"{title}: throughput, {args.clients} senders, {args.consumers} acknowledging sockets\n"
+        f"{title}: throughput, {args.clients} senders, {args.consumers} acknowledging sockets"
+        f"{'' if flow.channels == 1 else f', {flow.channels} channels'}\n"
         f"  {flow.per_second:.0f} notices/s acknowledged ({flow.notices} in {flow.seconds:.1f} s, "
         f"the last send answered at {flow.sends_seconds:.1f} s); the log checked\n"
         f"{row('send to ack seen, per notice (ms)', flow.latency)}\n"
-        f"  CPU: server {100 * flow.server_cpu:.0f}% of a core (its event loop thread "
+        f"  CPU: server {100 * flow.server_cpu:.0f}% of a core ({threads} "
         f"{100 * flow.server_loop_cpu:.0f}%), {flow.server_cpu_ms:.1f} ms per notice; "
         f"this client {100 * flow.client_cpu:.0f}%\n"
+        f"  waiting, ready, for a CPU: {threads} {100 * flow.server_queued:.0f}% of the time"
     )
+    if flow.postgres_cpu is not None and flow.postgres_cpu_ms is not None:
+        print(
+            f"  PostgreSQL (all its processes, whoever asked) {100 * flow.postgres_cpu:.0f}% "
+            f"of a core, {flow.postgres_cpu_ms:.1f} ms per notice"
+        )
+    if several:
+        print(f"  by process: {by_process(flow)}")
+    print()
+
+
+def by_process(flow: Flow) -> str:
+    """``worker 1 64% (33 senders, 5 sockets), ...``: each server process's share of a core,
+    and how many of the run's connections it held."""
+    shown = []
+    for label, share in flow.by_process.items():
+        held = [f"{flow.senders_on[label]} senders"] if label in flow.senders_on else []
+        held += [f"{flow.sockets_on[label]} sockets"] if label in flow.sockets_on else []
+        shown.append(f"{label} {100 * share:.0f}%" + (f" ({', '.join(held)})" if held else ""))
+    lost = flow.senders_on["?"] + flow.sockets_on["?"]
+    return ", ".join(shown) + (f"; {lost} connections not found" if lost else "")
 
 
 def measure_idle(directory: Path, args: argparse.Namespace) -> tuple[Idle, Idle]:
@@ -1391,32 +1815,43 @@ def over_runs(figures: list[float], unit: str) -> str:
 def summarise(
     label: str,
     args: argparse.Namespace,
-    floors: Floors,
+    floors: Floors | None,
     results: Results,
     idle: tuple[Idle, Idle] | None,
 ) -> None:
-    """Print one code's figures over all runs beside the floors and the targets."""
+    """Print one code's figures over all runs beside the floors and the targets.
+
+    A part left out of ``--parts`` leaves out its lines; without the floors, the floor and
+    ratio columns stay empty.
+    """
     targets = TARGETS[kind_of(args.database_url)]
-    pooled, send, health = results.loop, results.send, results.health
-    floor, floor_p99 = floors.loop
-    title = f"{label}, {floors.database}, {len(results.loops)} run(s)"
+    database = "SQLite" if args.database_url is None else "PostgreSQL"
+    title = f"{label}, {database}, {args.runs} run(s)"
     print(f"{title:<42}{'figure':>10}{'floor':>10}{'ratio':>9}   target")
-    p50_label = f"full loop p50, {pooled.count} pooled (ms)"
-    print(judged(p50_label, pooled.median, floor, targets.get("loop p50")))
-    print(judged("full loop p99 (ms)", pooled.p99, floor_p99, targets.get("loop p99")))
-    medians = [loop.whole.median for loop in results.loops]
-    print(f"    floor: 2 durable commits + 3 WebSocket echoes{over_runs(medians, ' ms')}")
-    rate_label = f"notices/s, {args.clients} senders, {args.consumers} ack sockets"
-    ceiling, limit = floors.ceiling, targets.get("notices/s")
-    print(judged(rate_label, results.rate, ceiling, limit, at_least=True, unit="/s"))
-    rates = [flow.per_second for flow in results.flows]
-    cpu = statistics.median(flow.server_cpu_ms for flow in results.flows)
-    print(f"    floor: 2 durable commits a notice, serially{over_runs(rates, '/s')}")
-    print(f"    {cpu:.1f} ms of server CPU a notice; the log checked after each run")
-    send_label = "one REST send, sequential, median (ms)"
-    send_floor = health.median + floors.commit.median
-    print(judged(send_label, send.median, send_floor, targets.get("send")))
-    print(f"    floor: GET /healthz ({health.median:.2f}) + a durable commit; p99 {send.p99:.2f}")
+    if results.loops:
+        pooled = results.loop
+        floor, floor_p99 = floors.loop if floors else (None, None)
+        p50_label = f"full loop p50, {pooled.count} pooled (ms)"
+        print(judged(p50_label, pooled.median, floor, targets.get("loop p50")))
+        print(judged("full loop p99 (ms)", pooled.p99, floor_p99, targets.get("loop p99")))
+        medians = [loop.whole.median for loop in results.loops]
+        print(f"    floor: 2 durable commits + 3 WebSocket echoes{over_runs(medians, ' ms')}")
+    if results.flows:
+        rate_label = f"notices/s, {args.clients} senders, {args.consumers} ack sockets"
+        ceiling, limit = floors.ceiling if floors else None, targets.get("notices/s")
+        print(judged(rate_label, results.rate, ceiling, limit, at_least=True, unit="/s"))
+        rates = [flow.per_second for flow in results.flows]
+        cpu = statistics.median(flow.server_cpu_ms for flow in results.flows)
+        print(f"    floor: 2 durable commits a notice, serially{over_runs(rates, '/s')}")
+        print(f"    {cpu:.1f} ms of server CPU a notice; the log checked after each run")
+    if results.sends:
+        send, health = results.send, results.health
+        send_label = "one REST send, sequential, median (ms)"
+        send_floor = health.median + floors.commit.median if floors else None
+        print(judged(send_label, send.median, send_floor, targets.get("send")))
+        print(
+            f"    floor: GET /healthz ({health.median:.2f}) + a durable commit; p99 {send.p99:.2f}"
+        )
     if idle is not None:
         summarise_idle(*idle, targets["idle MiB"])
     print(f"  {PROOF_TARGET}\n")
@@ -1449,29 +1884,210 @@ def summarise_idle(hotline: Idle, bare: Idle, limit: float) -> None:
 
 def compare(args: argparse.Namespace, before: Results, after: Results) -> None:
     """The two codes' figures side by side, and the ratio of after to before."""
-    figures: list[tuple[str, Callable[[Results], float]]] = [
-        ("full loop, median (ms)", lambda r: r.loop.median),
-        ("full loop, p99 (ms)", lambda r: r.loop.p99),
-        ("server CPU per loop (ms)", lambda r: statistics.median(x.server_cpu_ms for x in r.loops)),
-        ("REST send, median (ms)", lambda r: r.send.median),
-        ("REST send, p99 (ms)", lambda r: r.send.p99),
-        ("GET /healthz, median (ms)", lambda r: r.health.median),
-        ("notices/s, median of runs", lambda r: r.rate),
+    figures: list[tuple[str, str, Callable[[Results], float]]] = [
+        ("loop", "full loop, median (ms)", lambda r: r.loop.median),
+        ("loop", "full loop, p99 (ms)", lambda r: r.loop.p99),
         (
+            "loop",
+            "server CPU per loop (ms)",
+            lambda r: statistics.median(x.server_cpu_ms for x in r.loops),
+        ),
+        ("send", "REST send, median (ms)", lambda r: r.send.median),
+        ("send", "REST send, p99 (ms)", lambda r: r.send.p99),
+        ("send", "GET /healthz, median (ms)", lambda r: r.health.median),
+        ("throughput", "notices/s, median of runs", lambda r: r.rate),
+        (
+            "throughput",
             "send to ack seen, median (ms)",
             lambda r: statistics.median(f.latency.median for f in r.flows),
         ),
         (
+            "throughput",
             "server CPU per notice (ms)",
             lambda r: statistics.median(f.server_cpu_ms for f in r.flows),
         ),
     ]
-    title = f"before and after, {len(after.loops)} turn(s) each"
+    title = f"before and after, {args.runs} turn(s) each"
     print(f"{title:<42}{'before':>10}{'after':>10}{'after/before':>14}")
-    for label, figure in figures:
+    for part, label, figure in figures:
+        if part not in args.parts:
+            continue
         old, new = figure(before), figure(after)
         print(f"  {label:<40}{old:10.2f}{new:10.2f}{new / old:14.2f}")
     print("    the turns alternate: before, after, then after, before in the next run (ABBA)")
+
+
+# -- several workers ----------------------------------------------------------------------
+
+
+def main_workers(args: argparse.Namespace) -> None:
+    """``--workers``: the floors, then every worker count in each run; then the table."""
+    with tempfile.TemporaryDirectory(prefix="hotline-live-") as tmp:
+        directory = Path(tmp)
+        describe(args, directory, {"this tree" if args.after == ROOT else "after": args.after})
+        floors = measure_floors(directory, args) if "floors" in args.parts else None
+        results = measure_workers(directory, args)
+    print(f"load average at the end {', '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
+    summarise_workers(args, floors, results)
+
+
+def plural(workers: int) -> str:
+    """``1 worker``, ``2 workers``."""
+    return f"{workers} worker{'' if workers == 1 else 's'}"
+
+
+def measure_workers(directory: Path, args: argparse.Namespace) -> dict[int, Results]:
+    """In each run, for each worker count in turn, a fresh database and a fresh demo with
+    ``HOTLINE_WORKERS`` at that count: warmed up, measured, stopped, its database dropped.
+
+    The order of the counts is reversed from one run to the next (1, 2, 4, then 4, 2, 1),
+    so that what the machine does meanwhile falls on each count alike.
+    """
+    results = {workers: Results() for workers in args.workers}
+    order = list(args.workers)
+    for number in range(1, args.runs + 1):
+        for workers in order:
+            title = f"run {number} of {args.runs}, {plural(workers)}"
+            place = directory / f"run-{number}-workers-{workers}"
+            with fresh_database(args.database_url, place) as url:
+                prepare_flow(url, args)
+                env = {"PYTHONPATH": str(args.after), "HOTLINE_WORKERS": str(workers)}
+                starting = time.perf_counter()
+                server = Server(place, env=env, database_url=url)
+                try:
+                    print(f"{title}: serving after {time.perf_counter() - starting:.1f} s\n")
+                    warm_up(server, args)
+                    for part in chosen_parts(args):
+                        part(server, results[workers], args, title)
+                finally:
+                    stop(server, title)  # before its database is dropped
+        order.reverse()
+    return results
+
+
+def warm_up(server: Server, args: argparse.Namespace) -> None:
+    """Untimed: ``--warmup`` loops and, before a throughput part, two notices a sender.
+
+    Every worker starts cold (its own pools, caches and compiled statements), and which
+    worker a connection lands on is the kernel's choice: the senders' many connections
+    are what reaches them all.
+    """
+    deflate = not args.no_deflate
+    if args.warmup:
+        run(full_loop(server, args.warmup, deflate=deflate))
+    if "throughput" in args.parts:
+        run(
+            throughput(
+                server,
+                clients=args.clients,
+                notices=2 * args.clients,
+                consumers=args.consumers,
+                deflate=deflate,
+                channels=flow_channels(args),
+            )
+        )
+
+
+def summarise_workers(
+    args: argparse.Namespace, floors: Floors | None, results: dict[int, Results]
+) -> None:
+    """The table: each worker count's loop and throughput, beside the fewest workers'.
+
+    Loops are pooled over the runs; every other figure is the median of the runs.
+    """
+    base = results[min(results)]
+    database = "SQLite" if args.database_url is None else "PostgreSQL"
+    print(
+        f"workers on {database}, {args.runs} run(s) each, {os.cpu_count()} cores; "
+        f"loops pooled over the runs, other figures the median of the runs; "
+        f"ratios to {plural(min(results))}; throughput on {args.channels} channel(s)\n"
+        f"{'':8}{'loop (ms)':^26}{'notices a second':^18}{'CPU ms a notice':^20}"
+        f"{'cores busy':^20}\n"
+        f"{'workers':>7}{'p50':>9}{'p90':>9}{'ratio':>8}{'rate':>10}{'ratio':>8}"
+        f"{'server':>10}{'PG':>10}{'server':>8}{'PG':>6}{'client':>8}"
+    )
+    for workers, result in results.items():
+        loop = result.loop if result.loops else None
+        flows = result.flows
+        cells = [f"{workers:>7}"]
+        if loop is None:
+            cells.append(f"{'-':>9}{'-':>9}{'-':>8}")
+        else:
+            cells.append(f"{loop.median:9.2f}{loop.p90:9.2f}{loop.median / base.loop.median:8.2f}")
+        if not flows:
+            cells.append(f"{'-':>10}{'-':>8}{'-':>10}{'-':>10}{'-':>8}{'-':>6}{'-':>8}")
+        else:
+            postgres_ms = median_of([f.postgres_cpu_ms for f in flows])
+            postgres = median_of([f.postgres_cpu for f in flows])
+            cells += [
+                f"{result.rate:10.0f}{result.rate / base.rate:8.2f}",
+                f"{statistics.median(f.server_cpu_ms for f in flows):10.2f}",
+                "         -" if postgres_ms is None else f"{postgres_ms:10.2f}",
+                f"{statistics.median(f.server_cpu for f in flows):8.2f}",
+                "     -" if postgres is None else f"{postgres:6.2f}",
+                f"{statistics.median(f.client_cpu for f in flows):8.2f}",
+            ]
+        print("".join(cells))
+    print(
+        "  cores busy: CPU time over the throughput run's time; PG: the PostgreSQL server's "
+        "processes, whoever asked; client: this script"
+    )
+    if floors is not None:
+        print(
+            f"  floors: a durable {floors.database} commit {floors.commit.median:.2f} ms, a "
+            f"WebSocket echo {floors.echo.median:.2f} ms; 2 commits + 3 echoes "
+            f"{floors.loop[0]:.2f} ms"
+        )
+    for workers, result in results.items():
+        split_lines(workers, result)
+    print()
+
+
+def median_of(figures: list[float | None]) -> float | None:
+    """The median of the figures that are there, or ``None``."""
+    there = [figure for figure in figures if figure is not None]
+    return statistics.median(there) if there else None
+
+
+def split_lines(workers: int, result: Results) -> None:
+    """How one worker count's work fell on its processes: the throughput runs' CPU and
+    connections by worker, busiest first, how long the event loops waited for a CPU, and
+    each run's loop with where it was held."""
+    flows = result.flows
+    if flows:
+        queued = statistics.median(f.server_queued for f in flows)
+        line = f"  {plural(workers)}, throughput: "
+        if workers > 1:
+            shares = by_rank([[v for k, v in f.by_process.items() if "worker" in k] for f in flows])
+            senders = by_rank(
+                [[f.senders_on[k] for k in f.by_process if "worker" in k] for f in flows]
+            )
+            others = {
+                label: statistics.median(f.by_process.get(label, 0.0) for f in flows)
+                for label in flows[0].by_process
+                if "worker" not in label
+            }
+            line += (
+                f"CPU by worker, busiest first, {' '.join(f'{100 * s:.0f}%' for s in shares)} "
+                f"of a core; senders' connections {' '.join(f'{n:.0f}' for n in senders)}; "
+                + "".join(f"{label} {100 * share:.0f}%, " for label, share in others.items())
+            )
+        print(f"{line}event loops waited, ready, for a CPU {100 * queued:.0f}% of the time")
+    if result.loops and workers > 1:
+        runs = "; ".join(
+            f"{loop.whole.median:.2f} ({', '.join(loop.placement.values())})".replace(
+                "worker ", "w"
+            )
+            for loop in result.loops
+        )
+        print(f"  {plural(workers)}, loop medians by run (POST, ana, carla held by): {runs}")
+
+
+def by_rank(runs: list[list[float]]) -> list[float]:
+    """Figures of several runs sorted largest first, then the median of each rank."""
+    ranked = [sorted(figures, reverse=True) for figures in runs]
+    width = min(len(figures) for figures in ranked)
+    return [statistics.median(figures[rank] for figures in ranked) for rank in range(width)]
 
 
 if __name__ == "__main__":

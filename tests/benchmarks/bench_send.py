@@ -23,6 +23,7 @@ those floors it is. The script is not a test (its name does not start with ``tes
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -43,10 +44,11 @@ from typing import Any
 
 import httpx
 
-START_TIMEOUT = 30.0
-"""Seconds the server may take to migrate, seed and listen."""
-STOP_TIMEOUT = 20.0
-"""Seconds the server may take to exit after SIGTERM."""
+START_TIMEOUT = 90.0
+"""Seconds the server may take to migrate, seed and listen: with ``HOTLINE_WORKERS``, to
+start every worker too (each a fresh interpreter; the supervisor allows them 60 s)."""
+STOP_TIMEOUT = 40.0
+"""Seconds the server may take to exit after SIGTERM (a supervisor gives its workers 30)."""
 REQUEST_TIMEOUT = 10.0
 """Seconds one request may take."""
 
@@ -130,15 +132,50 @@ class Server:
         announced: dict[str, Any] = json.loads(first)
         return announced
 
+    def processes(self) -> list[int]:
+        """The server's process and every process under it, the server's first.
+
+        One process, or with ``HOTLINE_WORKERS`` above one a supervisor, its workers and
+        multiprocessing's resource tracker.
+        """
+        return descendants(self.process.pid)
+
     def stop(self) -> int:
-        """SIGTERM, then wait; SIGKILL if it will not go. Returns the exit status."""
+        """SIGTERM, then wait; SIGKILL if it will not go. Returns the exit status.
+
+        What SIGKILL ends is every process of the server, so that no worker outlives it.
+        """
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
             return self.process.wait(STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            for pid in reversed(self.processes()):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             return self.process.wait()
+
+
+def descendants(root: int) -> list[int]:
+    """Process ``root`` and every process under it, ``root`` first, then by generation.
+
+    Read from /proc, where the fourth field of a process's ``stat`` is its parent.
+    """
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):  # it exited meanwhile
+            continue
+        children.setdefault(parent, []).append(int(entry.name))
+    found, unseen = [], [root]
+    while unseen:
+        pid = unseen.pop(0)
+        found.append(pid)
+        unseen += sorted(children.get(pid, []))
+    return found
 
 
 def code_of(tree: Path) -> str:
