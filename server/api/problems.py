@@ -205,8 +205,21 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _on_crash)
 
 
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+
+
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` for the problem statuses a route can return."""
+    """OpenAPI ``responses=`` for the problem statuses a route can return.
+
+    Every route that says so can also answer ``401`` (no valid token) and ``503`` (the
+    database cannot be reached just now, ``server/api/unavailable.py``; or too many
+    connections, ``server/http_protocol.py``).
+    """
     described = {
         401: "No valid bearer token.",
         403: "The caller's role or party may not do this.",
@@ -216,14 +229,18 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         415: "The body's media type is not one the server accepts here.",
         422: "The request is malformed or breaks the channel policy.",
         500: "The server failed; the request id in its logs says where.",
+        503: "Not just now: the database cannot be reached (`database-unavailable`), or the "
+        "server holds all the connections it takes (`too-many-connections`). Send the "
+        "request again after `Retry-After`, with the same ids.",
     }
     return {
         status: {
             "description": described[status],
             "model": schemas.Problem,
             "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            **({"headers": _RETRY_AFTER} if status == 503 else {}),
         }
-        for status in (401, *statuses)
+        for status in (401, *statuses, 503)
     }
 
 
