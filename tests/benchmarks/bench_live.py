@@ -5,6 +5,8 @@ Run from the repository root (docs/reference/benchmarks-live.md explains the fig
     python tests/benchmarks/bench_live.py --runs 4 --loops 300 --sends 300 --clients 64 \
         --notices 3000 --idle 5000 --before /tmp/hotline-before \
         [--database-url postgresql://postgres@127.0.0.1/test]
+    python tests/benchmarks/bench_live.py --workers 1,2,4 --runs 3 \
+        --database-url postgresql://postgres@127.0.0.1/test
 
 It starts ``python -m server demo --json`` (with the ``Server`` of ``bench_send.py``) on a
 fresh SQLite file, or with ``--database-url`` on a fresh PostgreSQL database that it
@@ -39,8 +41,18 @@ it starts two servers at once, one on that code and one on this tree (each with
 on both in turn, the order reversed from one run to the next (ABBA), then prints each
 code's figures and their ratios side by side. With ``--profile DIR`` the servers are
 sampled by py-spy during the loop and throughput parts, and each thread's wall time is
-printed by what it was doing; the figures of a profiled run are not the benchmark's. The
-script is not a test.
+printed by what it was doing; the figures of a profiled run are not the benchmark's.
+
+With ``--workers 1,2,4`` (PostgreSQL; docs/reference/benchmarks-live.md, "Issue 12") each
+run starts, for each worker count in turn, the demo with ``HOTLINE_WORKERS`` at that count
+on a fresh database, warms it up, runs the loop and throughput parts on it and stops it;
+the order of the counts is reversed from one run to the next. The server's CPU is summed
+over the supervisor and every process under it; the throughput part also says which
+worker held each sender's connection, each worker's CPU, how long the event loops waited
+for a CPU, and PostgreSQL's CPU when it runs on this machine. A table then compares the
+counts. ``--parts`` picks the parts (``floors,loop,send,throughput,idle``) and
+``--channels K`` spreads the throughput part's senders over K channels. The script is not
+a test.
 """
 
 from __future__ import annotations
@@ -958,6 +970,9 @@ async def throughput(
         connected = asyncio.Barrier(len(quotas) + 1)
         go = asyncio.Event()
         ports: list[int] = []
+        # One connection at a time, as clients arriving over time would: with several
+        # workers, a burst of connections tends to be accepted by whichever wakes first.
+        connecting = asyncio.Lock()
 
         async def sender(number: int, count: int) -> None:
             token = server.tokens[("ana", "ben")[number % 2]]
@@ -966,7 +981,8 @@ async def throughput(
             async with httpx.AsyncClient(
                 base_url=server.url, timeout=BUSY_STEP, limits=limits
             ) as own:
-                ports.append(client_port(await own.get("/healthz")))  # connected before the clock
+                async with connecting:  # connected before the clock starts
+                    ports.append(client_port(await own.get("/healthz")))
                 await connected.wait()
                 await go.wait()
                 for _ in range(count):
