@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -72,6 +72,15 @@ DbOpt = Annotated[
 LogOpt = Annotated[
     str | None, typer.Option("--log-format", help="text or json (env HOTLINE_LOG_FORMAT).")
 ]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        max=64,
+        help="Server processes sharing the port; more than 1 needs PostgreSQL "
+        "(env HOTLINE_WORKERS).",
+    ),
+]
 
 
 def _settings(**flags: Any) -> Settings:
@@ -97,16 +106,34 @@ def _run(work: Callable[[Database], Awaitable[T]], database_url: str | None) -> 
         raise typer.Exit(1) from None
 
 
-def _serve(main: Coroutine[Any, Any, None]) -> None:
-    """Run the server on uvloop's event loop where it is installed, else on asyncio's."""
-    try:
-        import uvloop  # uvicorn[standard] brings it, on the platforms it supports
-    except ImportError:
-        new_loop = None
-    else:
-        new_loop = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=new_loop) as runner:
-        runner.run(main)
+def _refuse_bad_workers(settings: Settings) -> None:
+    """Stop here, before anything starts, if the settings cannot run their workers."""
+    from server.supervisor import refusal
+
+    reason = refusal(settings)
+    if reason is not None:
+        err.print(f"[red]error:[/red] {escape(reason)}")
+        raise typer.Exit(2)
+
+
+def _serve(
+    settings: Settings,
+    *,
+    prepare: Callable[[Database], Awaitable[None]] | None = None,
+    on_started: Callable[[str], None] | None = None,
+) -> None:
+    """Serve in this process, or with ``settings.workers`` worker processes and a supervisor."""
+    # The web stack loads only when serving.
+    if settings.workers == 1:
+        from server.serve import run_loop, serve
+
+        run_loop(serve(settings, prepare=prepare, on_started=on_started))
+        return
+    from server import supervisor
+
+    status = supervisor.run(settings, prepare=prepare, on_started=on_started)
+    if status:
+        raise typer.Exit(status)
 
 
 @app.command()
@@ -115,12 +142,14 @@ def serve(
     port: PortOpt = None,
     database_url: DbOpt = None,
     log_format: LogOpt = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Run the server: apply migrations, then serve the API until stopped."""
-    from server.serve import serve as run_server  # the web stack loads only when serving
-
-    settings = _settings(host=host, port=port, database_url=database_url, log_format=log_format)
-    _serve(run_server(settings))
+    settings = _settings(
+        host=host, port=port, database_url=database_url, log_format=log_format, workers=workers
+    )
+    _refuse_bad_workers(settings)
+    _serve(settings)
 
 
 @app.command("demo")
@@ -140,14 +169,16 @@ def demo_command(
             "agreed by both admins, and two clashing plans in Mill Lane.",
         ),
     ] = False,
+    workers: WorkersOpt = None,
 ) -> None:
     """Create the water-and-roads demo (idempotently), start the server and print its tokens.
 
     Pages on any origin may call the demo's API (HOTLINE_CORS_ORIGINS, when set, decides).
     """
-    from server.serve import serve as run_server  # the web stack loads only when serving
-
-    settings = _settings(host=host, port=port, database_url=database_url, log_format=log_format)
+    settings = _settings(
+        host=host, port=port, database_url=database_url, log_format=log_format, workers=workers
+    )
+    _refuse_bad_workers(settings)
     if "cors_origins" not in settings.model_fields_set:
         settings = settings.model_copy(update={"cors_origins": [ANY_ORIGIN]})
     log_key = LogKeys.load_or_create(settings.log_key_file, name=settings.log_name).verifier_key
@@ -200,7 +231,7 @@ def demo_command(
             out.print(f"  {o.id:<{width}}  {escape(sign_in_link(url, o.token))}  ({party})")
         out.print(f"Console: {escape(console)}    Stop with Ctrl+C.")
 
-    _serve(run_server(settings, prepare=prepare, on_started=announce))
+    _serve(settings, prepare=prepare, on_started=announce)
 
 
 def sign_in_link(url: str, token: str) -> str:

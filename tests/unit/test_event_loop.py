@@ -7,17 +7,17 @@ import sys
 
 import pytest
 
-from server import cli
+from server.serve import run_loop
 
 
 def loop_of_serve() -> type[asyncio.AbstractEventLoop]:
-    """The class of the event loop ``cli._serve`` runs a coroutine on."""
+    """The class of the event loop ``run_loop`` runs the server's coroutine on."""
     found: list[type[asyncio.AbstractEventLoop]] = []
 
     async def look() -> None:
         found.append(type(asyncio.get_running_loop()))
 
-    cli._serve(look())
+    run_loop(look())
     return found[0]
 
 
