@@ -234,6 +234,31 @@ async def test_a_worker_killed_with_sigkill_is_started_again_while_the_other_ans
     assert gone(other)
 
 
+@POSTGRES
+def test_ctrl_c_as_soon_as_the_demo_announces_its_workers_stops_them_all_with_status_0(
+    database_url: str, launch: Launcher
+) -> None:
+    """The signal may come just as the supervisor goes back to waiting: it must not be lost."""
+    server = launch.start(
+        "demo",
+        "--json",
+        "--port",
+        "0",
+        "--database-url",
+        database_url,
+        env={"HOTLINE_WORKERS": str(WORKERS)},
+    )
+    server.read_first_line()
+    status = server.stop(signal.SIGINT)
+
+    pids = set(started_workers(server).values())
+    assert status == 0
+    assert all(gone(pid) for pid in pids)
+    assert [entry for entry in entries(server) if entry["level"] == "error"] == []
+    stopping = [entry for entry in entries(server) if entry["message"] == "stopping the workers"]
+    assert [entry["signal"] for entry in stopping] == ["SIGINT"]
+
+
 def test_more_than_one_worker_on_sqlite_is_refused_before_anything_starts(
     tmp_path: Path,
 ) -> None:
