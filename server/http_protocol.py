@@ -27,9 +27,9 @@ front adds.
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import logging
-from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -66,6 +66,13 @@ def _response(status: int, code: str, detail: str, *extra: tuple[bytes, bytes]) 
     head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n".encode()]
     head += [name + b": " + value + b"\r\n" for name, value in headers]
     return b"".join(head) + b"\r\n" + body
+
+
+class _Waiting(enum.Enum):
+    """What a connection waits for from its client."""
+
+    HEADERS = "headers"
+    BODY = "body"
 
 
 class _Refusals:
@@ -107,11 +114,14 @@ class HttpProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._deadline: asyncio.TimerHandle | None = None
-        """The one timer running: for the headers, or for the body's next byte."""
-        self._in_headers = False
-        self._body_seen: float | None = 0.0
-        """The loop's time when the body's last byte arrived (``None``: paused by us)."""
+        self._waiting: _Waiting | None = None
+        """What the client owes: a request's headers, the rest of a body, or nothing."""
+        self._due = 0.0
+        """The loop's time by which it is owed (``inf``: the server stopped reading)."""
+        self._timer: asyncio.TimerHandle | None = None
+        """At most one a connection, checking ``_due`` when it fires (see ``_check``)."""
+        self._began = False
+        """Whether a byte of the request whose headers are awaited has come."""
         self._refused = False
 
     # -- the bound ------------------------------------------------------------------------
@@ -122,7 +132,7 @@ class HttpProtocol(HttpToolsProtocol):
             self._refuse(transport)
             return
         super().connection_made(transport)
-        self._arm(self.header_timeout, self._headers_late)
+        self._expect(_Waiting.HEADERS, self.header_timeout)
 
     def _refuse(self, transport: asyncio.Transport) -> None:
         self._refused = True
@@ -143,81 +153,91 @@ class HttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Stop the timer; a refused connection was never counted, so there is no more."""
-        self._cancel()
+        self._stop_timer()
         if not self._refused:
             super().connection_lost(exc)
 
     # -- the deadlines --------------------------------------------------------------------
+    #
+    # A request moves the deadline two or three times, and most requests meet it. So the
+    # parser's callbacks only write down what is owed by when (``_expect``), and one timer
+    # a connection, started when none runs, looks when it fires: it starts again for a
+    # deadline that moved, goes away when nothing is owed, and times the client out only
+    # when the deadline has passed. A busy kept-alive connection costs no timer a request.
 
-    def _arm(self, delay: float, callback: Callable[[], None]) -> None:
-        self._cancel()
-        self._deadline = self.loop.call_later(delay, callback)
+    def _expect(self, what: _Waiting, within: float) -> None:
+        self._waiting = what
+        self._due = self.loop.time() + within
+        if self._timer is None or self._timer.when() > self._due:
+            if self._timer is not None:
+                self._timer.cancel()  # due later than this: the body's time may be longer
+            self._timer = self.loop.call_at(self._due, self._check)
 
-    def _cancel(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+    def _stop_timer(self) -> None:
+        self._waiting = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def on_message_begin(self) -> None:
         """The first byte of a request: its headers' deadline runs from now, if not before."""
         super().on_message_begin()
-        self._in_headers = True
-        if self._deadline is None:
-            self._arm(self.header_timeout, self._headers_late)
+        self._began = True
+        if self._waiting is None:  # else since connecting, or behind a pipelined request
+            self._expect(_Waiting.HEADERS, self.header_timeout)
 
     def on_headers_complete(self) -> None:
         """Headers in time; a body, if one follows, must keep coming."""
-        self._in_headers = False
-        self._cancel()
+        self._began = False
         super().on_headers_complete()
-        if self.parser.should_upgrade() and self._should_upgrade():
-            return  # a WebSocket: its protocol takes the connection over
-        self._body_seen = self.loop.time()
-        self._arm(self.body_timeout, self._body_late)
+        if not (self.parser.should_upgrade() and self._should_upgrade()):
+            self._expect(_Waiting.BODY, self.body_timeout)
+        # else a WebSocket: its protocol takes the connection over (and stops the timer)
 
     def on_body(self, body: bytes) -> None:
-        """A part of the body: the deadline for the next one moves (checked when it fires)."""
-        self._body_seen = self.loop.time()
+        """A part of the body: the deadline for the next one moves."""
+        self._due = self.loop.time() + self.body_timeout
         super().on_body(body)
 
     def on_message_complete(self) -> None:
-        """The whole request is in: nothing more is waited for."""
-        self._cancel()
+        """The whole request is in: nothing more is owed."""
+        self._waiting = None
         super().on_message_complete()
 
     def handle_websocket_upgrade(self) -> None:
         """Hand over to the WebSocket protocol, which has deadlines of its own."""
-        self._cancel()
+        self._stop_timer()
         super().handle_websocket_upgrade()
 
-    def _headers_late(self) -> None:
-        self._deadline = None
-        if self.cycle is not None and not self.cycle.response_complete:
-            # A request pipelined behind one still being answered: the wait is ours, so
-            # its headers' time starts again.
-            self._arm(self.header_timeout, self._headers_late)
-        elif not self._in_headers:
-            self.transport.close()  # not a byte of a request came: nothing to answer
-        else:
+    def _check(self) -> None:
+        self._timer = None
+        if self._waiting is None or self.transport.is_closing():
+            return
+        now = self.loop.time()
+        if self._waiting is _Waiting.BODY and self.flow.read_paused:
+            # The application is behind and the server stopped reading: the client is not
+            # to blame. Its time starts again once the server reads (seen next time).
+            self._due = float("inf")
+        elif self._waiting is _Waiting.HEADERS and self._answering():
+            # A request pipelined behind one still being answered: the wait is ours.
+            self._due = now + self.header_timeout
+        elif self._due == float("inf"):
+            self._due = now + self.body_timeout
+        if now < self._due:
+            next_look = now + self.body_timeout if self._due == float("inf") else self._due
+            self._timer = self.loop.call_at(next_look, self._check)
+        elif self._waiting is _Waiting.BODY:
+            self._body_late()
+        elif self._began:
             self._time_out(f"a request's headers must arrive within {self.header_timeout:g} s")
+        else:
+            self.transport.close()  # not a byte of a request came: nothing to answer
+
+    def _answering(self) -> bool:
+        """Whether an answer to an earlier request is under way."""
+        return self.cycle is not None and not self.cycle.response_complete
 
     def _body_late(self) -> None:
-        self._deadline = None
-        now = self.loop.time()
-        if self.flow.read_paused:
-            # The application is behind and the server stopped reading: the client is not
-            # to blame. Its time starts again once the server reads (checked next time).
-            self._body_seen = None
-        elif self._body_seen is None:
-            self._body_seen = now
-        left = (
-            self.body_timeout
-            if self._body_seen is None
-            else self._body_seen + self.body_timeout - now
-        )
-        if left > 0:
-            self._arm(left, self._body_late)
-            return
         cycle = self.cycle
         if cycle.response_started:
             self.transport.close()  # answered already (early, say a 401): just stop waiting
@@ -230,8 +250,7 @@ class HttpProtocol(HttpToolsProtocol):
 
     def _time_out(self, detail: str) -> None:
         """Answer ``408`` and close the connection."""
-        if self.transport.is_closing():
-            return
+        self._waiting = None
         self.transport.write(_response(408, "request-timeout", detail))
         self.transport.close()
         log.info("closed a connection too slow to send its request", extra={"why": detail})
